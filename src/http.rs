@@ -1,0 +1,331 @@
+//! HTTP values shared by the handlers: the `Reply` a handler returns, reading a JSON body in the
+//! order of CONTRACT.md §4, `Content-Type` checks, and the `Date` header's format.
+
+use std::io::Read;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::error::{loc, ApiError, ErrorItem};
+
+/// Largest JSON body accepted (exactly this many bytes is fine).
+pub const MAX_JSON_BYTES: u64 = 1024 * 1024;
+
+/// What a handler answers; `server` turns it into bytes on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Extra headers; `Content-Type` and `Content-Length` come from the body.
+    pub headers: Vec<(&'static str, String)>,
+    /// The payload.
+    pub body: Body,
+}
+
+/// A reply's payload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// No body at all (204): no `Content-Type`, no `Content-Length` (RFC 9110 §8.6).
+    Empty,
+    /// `application/json`.
+    Json(Vec<u8>),
+    /// An attachment's bytes with its media type, shared with the store, not copied.
+    File {
+        /// The `Content-Type` to send.
+        content_type: String,
+        /// The bytes.
+        bytes: Bytes,
+    },
+}
+
+impl Reply {
+    /// A JSON reply.
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
+        let body = serde_json::to_vec(value).expect("API values always serialize to JSON");
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(body),
+        }
+    }
+
+    /// 204 No Content.
+    pub fn no_content() -> Reply {
+        Reply {
+            status: 204,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+impl From<ApiError> for Reply {
+    fn from(error: ApiError) -> Reply {
+        let mut headers = Vec::new();
+        match &error {
+            // RFC 9110 §15.5.6: a 405 MUST carry Allow.
+            ApiError::MethodNotAllowed { allow } => headers.push(("Allow", (*allow).to_owned())),
+            // RFC 9110 §11.6.1: a 401 MUST carry a challenge.
+            ApiError::Unauthorized => headers.push(("WWW-Authenticate", "Bearer".to_owned())),
+            _ => {}
+        }
+        Reply {
+            status: error.status(),
+            headers,
+            body: Body::Json(error.to_json()),
+        }
+    }
+}
+
+/// A JSON body after the transport-level checks (§4 steps 1, 4, 5, 6 have passed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonBody {
+    /// An object, ready for field validation.
+    Object(Map<String, Value>),
+    /// Steps 2, 3 or 7: a 422 item that joins the path id's item, if any.
+    Unusable(ErrorItem),
+}
+
+/// Reads and parses a JSON request body in the order of CONTRACT §4.
+///
+/// `declared_length` is the `Content-Length`, if any: a body declared over the limit is refused
+/// before a byte is read, so a client that sent `Expect: 100-continue` is never told to go on.
+///
+/// # Errors
+/// 413 over the limit, 400 for non-UTF-8 or too-deep nesting, 422 `json_invalid` for bad JSON,
+/// 500 when the socket fails.
+pub fn read_json(
+    body: &mut dyn Read,
+    content_type: Option<&str>,
+    declared_length: Option<usize>,
+) -> Result<JsonBody, ApiError> {
+    let too_large = || {
+        ApiError::PayloadTooLarge(format!(
+            "Request body too large (limit {MAX_JSON_BYTES} bytes)"
+        ))
+    };
+    if declared_length.is_some_and(|length| length as u64 > MAX_JSON_BYTES) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    body.take(MAX_JSON_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_JSON_BYTES {
+        return Err(too_large());
+    }
+    if bytes.is_empty() {
+        return Ok(JsonBody::Unusable(ErrorItem::missing(loc(["body"]))));
+    }
+    if !content_type.is_some_and(is_json_media_type) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        return Ok(JsonBody::Unusable(not_an_object(Value::from(text))));
+    }
+    let bom_len = if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    let text = std::str::from_utf8(&bytes[bom_len..]).map_err(|_| parse_failure())?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Ok(JsonBody::Object(object)),
+        Ok(other) => Ok(JsonBody::Unusable(not_an_object(other))),
+        Err(error) if error.to_string().starts_with("recursion limit exceeded") => {
+            Err(parse_failure())
+        }
+        Err(error) => Err(ApiError::invalid(json_invalid(text, &error, bom_len))),
+    }
+}
+
+fn parse_failure() -> ApiError {
+    ApiError::BadRequest("There was an error parsing the body".to_owned())
+}
+
+fn not_an_object(input: Value) -> ErrorItem {
+    ErrorItem::new(
+        "model_attributes_type",
+        loc(["body"]),
+        "Input should be a valid dictionary or object to extract fields from",
+        input,
+    )
+}
+
+/// The `json_invalid` item, located at the byte offset where the parser stopped.
+fn json_invalid(text: &str, error: &serde_json::Error, bom_len: usize) -> ErrorItem {
+    // serde_json reports a 1-based line and a 1-based byte column of the offending byte; at the
+    // end of the input, parsing stopped at its length.
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(error.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let offset = match error.classify() {
+        serde_json::error::Category::Eof => bom_len + text.len(),
+        _ => bom_len + line_start + error.column().saturating_sub(1),
+    };
+    let message = error.to_string();
+    let reason = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(reason, _)| reason);
+    ErrorItem::new(
+        "json_invalid",
+        vec![Value::from("body"), Value::from(offset)],
+        "JSON decode error",
+        json!({}),
+    )
+    .with_ctx(json!({ "error": reason }))
+}
+
+/// `application/json` or `application/*+json`, case-insensitive, parameters ignored.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let media_type = media_type(content_type);
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+/// The media type of a `Content-Type` value: before `;`, trimmed, lower case.
+pub fn media_type(content_type: &str) -> String {
+    let essence = content_type.split(';').next().unwrap_or_default();
+    essence.trim().to_ascii_lowercase()
+}
+
+/// Formats a time as an RFC 9110 §5.6.7 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(time: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = seconds / 86_400;
+    let (hour, minute, second) = (seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
+    // Howard Hinnant's days-to-civil algorithm, for days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {hour:02}:{minute:02}:{second:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn read(body: &[u8], content_type: Option<&str>) -> Result<JsonBody, ApiError> {
+        read_json(&mut &body[..], content_type, Some(body.len()))
+    }
+
+    fn json_invalid_offset(body: &[u8]) -> Value {
+        match read(body, Some("application/json")) {
+            Err(ApiError::Unprocessable(items)) => items[0].loc[1].clone(),
+            other => panic!("expected json_invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn http_date_matches_rfc_example() {
+        let time = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(http_date(time), "Sun, 06 Nov 1994 08:49:37 GMT");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(http_date(leap), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn json_media_types() {
+        for accepted in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_media_type(accepted), "{accepted}");
+        }
+        for refused in ["text/plain", "application/jsonx", "text/json", ""] {
+            assert!(!is_json_media_type(refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn body_checks_run_in_contract_order() {
+        let missing = read(b"", Some("application/json")).unwrap();
+        assert!(matches!(missing, JsonBody::Unusable(item) if item.kind == "missing"));
+        let text = read(b"\xff{", Some("text/plain")).unwrap();
+        assert!(matches!(text, JsonBody::Unusable(item) if item.kind == "model_attributes_type"));
+        assert_eq!(
+            read(b"\xff{", Some("application/json")),
+            Err(parse_failure())
+        );
+        let utf16 = b"\xff\xfe{\x00}\x00";
+        assert_eq!(read(utf16, Some("application/json")), Err(parse_failure()));
+        let array = read(b"[1]", Some("application/json")).unwrap();
+        assert!(matches!(array, JsonBody::Unusable(item) if item.kind == "model_attributes_type"));
+    }
+
+    #[test]
+    fn nesting_limit_is_127_levels() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let at_limit = read(nested(127).as_bytes(), Some("application/json")).unwrap();
+        assert!(matches!(at_limit, JsonBody::Unusable(_)));
+        let too_deep = read(nested(128).as_bytes(), Some("application/json"));
+        assert_eq!(too_deep, Err(parse_failure()));
+    }
+
+    #[test]
+    fn json_invalid_reports_byte_offsets() {
+        assert_eq!(json_invalid_offset(b"{\"title\": 'x'}"), json!(10));
+        assert_eq!(json_invalid_offset(b"{\n  \"a\": 1,\n}"), json!(12));
+        assert_eq!(json_invalid_offset(b"  "), json!(2));
+    }
+
+    #[test]
+    fn strictness_rejects_what_python_accepts() {
+        for body in [
+            &b"{\"done\": NaN}"[..],
+            b"{\"x\": Infinity}",
+            b"{\"title\": \"\\ud800\"}",
+            b"{\"\\udc00\": 1}",
+            b"{\"x\": 1e400}",
+            b"{\"title\": \"a\",}",
+            b"{} x",
+        ] {
+            let result = read(body, Some("application/json"));
+            assert!(
+                matches!(&result, Err(ApiError::Unprocessable(items)) if items[0].kind == "json_invalid"),
+                "{} gave {result:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn limit_is_inclusive() {
+        let mut exact = b"{\"title\":\"".to_vec();
+        exact.resize(MAX_JSON_BYTES as usize - 2, b'a');
+        exact.extend_from_slice(b"\"}");
+        assert!(read(&exact, Some("application/json")).is_ok());
+        exact.insert(10, b'a');
+        assert!(matches!(
+            read(&exact, Some("application/json")),
+            Err(ApiError::PayloadTooLarge(_))
+        ));
+    }
+}

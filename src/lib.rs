@@ -1,0 +1,52 @@
+//! taskd: a small task-manager HTTP API for teaching HTTP semantics.
+//!
+//! It serves the Task Manager of the "Robust Task Endpoints" lesson — `201 Created` with a
+//! `Location`, clean `404`s, `204` with a truly empty body, `405` with a complete `Allow`, `409`
+//! on duplicate titles, multipart attachments and their download — over a minimal synchronous
+//! server: a fixed pool of worker threads on `tiny_http`, a hand-written router and one
+//! status-code mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
+//!
+//! # Layout
+//! - [`server`]: binding, the worker pool, panics as 500s, writing replies, shutdown.
+//! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
+//! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
+//! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
+//! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
+//! - [`model`]: tasks and their validation. No HTTP, no locks.
+//! - [`store`]: the `Mutex`-guarded tasks. No HTTP, no I/O.
+//! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
+//!
+//! # Example
+//! Start a server on an ephemeral port, make one request, shut it down:
+//! ```
+//! use std::io::{Read, Write};
+//! use std::net::TcpStream;
+//!
+//! let server = taskd::Server::bind(taskd::Config::ephemeral())?;
+//! let handle = server.spawn();
+//!
+//! let mut stream = TcpStream::connect(handle.addr())?;
+//! stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+//! let mut response = String::new();
+//! stream.read_to_string(&mut response)?;
+//! assert!(response.starts_with("HTTP/1.1 200 OK"));
+//! assert!(response.ends_with(r#"{"status":"ok"}"#));
+//!
+//! handle.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod model;
+pub mod router;
+pub mod server;
+pub mod store;
+pub mod upload;
+
+pub use error::ApiError;
+pub use server::{Config, Handle, Server};

@@ -1,0 +1,420 @@
+//! The router: a pure function from a method and a request target to a typed `Route`, or to the
+//! 404 / 405 / 307 answers of CONTRACT.md §3. Handlers never see raw path strings.
+
+use std::fmt;
+
+use crate::error::{loc, ApiError, ErrorItem};
+
+/// `Allow` for `/tasks`.
+pub const ALLOW_TASKS: &str = "GET, HEAD, POST, OPTIONS";
+/// `Allow` for `/tasks/{task_id}`.
+pub const ALLOW_TASK: &str = "GET, HEAD, PATCH, DELETE, OPTIONS";
+/// `Allow` for `/tasks/{task_id}/attachment`.
+pub const ALLOW_ATTACHMENT: &str = "GET, HEAD, POST, DELETE, OPTIONS";
+/// `Allow` for the read-only service routes.
+pub const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
+/// `Allow` for `OPTIONS *`: every method the server supports anywhere.
+pub const ALLOW_SERVER: &str = "GET, HEAD, POST, PATCH, DELETE, OPTIONS";
+
+/// A task id from the path, already in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskId {
+    /// An id that could belong to a task.
+    Number(u64),
+    /// A well-formed integer no task can have (negative, or beyond `u64`), kept canonical
+    /// (no `+`, no leading zeros) for the 404 message.
+    OutOfRange(String),
+}
+
+impl TaskId {
+    /// Parses an optional `+`/`-` then ASCII digits (leading zeros allowed).
+    ///
+    /// # Errors
+    /// The `int_parsing` item, `loc ["path", "task_id"]`, for anything else.
+    pub fn parse(segment: &str) -> Result<TaskId, ErrorItem> {
+        let (negative, digits) = match segment.as_bytes().first() {
+            Some(b'+') => (false, &segment[1..]),
+            Some(b'-') => (true, &segment[1..]),
+            _ => (false, segment),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ErrorItem::int_parsing(loc(["path", "task_id"]), segment));
+        }
+        let significant = digits.trim_start_matches('0');
+        if significant.is_empty() {
+            return Ok(TaskId::Number(0)); // `-0` is 0
+        }
+        match (negative, significant.parse::<u64>()) {
+            (false, Ok(number)) => Ok(TaskId::Number(number)),
+            (false, Err(_)) => Ok(TaskId::OutOfRange(significant.to_owned())),
+            (true, _) => Ok(TaskId::OutOfRange(format!("-{significant}"))),
+        }
+    }
+
+    /// The id as a store key, `None` when no task can have it.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            TaskId::Number(number) => Some(*number),
+            TaskId::OutOfRange(_) => None,
+        }
+    }
+
+    /// 404 `Task N not found`.
+    pub fn not_found(&self) -> ApiError {
+        ApiError::NotFound(format!("Task {self} not found"))
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskId::Number(number) => write!(f, "{number}"),
+            TaskId::OutOfRange(text) => f.write_str(text),
+        }
+    }
+}
+
+/// The `{task_id}` path segment: parsed, or the 422 item for it. Parsing is the handler's
+/// business because the item joins the body's items in one 422 (CONTRACT §4).
+pub type PathId = Result<TaskId, ErrorItem>;
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// `GET /tasks` with its raw query string.
+    ListTasks {
+        /// The query string after `?`, still form-encoded.
+        query: String,
+    },
+    /// `POST /tasks`
+    CreateTask,
+    /// `GET /tasks/{task_id}`
+    GetTask(PathId),
+    /// `PATCH /tasks/{task_id}`
+    UpdateTask(PathId),
+    /// `DELETE /tasks/{task_id}`
+    DeleteTask(PathId),
+    /// `GET /tasks/{task_id}/attachment`
+    DownloadAttachment(PathId),
+    /// `POST /tasks/{task_id}/attachment`
+    UploadAttachment(PathId),
+    /// `DELETE /tasks/{task_id}/attachment`
+    DeleteAttachment(PathId),
+    /// `GET /healthz`
+    Health,
+    /// `OPTIONS` on a known path, or `OPTIONS *`: 204 with this `Allow`.
+    Options {
+        /// The `Allow` value to send.
+        allow: &'static str,
+    },
+    /// A known path with trailing slashes: 307 to this relative `Location`.
+    Redirect {
+        /// The path without its trailing slashes, re-encoded, plus the query.
+        location: String,
+    },
+}
+
+/// The resource a decoded path names, with its `{task_id}` segment.
+enum Resource<'a> {
+    Tasks,
+    Task(&'a str),
+    Attachment(&'a str),
+    Health,
+}
+
+impl Resource<'_> {
+    fn allow(&self) -> &'static str {
+        match self {
+            Resource::Tasks => ALLOW_TASKS,
+            Resource::Task(_) => ALLOW_TASK,
+            Resource::Attachment(_) => ALLOW_ATTACHMENT,
+            Resource::Health => ALLOW_READ_ONLY,
+        }
+    }
+}
+
+fn resource(path: &str) -> Option<Resource<'_>> {
+    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    match segments.as_slice() {
+        ["tasks"] => Some(Resource::Tasks),
+        ["tasks", id] if !id.is_empty() => Some(Resource::Task(id)),
+        ["tasks", id, "attachment"] if !id.is_empty() => Some(Resource::Attachment(id)),
+        ["healthz"] => Some(Resource::Health),
+        _ => None,
+    }
+}
+
+/// Routes a request. `method` is case-sensitive (RFC 9110 §9.1); `HEAD` is routed as `GET`
+/// (RFC 9110 §9.3.2) and tiny_http drops the body.
+///
+/// # Errors
+/// 404 `Not Found` for a path no route matches, 405 with the route's `Allow` for a method it
+/// does not support (decided before the id is parsed).
+pub fn route(method: &str, target: &str) -> Result<Route, ApiError> {
+    if target == "*" {
+        return match method {
+            "OPTIONS" => Ok(Route::Options {
+                allow: ALLOW_SERVER,
+            }),
+            _ => Err(ApiError::no_route()),
+        };
+    }
+    let (raw_path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = decode_path(origin_path(raw_path)).ok_or_else(ApiError::no_route)?;
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        return match resource(trimmed) {
+            Some(_) => Ok(Route::Redirect {
+                location: redirect_location(trimmed, query),
+            }),
+            None => Err(ApiError::no_route()),
+        };
+    }
+    let resource = resource(&path).ok_or_else(ApiError::no_route)?;
+    let method = if method == "HEAD" { "GET" } else { method };
+    let id = |segment: &str| TaskId::parse(segment);
+    let route = match (method, &resource) {
+        ("OPTIONS", _) => Route::Options {
+            allow: resource.allow(),
+        },
+        ("GET", Resource::Tasks) => Route::ListTasks {
+            query: query.to_owned(),
+        },
+        ("POST", Resource::Tasks) => Route::CreateTask,
+        ("GET", Resource::Task(seg)) => Route::GetTask(id(seg)),
+        ("PATCH", Resource::Task(seg)) => Route::UpdateTask(id(seg)),
+        ("DELETE", Resource::Task(seg)) => Route::DeleteTask(id(seg)),
+        ("GET", Resource::Attachment(seg)) => Route::DownloadAttachment(id(seg)),
+        ("POST", Resource::Attachment(seg)) => Route::UploadAttachment(id(seg)),
+        ("DELETE", Resource::Attachment(seg)) => Route::DeleteAttachment(id(seg)),
+        ("GET", Resource::Health) => Route::Health,
+        _ => {
+            return Err(ApiError::MethodNotAllowed {
+                allow: resource.allow(),
+            })
+        }
+    };
+    Ok(route)
+}
+
+/// The path of an absolute-form target (`http://host/tasks/3`, RFC 9112 §3.2.2), or the target.
+fn origin_path(raw_path: &str) -> &str {
+    let lower_prefix = |prefix: &str| {
+        raw_path
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let authority_start = if lower_prefix("http://") {
+        7
+    } else if lower_prefix("https://") {
+        8
+    } else {
+        return raw_path;
+    };
+    match raw_path[authority_start..].find('/') {
+        Some(slash) => &raw_path[authority_start + slash..],
+        None => "/",
+    }
+}
+
+/// Percent-decodes the whole path; `None` for a malformed escape or non-UTF-8 result.
+fn decode_path(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let text = std::str::from_utf8(hex).ok()?;
+            if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            decoded.push(u8::from_str_radix(text, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// A relative `Location` for a decoded path: every byte that is not an RFC 3986 `pchar` or `/`
+/// is percent-encoded, so the header can never carry CR, LF or anything a client misreads.
+fn redirect_location(decoded_path: &str, query: &str) -> String {
+    const PCHAR_EXTRA: &[u8] = b"-._~!$&'()*+,;=:@/";
+    let mut location = String::with_capacity(decoded_path.len() + query.len() + 1);
+    for byte in decoded_path.bytes() {
+        if byte.is_ascii_alphanumeric() || PCHAR_EXTRA.contains(&byte) {
+            location.push(char::from(byte));
+        } else {
+            location.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(query);
+    }
+    location
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u64) -> PathId {
+        Ok(TaskId::Number(n))
+    }
+
+    #[test]
+    fn routes_every_operation() {
+        let cases = [
+            ("GET", "/tasks", Route::ListTasks { query: "".into() }),
+            ("POST", "/tasks", Route::CreateTask),
+            ("GET", "/tasks/3", Route::GetTask(id(3))),
+            ("PATCH", "/tasks/3", Route::UpdateTask(id(3))),
+            ("DELETE", "/tasks/3", Route::DeleteTask(id(3))),
+            (
+                "GET",
+                "/tasks/3/attachment",
+                Route::DownloadAttachment(id(3)),
+            ),
+            (
+                "POST",
+                "/tasks/3/attachment",
+                Route::UploadAttachment(id(3)),
+            ),
+            (
+                "DELETE",
+                "/tasks/3/attachment",
+                Route::DeleteAttachment(id(3)),
+            ),
+            ("GET", "/healthz", Route::Health),
+            ("HEAD", "/tasks/3", Route::GetTask(id(3))),
+        ];
+        for (method, target, expected) in cases {
+            assert_eq!(route(method, target), Ok(expected), "{method} {target}");
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_404() {
+        for target in [
+            "/",
+            "/nope",
+            "//tasks/3",
+            "/tasks//3",
+            "/TASKS/3",
+            "/tasks/3/comments",
+            "/redoc",
+            "/docs",
+            "/openapi.json",
+            "/tasks/%zz",
+            "/tasks/%",
+            "/tasks/%FF",
+            "tasks",
+        ] {
+            assert_eq!(route("GET", target), Err(ApiError::no_route()), "{target}");
+        }
+    }
+
+    #[test]
+    fn wrong_method_is_405_before_the_id_is_parsed() {
+        for (method, target, allow) in [
+            ("PUT", "/tasks", ALLOW_TASKS),
+            ("POST", "/tasks/3", ALLOW_TASK),
+            ("FROB", "/tasks/3", ALLOW_TASK),
+            ("get", "/tasks/3", ALLOW_TASK),
+            ("PUT", "/tasks/abc", ALLOW_TASK),
+            ("PATCH", "/tasks/1/attachment", ALLOW_ATTACHMENT),
+            ("POST", "/healthz", ALLOW_READ_ONLY),
+        ] {
+            assert_eq!(
+                route(method, target),
+                Err(ApiError::MethodNotAllowed { allow }),
+                "{method} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_is_decoded_before_matching() {
+        assert_eq!(route("GET", "/tasks/%33"), Ok(Route::GetTask(id(3))));
+        assert_eq!(
+            route("GET", "/%74asks"),
+            Ok(Route::ListTasks { query: "".into() })
+        );
+    }
+
+    #[test]
+    fn trailing_slashes_redirect_to_the_canonical_path() {
+        for (target, location) in [
+            ("/tasks/", "/tasks"),
+            ("/tasks/3/", "/tasks/3"),
+            ("/tasks/3%2F", "/tasks/3"),
+            ("/healthz//", "/healthz"),
+            ("/tasks/?done=true", "/tasks?done=true"),
+            ("/tasks/a%20b/", "/tasks/a%20b"),
+            ("/tasks/%0D%0A/", "/tasks/%0D%0A"),
+        ] {
+            let expected = Route::Redirect {
+                location: location.into(),
+            };
+            assert_eq!(route("DELETE", target), Ok(expected), "{target}");
+        }
+        assert_eq!(route("GET", "/nope/"), Err(ApiError::no_route()));
+    }
+
+    #[test]
+    fn options_answers_for_known_paths_and_star() {
+        assert_eq!(
+            route("OPTIONS", "/tasks/abc"),
+            Ok(Route::Options { allow: ALLOW_TASK })
+        );
+        assert_eq!(
+            route("OPTIONS", "*"),
+            Ok(Route::Options {
+                allow: ALLOW_SERVER
+            })
+        );
+        assert_eq!(route("GET", "*"), Err(ApiError::no_route()));
+    }
+
+    #[test]
+    fn absolute_form_is_routed_by_its_path() {
+        assert_eq!(
+            route("GET", "http://example.test/tasks/3"),
+            Ok(Route::GetTask(id(3)))
+        );
+        assert_eq!(
+            route("GET", "HTTP://example.test"),
+            Err(ApiError::no_route())
+        );
+    }
+
+    #[test]
+    fn task_ids_parse_and_canonicalise() {
+        for (segment, canonical) in [
+            ("3", "3"),
+            ("+3", "3"),
+            ("007", "7"),
+            ("-0", "0"),
+            ("-12", "-12"),
+            ("+0009223372036854775808", "9223372036854775808"),
+            ("99999999999999999999999999", "99999999999999999999999999"),
+        ] {
+            assert_eq!(TaskId::parse(segment).unwrap().to_string(), canonical);
+        }
+    }
+
+    #[test]
+    fn malformed_ids_are_int_parsing() {
+        for segment in [
+            "abc", "1.5", "1e3", "3.", "3.0", "1_0", " 3 ", "\u{a0}3", "٣", "0x1f", "+", "-", "",
+        ] {
+            let item = TaskId::parse(segment).unwrap_err();
+            assert_eq!(item.kind, "int_parsing", "{segment:?}");
+            assert_eq!(item.input, serde_json::Value::from(segment));
+        }
+    }
+}
