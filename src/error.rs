@@ -118,9 +118,10 @@ pub struct ErrorItem {
     pub msg: String,
     /// The offending value, `null` when absent.
     pub input: Value,
-    /// Extra facts for some kinds (`{"max_length": 100}`).
+    /// Extra facts for some kinds (`{"max_length": 100}`); boxed because it is rare and an
+    /// item travels inside `Result`s.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctx: Option<Value>,
+    pub ctx: Option<Box<Value>>,
 }
 
 impl ErrorItem {
@@ -137,7 +138,7 @@ impl ErrorItem {
 
     /// Adds the `ctx` object.
     pub fn with_ctx(mut self, ctx: Value) -> ErrorItem {
-        self.ctx = Some(ctx);
+        self.ctx = Some(Box::new(ctx));
         self
     }
 

@@ -223,11 +223,14 @@ fn split_id(id: PathId) -> (Option<TaskId>, Option<ErrorItem>) {
     }
 }
 
+/// `NewTask::from_json` or `TaskPatch::from_json`.
+type Validator<T> = fn(&Map<String, Value>) -> Result<T, Vec<ErrorItem>>;
+
 /// Reads the JSON body and validates it; a bad path id's item comes first in the 422.
 fn read_validated<T>(
     request: &mut Request,
     id_item: Option<ErrorItem>,
-    validate: fn(&Map<String, Value>) -> Result<T, Vec<ErrorItem>>,
+    validate: Validator<T>,
 ) -> Result<T, ApiError> {
     let content_type = header(request, "Content-Type").map(str::to_owned);
     let declared_length = request.body_length();

@@ -212,7 +212,8 @@ fn number_as_whole_i64(number: &serde_json::Number) -> Option<i64> {
     }
     let float = number.as_f64()?;
     // i64::MAX is not representable as f64; 2^63 is the first float outside the range.
-    let in_range = (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&float);
+    let bound = (1u64 << 63) as f64;
+    let in_range = (-bound..bound).contains(&float);
     (float.fract() == 0.0 && in_range).then_some(float as i64)
 }
 
