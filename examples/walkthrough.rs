@@ -34,7 +34,13 @@ impl Exchange {
 }
 
 /// Sends one request on a fresh connection and reads the whole response.
-fn send(addr: SocketAddr, method: &str, path: &str, extra: &str, body: &[u8]) -> io::Result<Exchange> {
+fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+) -> io::Result<Exchange> {
     let mut stream = TcpStream::connect(addr)?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n",
@@ -62,11 +68,23 @@ fn send(addr: SocketAddr, method: &str, path: &str, extra: &str, body: &[u8]) ->
 }
 
 fn post_json(addr: SocketAddr, path: &str, json: &str) -> io::Result<Exchange> {
-    send(addr, "POST", path, "Content-Type: application/json\r\n", json.as_bytes())
+    send(
+        addr,
+        "POST",
+        path,
+        "Content-Type: application/json\r\n",
+        json.as_bytes(),
+    )
 }
 
 /// POSTs one `file` part, as `files={"file": (name, content, type)}` does in the lesson.
-fn upload(addr: SocketAddr, path: &str, name: &str, content: &[u8], kind: &str) -> io::Result<Exchange> {
+fn upload(
+    addr: SocketAddr,
+    path: &str,
+    name: &str,
+    content: &[u8],
+    kind: &str,
+) -> io::Result<Exchange> {
     let boundary = "taskd-walkthrough-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
@@ -85,7 +103,12 @@ fn main() -> io::Result<()> {
     let notes = b"hello fastapi files";
 
     println!("== 201 create ==");
-    post_json(addr, "/tasks", r#"{"title": "Write the report", "priority": "high"}"#)?.print();
+    post_json(
+        addr,
+        "/tasks",
+        r#"{"title": "Write the report", "priority": "high"}"#,
+    )?
+    .print();
 
     println!("\n== GET existing ==");
     send(addr, "GET", "/tasks/1", "", b"")?.print();
@@ -97,16 +120,37 @@ fn main() -> io::Result<()> {
     send(addr, "DELETE", "/tasks/999", "", b"")?.print();
 
     println!("\n== attachment upload ==");
-    upload(addr, "/tasks/1/attachment", "notes.txt", notes, "text/plain")?.print();
+    upload(
+        addr,
+        "/tasks/1/attachment",
+        "notes.txt",
+        notes,
+        "text/plain",
+    )?
+    .print();
 
     println!("\n== 404 attachment on missing task ==");
-    upload(addr, "/tasks/999/attachment", "notes.txt", notes, "text/plain")?.print();
+    upload(
+        addr,
+        "/tasks/999/attachment",
+        "notes.txt",
+        notes,
+        "text/plain",
+    )?
+    .print();
 
     println!("\n== 204 delete ==");
     let deleted = send(addr, "DELETE", "/tasks/1", "", b"")?;
-    // The lesson prints repr(r.text): a 204 has no body at all.
-    println!("{} {:?}", deleted.status, String::from_utf8_lossy(&deleted.body));
-    println!("   (no Content-Length: {})", deleted.header("Content-Length").is_none());
+    // The lesson prints repr(r.text), which is '' for a 204: it has no body at all, and no
+    // Content-Type or Content-Length either (RFC 9110 §8.6).
+    println!(
+        "{} '{}'",
+        deleted.status,
+        String::from_utf8_lossy(&deleted.body)
+    );
+    for name in ["Content-Type", "Content-Length"] {
+        println!("   {name}: {}", deleted.header(name).unwrap_or("(none)"));
+    }
 
     println!("\n== confirm gone ==");
     send(addr, "GET", "/tasks/1", "", b"")?.print();
@@ -114,14 +158,36 @@ fn main() -> io::Result<()> {
     println!("\n== exercise 1: 409 on a duplicate title ==");
     let created = post_json(addr, "/tasks", r#"{"title": "Write the report"}"#)?;
     created.print();
-    println!("   Location: {}", created.header("Location").unwrap_or("(none)"));
-    post_json(addr, "/tasks", r#"{"title": "Write the report", "priority": "low"}"#)?.print();
+    println!(
+        "   Location: {}",
+        created.header("Location").unwrap_or("(none)")
+    );
+    post_json(
+        addr,
+        "/tasks",
+        r#"{"title": "Write the report", "priority": "low"}"#,
+    )?
+    .print();
 
     println!("\n== exercise 2: 400 on a disallowed upload type ==");
-    upload(addr, "/tasks/2/attachment", "report.pdf", b"%PDF-1.7", "application/pdf")?.print();
+    upload(
+        addr,
+        "/tasks/2/attachment",
+        "report.pdf",
+        b"%PDF-1.7",
+        "application/pdf",
+    )?
+    .print();
 
     println!("\n== exercise 3: download the attachment ==");
-    upload(addr, "/tasks/2/attachment", "notes.txt", notes, "text/plain")?.print();
+    upload(
+        addr,
+        "/tasks/2/attachment",
+        "notes.txt",
+        notes,
+        "text/plain",
+    )?
+    .print();
     let download = send(addr, "GET", "/tasks/2/attachment", "", b"")?;
     download.print();
     for name in ["Content-Type", "Content-Length", "Content-Disposition"] {
