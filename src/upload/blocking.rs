@@ -1,0 +1,526 @@
+//! Drives multer's async parser from a blocking reader without an executor. The parser's input
+//! is a one-chunk mailbox that the driver fills only after the parser found it empty, so the
+//! body is read as the parser consumes it, never ahead.
+
+use std::future::Future;
+use std::io::{ErrorKind, Read};
+use std::pin::{pin, Pin};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use futures_util::stream::Stream;
+
+use super::{INVALID, NO_NAME};
+use crate::error::ApiError;
+
+/// Bytes asked of the reader per turn (one `read` call).
+const CHUNK_BYTES: usize = 64 * 1024;
+/// How far the parser may read without producing a field or data before the body is refused.
+/// multer bounds neither the preamble nor a part's header block and rescans its buffer on
+/// every poll, so without this a 64 MiB header line costs 64 MiB and seconds of CPU.
+const NO_PROGRESS_BYTES: usize = 64 * 1024;
+
+/// What the parser finds on its next poll of the mailbox.
+enum Delivery {
+    Chunk(Bytes),
+    End,
+    Fail(ApiError),
+}
+
+/// The hand-over point between the driver (which reads) and multer's input stream.
+///
+/// Only the mailbox is shared, never the reader, so the reader needs no `Send` even though
+/// multer requires a `Send` stream.
+#[derive(Default)]
+pub(super) struct Mailbox {
+    slot: Mutex<Slot>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// The parser polled an empty mailbox since the driver last looked: it is waiting for input.
+    starved: bool,
+    delivery: Option<Delivery>,
+}
+
+impl Mailbox {
+    fn lock(&self) -> MutexGuard<'_, Slot> {
+        // Nothing panics while the slot is locked; a poisoned lock still holds a valid slot.
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// multer's input: a `Stream` that answers `Pending` until the driver delivers.
+    pub(super) fn inbox(&self) -> Inbox<'_> {
+        Inbox(self)
+    }
+}
+
+/// multer's end of the mailbox.
+pub(super) struct Inbox<'m>(&'m Mailbox);
+
+impl Stream for Inbox<'_> {
+    type Item = Result<Bytes, ApiError>;
+
+    // No waker is stored: the driver polls again by itself right after every delivery.
+    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut slot = self.0.lock();
+        match slot.delivery.take() {
+            Some(Delivery::Chunk(bytes)) => Poll::Ready(Some(Ok(bytes))),
+            Some(Delivery::End) => Poll::Ready(None),
+            Some(Delivery::Fail(error)) => Poll::Ready(Some(Err(error))),
+            None => {
+                slot.starved = true;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Reads the body one chunk per starvation and checks its framing on the way in.
+pub(super) struct Driver<'m, R> {
+    body: R,
+    mailbox: &'m Mailbox,
+    buf: Vec<u8>,
+    framing: Framing,
+    /// A framing error found inside a chunk: the bytes before it are delivered first, so the
+    /// parser reports anything earlier in the body (a too-large part, a missing name) first.
+    deferred: Option<ApiError>,
+    since_progress: usize,
+    no_progress_limit: usize,
+    at_eof: bool,
+}
+
+impl<'m, R: Read> Driver<'m, R> {
+    /// A driver for a body framed by `boundary` (already checked non-empty, without CR or LF).
+    pub(super) fn new(body: R, mailbox: &'m Mailbox, boundary: &str) -> Driver<'m, R> {
+        Driver {
+            body,
+            mailbox,
+            buf: vec![0; CHUNK_BYTES],
+            framing: Framing::new(boundary),
+            deferred: None,
+            since_progress: 0,
+            // multer holds back up to a boundary's length of data that might start a delimiter.
+            no_progress_limit: NO_PROGRESS_BYTES + boundary.len(),
+            at_eof: false,
+        }
+    }
+
+    /// The parser produced a field or a data chunk: restart the no-progress count.
+    pub(super) fn progress(&mut self) {
+        self.since_progress = 0;
+    }
+
+    /// Whether the reader reported the end of the body.
+    pub(super) fn at_eof(&self) -> bool {
+        self.at_eof
+    }
+
+    /// Polls `future` to completion, feeding one chunk each time the parser waits for input.
+    ///
+    /// # Errors
+    /// 500 if the parser is pending without having asked for input (it would never finish).
+    pub(super) fn block_on<F: Future>(&mut self, future: F) -> Result<F::Output, ApiError> {
+        let mut future = pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            self.mailbox.lock().starved = false;
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return Ok(output);
+            }
+            let slot = self.mailbox.lock();
+            let waiting = slot.starved && slot.delivery.is_none();
+            drop(slot);
+            if !waiting {
+                return Err(ApiError::Internal(
+                    "multipart parser pending without waiting for input".into(),
+                ));
+            }
+            let delivery = self.next_delivery();
+            self.mailbox.lock().delivery = Some(delivery);
+        }
+    }
+
+    fn next_delivery(&mut self) -> Delivery {
+        if let Some(error) = self.deferred.take() {
+            return Delivery::Fail(error);
+        }
+        if self.at_eof {
+            return Delivery::End;
+        }
+        let read = loop {
+            match self.body.read(&mut self.buf) {
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let chunk = match read {
+            Ok(0) => {
+                self.at_eof = true;
+                return Delivery::End;
+            }
+            Ok(len) => self.buf.get(..len).unwrap_or_default(),
+            Err(error) => return Delivery::Fail(error.into()),
+        };
+        self.since_progress += chunk.len();
+        if self.since_progress > self.no_progress_limit {
+            return Delivery::Fail(ApiError::BadRequest(INVALID.to_owned()));
+        }
+        match self.framing.scan(chunk) {
+            Ok(()) => Delivery::Chunk(Bytes::copy_from_slice(chunk)),
+            Err((0, message)) => Delivery::Fail(ApiError::BadRequest(message.to_owned())),
+            Err((at, message)) => {
+                self.deferred = Some(ApiError::BadRequest(message.to_owned()));
+                Delivery::Chunk(Bytes::copy_from_slice(chunk.get(..at).unwrap_or_default()))
+            }
+        }
+    }
+}
+
+/// Where the body is, in RFC 2046 §5.1.1 terms.
+///
+/// multer skips any preamble and finds a header block's end only by searching for CRLF CRLF,
+/// so the contract's 400s for text before the first delimiter and for a part whose headers
+/// never end in a blank line are decided here, byte by byte, the way python-multipart
+/// (FastAPI's parser) decides them. Data is only scanned for the next delimiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before the first delimiter, `matched` bytes of `--boundary` seen. Leading CR and LF bytes
+    /// are skipped, as python-multipart does; any other preamble is refused.
+    Start { matched: usize },
+    /// Part data, `matched` bytes of `CRLF--boundary` seen.
+    Data { matched: usize },
+    /// Right after a delimiter: `--` closes the body, else optional padding then CRLF.
+    AfterDelimiter,
+    /// The first `-` of a close delimiter's `--`.
+    CloseDash,
+    /// RFC 2046 transport padding (spaces, tabs) before the delimiter line's CRLF; multer allows it.
+    Padding,
+    /// The CR ending the delimiter line; LF must follow.
+    DelimiterLf,
+    /// At the start of a header line; `empty` until the part has a header.
+    LineStart { empty: bool },
+    /// Inside a header name: token characters up to `:` (RFC 9110 §5.1).
+    HeaderName,
+    /// Inside a header value, up to CR; multer's header parser judges the bytes.
+    HeaderValue,
+    /// The CR ending a header line; LF must follow.
+    HeaderLf,
+    /// The CR of the blank line that ends the header block.
+    BlankLf { empty: bool },
+    /// After the close delimiter (RFC 2046's epilogue): ignored.
+    Epilogue,
+}
+
+struct Framing {
+    /// `CRLF--boundary`; the first delimiter lacks the CRLF.
+    delimiter: Vec<u8>,
+    stage: Stage,
+}
+
+impl Framing {
+    fn new(boundary: &str) -> Framing {
+        Framing {
+            delimiter: [b"\r\n--", boundary.as_bytes()].concat(),
+            stage: Stage::Start { matched: 0 },
+        }
+    }
+
+    /// Advances over `bytes`; on an error, says at which byte and with which 400 detail.
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), (usize, &'static str)> {
+        let mut rest = bytes;
+        while let Some((&byte, tail)) = rest.split_first() {
+            if self.stage == Stage::Epilogue {
+                return Ok(());
+            }
+            if self.stage == (Stage::Data { matched: 0 }) && byte != b'\r' {
+                // Most bytes are file data: jump to the next CR, where a delimiter could start.
+                match rest.iter().position(|&b| b == b'\r') {
+                    Some(skip) => rest = rest.split_at(skip).1,
+                    None => return Ok(()),
+                }
+                continue;
+            }
+            let at = bytes.len() - rest.len();
+            self.stage = self.step(byte).map_err(|message| (at, message))?;
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    fn step(&self, byte: u8) -> Result<Stage, &'static str> {
+        let expects = |matched: usize| self.delimiter.get(matched) == Some(&byte);
+        let complete = |matched: usize| matched + 1 == self.delimiter.len();
+        Ok(match (self.stage, byte) {
+            (Stage::Start { matched: 0 }, b'\r' | b'\n') => Stage::Start { matched: 0 },
+            (Stage::Start { matched }, _) if expects(matched + 2) => {
+                if complete(matched + 2) {
+                    Stage::AfterDelimiter
+                } else {
+                    Stage::Start {
+                        matched: matched + 1,
+                    }
+                }
+            }
+            (Stage::Data { matched }, _) if expects(matched) => {
+                if complete(matched) {
+                    Stage::AfterDelimiter
+                } else {
+                    Stage::Data {
+                        matched: matched + 1,
+                    }
+                }
+            }
+            // The delimiter's only CR is its first byte (a boundary has no CR), so a mismatch
+            // restarts the search at this byte.
+            (Stage::Data { .. }, _) => Stage::Data {
+                matched: usize::from(byte == b'\r'),
+            },
+            (Stage::AfterDelimiter, b'-') => Stage::CloseDash,
+            (Stage::CloseDash, b'-') | (Stage::Epilogue, _) => Stage::Epilogue,
+            (Stage::AfterDelimiter | Stage::Padding, b' ' | b'\t') => Stage::Padding,
+            (Stage::AfterDelimiter | Stage::Padding, b'\r') => Stage::DelimiterLf,
+            (Stage::DelimiterLf, b'\n') => Stage::LineStart { empty: true },
+            (Stage::LineStart { empty }, b'\r') => Stage::BlankLf { empty },
+            (Stage::LineStart { .. } | Stage::HeaderName, _) if is_token(byte) => Stage::HeaderName,
+            (Stage::HeaderName, b':') => Stage::HeaderValue,
+            (Stage::HeaderValue, b'\r') => Stage::HeaderLf,
+            (Stage::HeaderValue, _) => Stage::HeaderValue,
+            (Stage::HeaderLf, b'\n') => Stage::LineStart { empty: false },
+            // No headers at all means no Content-Disposition, so no name (RFC 7578 §4.2).
+            (Stage::BlankLf { empty: true }, b'\n') => return Err(NO_NAME),
+            (Stage::BlankLf { empty: false }, b'\n') => Stage::Data { matched: 0 },
+            _ => return Err(INVALID),
+        })
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`: what a header field name is made of.
+fn is_token(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::upload::{read_file_field, FileField, UploadLimits};
+
+    const BOUNDARY: &str = "XyZzy42";
+
+    /// A tiny xorshift PRNG, so read sizes vary reproducibly without a `rand` dependency.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn below(&mut self, bound: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            usize::try_from(self.0 % bound as u64).expect("below a usize bound")
+        }
+    }
+
+    /// Hands out `data` in reads of the sizes `next_size` picks, counting what it handed out.
+    struct ScriptedReader<F> {
+        data: Vec<u8>,
+        at: usize,
+        next_size: F,
+        handed_out: Arc<AtomicUsize>,
+    }
+
+    impl<F: FnMut() -> usize> ScriptedReader<F> {
+        fn new(data: Vec<u8>, next_size: F) -> ScriptedReader<F> {
+            ScriptedReader {
+                data,
+                at: 0,
+                next_size,
+                handed_out: Arc::default(),
+            }
+        }
+    }
+
+    impl<F: FnMut() -> usize> Read for ScriptedReader<F> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let rest = &self.data[self.at..];
+            let len = (self.next_size)().max(1).min(buf.len()).min(rest.len());
+            buf[..len].copy_from_slice(&rest[..len]);
+            self.at += len;
+            self.handed_out.fetch_add(len, Ordering::Relaxed);
+            Ok(len)
+        }
+    }
+
+    fn file_body(content: &[u8]) -> Vec<u8> {
+        let head = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n\
+             --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        );
+        [
+            head.as_bytes(),
+            content,
+            format!("\r\n--{BOUNDARY}--\r\n").as_bytes(),
+        ]
+        .concat()
+    }
+
+    fn upload(reader: impl Read + Send) -> Result<FileField, ApiError> {
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        let limits = UploadLimits {
+            max_file_bytes: 64 << 20,
+        };
+        read_file_field(reader, Some(&content_type), None, limits)
+    }
+
+    fn uploaded_bytes(field: Result<FileField, ApiError>) -> Vec<u8> {
+        match field {
+            Ok(FileField::File(file)) => file.bytes.to_vec(),
+            other => panic!("expected a file, got {other:?}"),
+        }
+    }
+
+    /// Contents that look like delimiters, or end in a delimiter's prefix, stress the parser
+    /// most when a read ends inside them.
+    fn tricky_contents() -> Vec<Vec<u8>> {
+        let near = format!("\r\n--{}", &BOUNDARY[..4]);
+        vec![
+            Vec::new(),
+            b"\r".to_vec(),
+            b"\r\n".to_vec(),
+            b"\r\n-".to_vec(),
+            b"\r\n--".to_vec(),
+            near.clone().into_bytes(),
+            format!("--{BOUNDARY}\r\n-{BOUNDARY}x\r\n{near}Q\r\r\n\r\n--\r\n").into_bytes(),
+            format!("a\r\nb\r\n\r\n{near}{near}\r\n-{BOUNDARY}{near}").into_bytes(),
+            (0..=255u8).cycle().take(10_000).collect(),
+        ]
+    }
+
+    #[test]
+    fn fixed_read_sizes_give_byte_identical_files() {
+        for size in [1, 2, 3, 7, 64, 4096] {
+            for content in tricky_contents() {
+                let reader = ScriptedReader::new(file_body(&content), || size);
+                assert_eq!(uploaded_bytes(upload(reader)), content, "reads of {size}");
+            }
+        }
+    }
+
+    #[test]
+    fn random_read_sizes_give_byte_identical_files() {
+        for seed in [1, 7, 42, 0x9E37_79B9] {
+            let mut rng = XorShift(seed);
+            for content in tricky_contents() {
+                let reader = ScriptedReader::new(file_body(&content), || rng.below(90) + 1);
+                assert_eq!(uploaded_bytes(upload(reader)), content, "seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn four_mib_file_survives_random_reads() {
+        let mut rng = XorShift(2024);
+        let content: Vec<u8> = (0..4 << 20).map(|_| b"ab\r\n-X"[rng.below(6)]).collect();
+        let mut sizes = XorShift(77);
+        let reader = ScriptedReader::new(file_body(&content), || sizes.below(CHUNK_BYTES) + 1);
+        assert_eq!(uploaded_bytes(upload(reader)), content);
+    }
+
+    /// An always-ready stream makes multer buffer the whole body before its first field.
+    #[test]
+    fn body_is_read_only_as_the_parser_consumes_it() {
+        let content = vec![b'z'; 16 << 20];
+        let reader = ScriptedReader::new(file_body(&content), || usize::MAX);
+        let handed_out = Arc::clone(&reader.handed_out);
+        let mailbox = Mailbox::default();
+        let mut driver = Driver::new(reader, &mailbox, BOUNDARY);
+        let mut multipart = multer::Multipart::new(mailbox.inbox(), BOUNDARY);
+        let (mut data_seen, mut max_ahead) = (0, 0);
+        while let Some(mut field) = driver.block_on(multipart.next_field()).unwrap().unwrap() {
+            driver.progress();
+            while let Some(chunk) = driver.block_on(field.chunk()).unwrap().unwrap() {
+                driver.progress();
+                if data_seen == 0 && field.name() == Some("file") {
+                    assert!(
+                        handed_out.load(Ordering::Relaxed) < 1 << 20,
+                        "read ahead before the first chunk"
+                    );
+                }
+                data_seen += chunk.len();
+                max_ahead = max_ahead.max(handed_out.load(Ordering::Relaxed) - data_seen);
+            }
+        }
+        assert_eq!(data_seen, content.len() + 2);
+        assert!(
+            max_ahead <= 2 * CHUNK_BYTES,
+            "read {max_ahead} bytes ahead of the parser"
+        );
+    }
+
+    #[test]
+    fn megabyte_header_line_trips_the_no_progress_guard_quickly() {
+        let long_name = "n".repeat(1 << 20);
+        let body = format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{long_name}\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
+        );
+        let reader = ScriptedReader::new(body.into_bytes(), || usize::MAX);
+        let handed_out = Arc::clone(&reader.handed_out);
+        let started = Instant::now();
+        assert_eq!(
+            upload(reader),
+            Err(ApiError::BadRequest(INVALID.to_owned()))
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(handed_out.load(Ordering::Relaxed) <= NO_PROGRESS_BYTES + 2 * CHUNK_BYTES);
+    }
+
+    #[test]
+    fn long_run_of_leading_newlines_trips_the_no_progress_guard() {
+        let body = [vec![b'\n'; 1 << 20], file_body(b"x")].concat();
+        assert_eq!(
+            upload(body.as_slice()),
+            Err(ApiError::BadRequest(INVALID.to_owned()))
+        );
+    }
+
+    #[test]
+    fn pending_without_asking_for_input_is_500_not_a_hang() {
+        let mailbox = Mailbox::default();
+        let mut driver = Driver::new(io::empty(), &mailbox, BOUNDARY);
+        let result = driver.block_on(std::future::pending::<()>());
+        assert!(matches!(result, Err(ApiError::Internal(_))), "{result:?}");
+    }
+
+    #[test]
+    fn read_error_reaches_the_caller_as_500() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(ErrorKind::ConnectionReset, "peer went away"))
+            }
+        }
+        assert!(matches!(upload(Broken), Err(ApiError::Internal(_))));
+    }
+
+    #[test]
+    fn framing_error_is_reported_at_its_byte() {
+        let mut framing = Framing::new("B");
+        assert_eq!(
+            framing.scan(b"\r\n--B\r\nName: v\r\nbad line\r\n"),
+            Err((19, INVALID))
+        );
+        let mut framing = Framing::new("B");
+        assert_eq!(framing.scan(b"--B\r\n\r\n"), Err((6, NO_NAME)));
+        let mut framing = Framing::new("B");
+        assert_eq!(
+            framing.scan(b"--B \t\r\nA: b\r\n\r\n\r\n-\r\n--B--anything"),
+            Ok(())
+        );
+        assert_eq!(framing.stage, Stage::Epilogue);
+    }
+}
