@@ -59,7 +59,10 @@ impl Response {
 
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 
@@ -78,7 +81,12 @@ impl Response {
         let items = detail.as_array().expect("422 detail is an array");
         items
             .iter()
-            .map(|item| (item["type"].as_str().unwrap().to_owned(), item["loc"].clone()))
+            .map(|item| {
+                (
+                    item["type"].as_str().unwrap().to_owned(),
+                    item["loc"].clone(),
+                )
+            })
             .collect()
     }
 }
@@ -95,12 +103,8 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
     stream
         .read_to_end(&mut raw)
         .expect("read response (timed out?)");
-    parse_response(&raw).unwrap_or_else(|| {
-        panic!(
-            "unparseable response: {:?}",
-            String::from_utf8_lossy(&raw)
-        )
-    })
+    parse_response(&raw)
+        .unwrap_or_else(|| panic!("unparseable response: {:?}", String::from_utf8_lossy(&raw)))
 }
 
 /// Parses the first response in `raw`; `None` if it is incomplete or malformed.
