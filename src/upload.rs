@@ -129,8 +129,17 @@ fn read_multipart<R: Read>(
             Err(error) => return settle(error, driver.at_eof()).map(|()| parts.into_field()),
         };
         driver.progress();
+        // A value whose control bytes multer only saw rewritten is read as sent (blocking.rs).
+        let sent = driver.sent_headers(field.index());
         let header = |name: &str| field.headers().get(name).map(|value| value.as_bytes());
-        let head = PartHead::from_headers(header("content-disposition"), header("content-type"))?;
+        let head = PartHead::from_headers(
+            sent.disposition
+                .as_deref()
+                .or_else(|| header("content-disposition")),
+            sent.content_type
+                .as_deref()
+                .or_else(|| header("content-type")),
+        )?;
         let mut part = parts.start(head)?;
         loop {
             match driver.block_on(field.chunk())? {

@@ -2,8 +2,10 @@
 //! is a one-chunk mailbox that the driver fills only after the parser found it empty, so the
 //! body is read as the parser consumes it, never ahead.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{ErrorKind, Read};
+use std::mem;
 use std::pin::{pin, Pin};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -117,6 +119,22 @@ impl<'m, R: Read> Driver<'m, R> {
         self.at_eof
     }
 
+    /// The headers of multer's field number `index` (`Field::index`) whose values as sent had
+    /// bytes rewritten before multer saw them. Asked once per field, in order.
+    pub(super) fn sent_headers(&mut self, index: usize) -> SentHeaders {
+        let queue = &mut self.framing.rewritten;
+        // Both sides count header blocks from 0, so the front is this field or a later one;
+        // dropping anything older only guards against a mismatch leaving stale entries behind.
+        while queue.front().is_some_and(|(part, _)| *part < index) {
+            queue.pop_front();
+        }
+        match queue.front() {
+            Some((part, _)) if *part == index => queue.pop_front().map(|(_, sent)| sent),
+            _ => None,
+        }
+        .unwrap_or_default()
+    }
+
     /// Polls `future` to completion, feeding one chunk each time the parser waits for input.
     ///
     /// # Errors
@@ -160,7 +178,7 @@ impl<'m, R: Read> Driver<'m, R> {
                 self.at_eof = true;
                 return Delivery::End;
             }
-            Ok(len) => self.buf.get(..len).unwrap_or_default(),
+            Ok(len) => self.buf.get_mut(..len).unwrap_or_default(),
             Err(error) => return Delivery::Fail(error.into()),
         };
         self.since_progress += chunk.len();
@@ -203,7 +221,8 @@ enum Stage {
     LineStart { empty: bool },
     /// Inside a header name: token characters up to `:` (RFC 9110 §5.1).
     HeaderName,
-    /// Inside a header value, up to CR; multer's header parser judges the bytes.
+    /// Inside a header value, up to CR; multer's header parser judges the bytes, after
+    /// control bytes were rewritten (see `Framing::track_headers`).
     HeaderValue,
     /// The CR ending a header line; LF must follow.
     HeaderLf,
@@ -213,10 +232,31 @@ enum Stage {
     Epilogue,
 }
 
+/// The values of a part's `Content-Type` and `Content-Disposition` as sent (trimmed of spaces
+/// and tabs, as multer's are), for each one whose bytes multer only saw rewritten; `None` where
+/// multer's value is the one sent.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct SentHeaders {
+    pub(super) content_type: Option<Vec<u8>>,
+    pub(super) disposition: Option<Vec<u8>>,
+}
+
 struct Framing {
     /// `CRLF--boundary`; the first delimiter lacks the CRLF.
     delimiter: Vec<u8>,
     stage: Stage,
+    /// The header line being read (`name:value`), as sent. Bounded like the whole header block
+    /// by the driver's no-progress guard.
+    line: Vec<u8>,
+    /// Whether a byte of `line` was rewritten on its way to multer.
+    line_rewritten: bool,
+    /// What the current part's header lines so far had rewritten.
+    part: SentHeaders,
+    /// Header blocks completed so far: the next one's index, as multer's `Field::index` counts.
+    parts: usize,
+    /// Parts with rewritten headers that multer has not yielded yet, by index. The body is read
+    /// only one chunk ahead of the parser, so this holds at most one chunk's worth of parts.
+    rewritten: VecDeque<(usize, SentHeaders)>,
 }
 
 impl Framing {
@@ -224,29 +264,95 @@ impl Framing {
         Framing {
             delimiter: [b"\r\n--", boundary.as_bytes()].concat(),
             stage: Stage::Start { matched: 0 },
+            line: Vec::new(),
+            line_rewritten: false,
+            part: SentHeaders::default(),
+            parts: 0,
+            rewritten: VecDeque::new(),
         }
     }
 
-    /// Advances over `bytes`; on an error, says at which byte and with which 400 detail.
-    fn scan(&mut self, bytes: &[u8]) -> Result<(), (usize, &'static str)> {
-        let mut rest = bytes;
-        while let Some((&byte, tail)) = rest.split_first() {
+    /// Advances over `bytes`, rewriting control bytes in header values so multer accepts them;
+    /// on an error, says at which byte and with which 400 detail.
+    fn scan(&mut self, bytes: &mut [u8]) -> Result<(), (usize, &'static str)> {
+        let mut at = 0;
+        while let Some(byte) = bytes.get_mut(at) {
             if self.stage == Stage::Epilogue {
                 return Ok(());
             }
-            if self.stage == (Stage::Data { matched: 0 }) && byte != b'\r' {
+            if self.stage == (Stage::Data { matched: 0 }) && *byte != b'\r' {
                 // Most bytes are file data: jump to the next CR, where a delimiter could start.
+                let rest = bytes.get(at..).unwrap_or_default();
                 match rest.iter().position(|&b| b == b'\r') {
-                    Some(skip) => rest = rest.split_at(skip).1,
+                    Some(skip) => at += skip,
                     None => return Ok(()),
                 }
                 continue;
             }
-            let at = bytes.len() - rest.len();
-            self.stage = self.step(byte).map_err(|message| (at, message))?;
-            rest = tail;
+            let previous = self.stage;
+            self.stage = self.step(*byte).map_err(|message| (at, message))?;
+            self.track_headers(previous, byte);
+            at += 1;
         }
         Ok(())
+    }
+
+    /// Keeps the header line as sent and hides its control bytes from multer.
+    ///
+    /// httparse (multer's header parser) refuses control bytes other than HTAB in a value, and
+    /// a CR or LF ends the line, so a part `Content-Type: text/plain\x01` would be a 400
+    /// `Invalid multipart data.`. CONTRACT §9 reads such a part normally and then refuses its
+    /// type as a type (after the 422s and the 404) with the value as sent, so multer gets a `?`
+    /// in place of each such byte, and the part's `Content-Type` and `Content-Disposition` are
+    /// read from `SentHeaders` instead, as if httparse had taken the bytes.
+    fn track_headers(&mut self, previous: Stage, byte: &mut u8) {
+        match (previous, self.stage) {
+            (_, Stage::HeaderName) => self.line.push(*byte),
+            (_, Stage::HeaderValue) => {
+                self.line.push(*byte);
+                if byte.is_ascii_control() && *byte != b'\t' {
+                    *byte = b'?';
+                    self.line_rewritten = true;
+                }
+            }
+            // The CR that ends a header line.
+            (_, Stage::HeaderLf) => self.end_line(),
+            // The LF of the blank line that ends the header block.
+            (Stage::BlankLf { .. }, Stage::Data { .. }) => {
+                let part = mem::take(&mut self.part);
+                if part != SentHeaders::default() {
+                    self.rewritten.push_back((self.parts, part));
+                }
+                self.parts += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn end_line(&mut self) {
+        let rewritten = mem::take(&mut self.line_rewritten);
+        let colon = self.line.iter().position(|&b| b == b':');
+        let (name, value) = self.line.split_at(colon.unwrap_or(self.line.len()));
+        let slot = if name.eq_ignore_ascii_case(b"content-type") {
+            &mut self.part.content_type
+        } else if name.eq_ignore_ascii_case(b"content-disposition") {
+            &mut self.part.disposition
+        } else {
+            self.line.clear();
+            return;
+        };
+        // multer's header map keeps the last of repeated headers, so every line of that name
+        // overwrites what an earlier one left. httparse trims spaces and tabs around a value.
+        *slot = rewritten.then(|| {
+            let value = value.get(1..).unwrap_or_default();
+            let start = value.iter().position(|&b| b != b' ' && b != b'\t');
+            let end = value.iter().rposition(|&b| b != b' ' && b != b'\t');
+            match (start, end) {
+                (Some(start), Some(end)) => value.get(start..=end).unwrap_or_default().to_vec(),
+                _ => Vec::new(),
+            }
+        });
+        self.line.clear();
     }
 
     fn step(&self, byte: u8) -> Result<Stage, &'static str> {
@@ -309,7 +415,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::upload::{read_file_field, FileField, UploadLimits};
+    use crate::upload::{read_file_field, FileField, UploadLimits, UploadedFile};
 
     const BOUNDARY: &str = "XyZzy42";
 
@@ -507,18 +613,96 @@ mod tests {
         assert!(matches!(upload(Broken), Err(ApiError::Internal(_))));
     }
 
+    /// A note whose headers carry control bytes, then a file typed `file_type`; the note's
+    /// sent values must not leak into the file part.
+    fn control_body(file_type: &[u8], content: &[u8]) -> Vec<u8> {
+        [
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"no\x1bte\"\r\n")
+                .as_bytes(),
+            b"Content-Type: text/plain\x00\r\nX-Extra: \x7f\r\n\r\nhi\r\n",
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; ").as_bytes(),
+            b"filename=\"a\x01.bin\"\r\nContent-Type: ",
+            file_type,
+            b"\r\n\r\n",
+            content,
+            format!("\r\n--{BOUNDARY}--\r\n").as_bytes(),
+        ]
+        .concat()
+    }
+
+    fn assert_sent_as_is(field: Result<FileField, ApiError>, file_type: &str, content: &[u8]) {
+        let expected = FileField::File(UploadedFile {
+            filename: "a\x01.bin".to_owned(),
+            content_type: Some(file_type.to_owned()),
+            bytes: Bytes::copy_from_slice(content),
+        });
+        assert_eq!(field, Ok(expected));
+    }
+
+    /// httparse refuses these bytes in a header value; the part must still be read, with its
+    /// `Content-Type` and filename as sent, however the reads split the header lines.
+    #[test]
+    fn control_bytes_in_part_headers_survive_any_read_size() {
+        let file_type = "text/plain\x01 \x00\x1b[31m\x7f";
+        let content = b"x\x01\r\n\x00y";
+        for size in [1, 2, 3, 7, 64, 4096] {
+            let reader = ScriptedReader::new(control_body(file_type.as_bytes(), content), || size);
+            assert_sent_as_is(upload(reader), file_type, content);
+        }
+        for seed in [1, 7, 42, 0x9E37_79B9] {
+            let mut rng = XorShift(seed);
+            let reader = ScriptedReader::new(control_body(file_type.as_bytes(), content), || {
+                rng.below(20) + 1
+            });
+            assert_sent_as_is(upload(reader), file_type, content);
+        }
+    }
+
+    #[test]
+    fn clean_type_after_a_part_with_control_bytes_is_multers_value() {
+        for size in [1, 3, 4096] {
+            let reader = ScriptedReader::new(control_body(b"image/png", b"1"), || size);
+            assert_sent_as_is(upload(reader), "image/png", b"1");
+        }
+    }
+
+    #[test]
+    fn framing_rewrites_control_bytes_in_header_values_only() {
+        let mut framing = Framing::new("B");
+        let mut bytes = b"--B\r\nA: \x00x\x01\ty\x7f \r\n\r\n\x00\x01\r\n--B--".to_vec();
+        assert_eq!(framing.scan(&mut bytes), Ok(()));
+        assert_eq!(bytes, b"--B\r\nA: ?x?\ty? \r\n\r\n\x00\x01\r\n--B--");
+        assert!(
+            framing.rewritten.is_empty(),
+            "only two headers are kept as sent"
+        );
+
+        let mut framing = Framing::new("B");
+        let mut bytes =
+            b"--B\r\ncontent-TYPE: \t a\x01 \t\r\nContent-Disposition: b\r\n\r\n".to_vec();
+        assert_eq!(framing.scan(&mut bytes), Ok(()));
+        let sent = SentHeaders {
+            content_type: Some(b"a\x01".to_vec()),
+            disposition: None,
+        };
+        assert_eq!(framing.rewritten, [(0, sent)]);
+    }
+
     #[test]
     fn framing_error_is_reported_at_its_byte() {
         let mut framing = Framing::new("B");
         assert_eq!(
-            framing.scan(b"\r\n--B\r\nName: v\r\nbad line\r\n"),
+            framing.scan(&mut b"\r\n--B\r\nName: v\r\nbad line\r\n".to_vec()),
             Err((19, INVALID))
         );
         let mut framing = Framing::new("B");
-        assert_eq!(framing.scan(b"--B\r\n\r\n"), Err((6, NO_NAME)));
+        assert_eq!(
+            framing.scan(&mut b"--B\r\n\r\n".to_vec()),
+            Err((6, NO_NAME))
+        );
         let mut framing = Framing::new("B");
         assert_eq!(
-            framing.scan(b"--B \t\r\nA: b\r\n\r\n\r\n-\r\n--B--anything"),
+            framing.scan(&mut b"--B \t\r\nA: b\r\n\r\n\r\n-\r\n--B--anything".to_vec()),
             Ok(())
         );
         assert_eq!(framing.stage, Stage::Epilogue);

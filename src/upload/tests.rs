@@ -221,8 +221,117 @@ fn part_without_blank_line_after_its_headers_is_400() {
 
 #[test]
 fn invalid_header_in_a_complete_part_is_400() {
-    let body = closed(&[part("form-data; name=\"file\"", Some("a\x01b"), b"v")]);
-    assert_eq!(upload(&body), bad(INVALID));
+    for line in [
+        "Content Type: text/plain",
+        "no colon",
+        "Bad\x01Name: x",
+        ": no name",
+    ] {
+        let body = format!(
+            "--{B}\r\nContent-Disposition: form-data; name=\"file\"\r\n{line}\r\n\r\nv\r\n--{B}--\r\n"
+        );
+        assert_eq!(upload(body.as_bytes()), bad(INVALID), "{line:?}");
+    }
+}
+
+/// CONTRACT §9: a `Content-Type` with control characters is a type the handler refuses with
+/// the value as sent, not unreadable multipart, although httparse refuses the bytes.
+#[test]
+fn control_characters_in_a_part_type_are_kept_as_sent() {
+    for sent in [
+        "text/plain\x01",
+        "\x00",
+        "text/\x1b[0mplain",
+        "text/plain\x7f",
+        "a\x01b\tc",
+    ] {
+        let body = closed(&[part(
+            "form-data; name=file; filename=a.bin",
+            Some(sent),
+            b"v",
+        )]);
+        assert_eq!(
+            upload(&body),
+            uploaded("a.bin", Some(sent), b"v"),
+            "{sent:?}"
+        );
+        assert!(!is_allowed_type(Some(sent)), "{sent:?}");
+    }
+    // Spaces and tabs around the value are not part of it, as for any header (RFC 9110 §5.5).
+    let padded = closed(&[part(
+        "form-data; name=file; filename=a",
+        Some(" \t\x01 \t"),
+        b"",
+    )]);
+    assert_eq!(upload(&padded), uploaded("a", Some("\x01"), b""));
+}
+
+/// multer keeps the last of repeated headers; the value as sent must follow the same rule.
+#[test]
+fn repeated_part_type_with_control_characters_keeps_the_last() {
+    let body = |first: &str, second: &str| {
+        let head = format!(
+            "--{B}\r\nContent-Disposition: form-data; name=file; filename=a\r\n\
+             Content-Type: {first}\r\nContent-Type: {second}\r\n\r\n1\r\n--{B}--\r\n"
+        );
+        upload(head.as_bytes())
+    };
+    assert_eq!(
+        body("a\x01", "image/png"),
+        uploaded("a", Some("image/png"), b"1")
+    );
+    assert_eq!(
+        body("image/png", "b\x01"),
+        uploaded("a", Some("b\x01"), b"1")
+    );
+}
+
+/// Control characters in other parts' headers change nothing for the `file` part.
+#[test]
+fn control_characters_in_other_parts_are_harmless() {
+    let note = part(
+        "form-data; name=\"no\x01te\"",
+        Some("text/plain\x00"),
+        b"hi",
+    );
+    let extra =
+        format!("--{B}\r\nX-Odd: \x7f\x1b\r\nContent-Disposition: form-data; name=x\r\n\r\n1\r\n");
+    let body = closed(&[note, extra.into_bytes(), file("a.txt", b"1")]);
+    assert_eq!(upload(&body), uploaded("a.txt", Some("text/plain"), b"1"));
+}
+
+/// Content-Disposition is read as sent too: a control character stays in the filename (the
+/// download's `filename` fallback shows it as `_`, `filename*` as `%01`), and is part of the
+/// name, so `file\x01` is not `file`.
+#[test]
+fn control_characters_in_content_disposition_are_kept() {
+    let body = closed(&[part(
+        "form-data; name=\"file\"; filename=\"a\x01\x7f.txt\"",
+        Some("text/plain"),
+        b"1",
+    )]);
+    assert_eq!(
+        upload(&body),
+        uploaded("a\x01\x7f.txt", Some("text/plain"), b"1")
+    );
+    for name in ["\"file\x01\"", "file\x01", "\x00file"] {
+        let disposition = format!("form-data; name={name}; filename=a.txt");
+        let body = closed(&[part(&disposition, Some("text/plain"), b"1")]);
+        assert_eq!(upload(&body), Ok(FileField::Missing), "{name:?}");
+    }
+    let tokens = closed(&[part(
+        "form-data; name=file; filename=a\x01b",
+        Some("text/plain"),
+        b"1",
+    )]);
+    assert_eq!(
+        upload(&tokens),
+        uploaded("a\x01b", Some("text/plain"), b"1")
+    );
+    assert_eq!(
+        content_disposition("a\x01.txt"),
+        "attachment; filename=\"a_.txt\"; filename*=UTF-8''a%01.txt"
+    );
 }
 
 #[test]
