@@ -5,25 +5,14 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// What follows the head in the raw bytes.
-fn after_head(response: &Response) -> &[u8] {
-    let end = response
-        .raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete head");
-    &response.raw[end + 4..]
-}
 
 /// `Content-Type: application/json`, a `Content-Length` equal to the bytes that follow the head,
 /// and no chunking.
@@ -51,22 +40,14 @@ fn only_item(response: &Response) -> Value {
     items[0].clone()
 }
 
-/// The headers without `Date`, which may tick between two requests.
-fn without_date(response: &Response) -> Vec<(String, String)> {
-    assert!(response.has_header("Date"), "no Date header");
-    response
-        .headers
-        .iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case("Date"))
-        .cloned()
-        .collect()
-}
-
 /// RFC 9110 §9.3.2: HEAD answers with GET's status and headers, and no body.
 fn assert_head_matches_get(addr: SocketAddr, target: &str) -> Response {
     let get_response = get(addr, target);
     let head_response = request(addr, "HEAD", target, &[], b"");
     assert_eq!(head_response.status, get_response.status, "{target}");
+    // `without_date` drops `Date`, so check first that both have one.
+    assert!(head_response.has_header("Date"), "no Date header");
+    assert!(get_response.has_header("Date"), "no Date header");
     assert_eq!(without_date(&head_response), without_date(&get_response));
     assert!(
         after_head(&head_response).is_empty(),
@@ -81,50 +62,20 @@ fn assert_head_matches_get(addr: SocketAddr, target: &str) -> Response {
     get_response
 }
 
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    stream
-}
-
-/// Reads exactly one response framed by Content-Length (none for 204) off a kept-alive `stream`,
-/// leaving any further bytes in `buffer`.
+/// Reads exactly one response off a kept-alive `stream` (see `read_one_response`), leaving any
+/// further bytes in `buffer`; it must be framed by Content-Length (none for 204), never chunked.
 fn read_one(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Response {
-    read_one_framed(stream, buffer, false)
+    not_chunked(read_one_response(stream, buffer, false))
 }
 
 /// `read_one` for the answer to a HEAD: its Content-Length describes a body that is not sent.
 fn read_one_head(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Response {
-    read_one_framed(stream, buffer, true)
+    not_chunked(read_one_response(stream, buffer, true))
 }
 
-fn read_one_framed(stream: &mut TcpStream, buffer: &mut Vec<u8>, to_head: bool) -> Response {
-    loop {
-        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = parse_response(&buffer[..end + 4]).expect("a parseable head");
-            assert_eq!(head.header("Transfer-Encoding"), None, "sent chunked");
-            let length: usize = match head.header("Content-Length") {
-                Some(value) if head.status != 204 && !to_head => {
-                    value.parse().expect("numeric length")
-                }
-                _ => 0,
-            };
-            if buffer.len() >= end + 4 + length {
-                let raw: Vec<u8> = buffer.drain(..end + 4 + length).collect();
-                return parse_response(&raw).expect("a parseable response");
-            }
-        }
-        let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).expect("read (timed out?)");
-        assert!(
-            n > 0,
-            "connection closed mid-response: {:?}",
-            String::from_utf8_lossy(buffer)
-        );
-        buffer.extend_from_slice(&chunk[..n]);
-    }
+fn not_chunked(response: Response) -> Response {
+    assert_eq!(response.header("Transfer-Encoding"), None, "sent chunked");
+    response
 }
 
 /// A kept-alive GET (no `Connection: close`).

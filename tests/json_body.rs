@@ -5,10 +5,7 @@
 mod common;
 use common::*;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::thread;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
@@ -17,7 +14,6 @@ const LIMIT: usize = 1_048_576;
 const TOO_LARGE: &str = "Request body too large (limit 1048576 bytes)";
 const PARSE_ERROR: &str = "There was an error parsing the body";
 const NOT_AN_OBJECT: &str = "Input should be a valid dictionary or object to extract fields from";
-const INT_PARSING: &str = "Input should be a valid integer, unable to parse string as an integer";
 
 /// `{"title":"<title>"}` padded with trailing spaces to exactly `len` bytes.
 fn padded_body(title: &str, len: usize) -> Vec<u8> {
@@ -27,65 +23,22 @@ fn padded_body(title: &str, len: usize) -> Vec<u8> {
     body
 }
 
-/// Sends `bytes` from a second thread while reading the response, so a server that answers
-/// before it has read the whole body cannot deadlock the test; write errors are ignored.
-fn send_streaming(addr: SocketAddr, bytes: Vec<u8>) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("set timeout");
-    let mut writer = stream.try_clone().expect("clone stream");
-    let sender = thread::spawn(move || {
-        let _ = writer.write_all(&bytes);
-    });
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                panic!(
-                    "timed out reading the response; got {:?}",
-                    String::from_utf8_lossy(&raw)
-                )
-            }
-            // A reset after the server answered and closed: keep what arrived.
-            Err(_) => break,
-        }
-    }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-    let _ = sender.join();
-    parse_response(&raw)
-        .unwrap_or_else(|| panic!("unparseable response: {:?}", String::from_utf8_lossy(&raw)))
-}
-
-/// A complete request with `Content-Length`, sent by `send_streaming`.
+/// A complete JSON request with `Content-Length`, sent by `send_raw`.
 fn send_sized(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> Response {
-    let mut bytes = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    bytes.extend_from_slice(body);
-    send_streaming(addr, bytes)
+    let length = format!("Content-Length: {}", body.len());
+    let lines = ["Content-Type: application/json", length.as_str()];
+    let bytes = [request_head(addr, method, target, &lines), body.to_vec()].concat();
+    send_raw(addr, &bytes)
 }
 
-/// A `Transfer-Encoding: chunked` request with `body` in 64 KiB chunks, sent by `send_streaming`.
+/// A `Transfer-Encoding: chunked` JSON request with `body` in 64 KiB chunks, sent by `send_raw`.
 fn send_chunked(addr: SocketAddr, method: &str, target: &str, body: &[u8]) -> Response {
-    let mut bytes = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-    )
-    .into_bytes();
-    for chunk in body.chunks(64 * 1024) {
-        bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-        bytes.extend_from_slice(chunk);
-        bytes.extend_from_slice(b"\r\n");
-    }
-    bytes.extend_from_slice(b"0\r\n\r\n");
-    send_streaming(addr, bytes)
+    let lines = [
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked",
+    ];
+    let head = request_head(addr, method, target, &lines);
+    send_raw(addr, &[head, chunked(body, 64 * 1024)].concat())
 }
 
 /// POST /tasks with this exact `Content-Type` (or none) and body.
@@ -115,22 +68,12 @@ fn post_bytes(addr: SocketAddr, body: &[u8]) -> Response {
     post_typed(addr, Some("application/json"), body)
 }
 
-fn assert_error(response: &Response, status: u16, detail: &str) {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(response.header("Content-Type"), Some("application/json"));
-    assert_eq!(response.json(), json!({ "detail": detail }));
-}
-
 fn missing_body() -> Value {
     json!({"type": "missing", "loc": ["body"], "msg": "Field required", "input": null})
 }
 
 fn not_an_object(input: Value) -> Value {
     json!({"type": "model_attributes_type", "loc": ["body"], "msg": NOT_AN_OBJECT, "input": input})
-}
-
-fn bad_id(input: &str) -> Value {
-    json!({"type": "int_parsing", "loc": ["path", "task_id"], "msg": INT_PARSING, "input": input})
 }
 
 /// Asserts a 422 whose only item is `json_invalid` at `["body", <offset within the body>]`.
@@ -266,7 +209,7 @@ fn oversize_non_json_body_is_413() {
     )
     .into_bytes();
     bytes.resize(bytes.len() + LIMIT + 1, b'a');
-    let response = send_streaming(server.addr(), bytes);
+    let response = send_raw(server.addr(), &bytes);
     assert_error(&response, 413, TOO_LARGE);
 }
 

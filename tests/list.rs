@@ -8,9 +8,6 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
-const PRIORITY_MSG: &str = "Value error, priority must be one of ['high', 'low', 'medium']";
-const INT_PARSING: &str = "Input should be a valid integer, unable to parse string as an integer";
-
 // ---- helpers ----------------------------------------------------------------------------------
 
 /// Creates a task with every field given and returns its id.

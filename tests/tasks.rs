@@ -8,9 +8,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
-const PRIORITY_MSG: &str = "Value error, priority must be one of ['high', 'low', 'medium']";
 const TITLE_TAKEN: &str = "A task with that title already exists";
-const INT_PARSING: &str = "Input should be a valid integer, unable to parse string as an integer";
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -103,10 +101,6 @@ fn bool_parsing(input: Value) -> Value {
         "msg": "Input should be a valid boolean, unable to interpret input",
         "input": input,
     })
-}
-
-fn bad_id(input: &str) -> Value {
-    json!({"type": "int_parsing", "loc": ["path", "task_id"], "msg": INT_PARSING, "input": input})
 }
 
 /// POSTs a task whose `done` is the raw JSON `raw_done`, with a title unique to it.

@@ -2,11 +2,12 @@
 //! `std::net::TcpStream`, so tests can send exactly the bytes a hostile or sloppy client would.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use taskd::{Config, Handle, Server};
 
 /// A running server; dropping it shuts it down and joins its workers.
@@ -91,20 +92,132 @@ impl Response {
     }
 }
 
-/// Sends raw bytes on a new connection, reads until the server closes, parses one response.
-/// The request should carry `Connection: close` (the helpers below add it).
-pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+/// A new connection to `addr` with a 5 s read timeout.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    stream.write_all(bytes).expect("write request");
-    let mut raw = Vec::new();
+        .expect("set read timeout");
     stream
-        .read_to_end(&mut raw)
-        .expect("read response (timed out?)");
+}
+
+/// Sends raw bytes on a new connection, reads until the server closes, parses one response.
+/// The request should carry `Connection: close` (the helpers below add it).
+///
+/// The bytes are written from a second thread while the response is read, so a server that
+/// answers before it has read the whole body cannot deadlock the test; write errors (a broken
+/// pipe once the server has answered and closed) are ignored, and a reset after the answer
+/// keeps what arrived.
+pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
+    let mut stream = connect(addr);
+    let mut writer = stream.try_clone().expect("clone stream");
+    let bytes = bytes.to_vec();
+    let sender = thread::spawn(move || {
+        let _ = writer.write_all(&bytes);
+    });
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let timed_out = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break true
+            }
+            // A reset after the server answered and closed: keep what arrived.
+            Err(_) => break false,
+        }
+    };
+    // Also wakes the sender if it is still blocked on a server that stopped reading.
+    let _ = stream.shutdown(Shutdown::Both);
+    let _ = sender.join();
+    assert!(
+        !timed_out,
+        "timed out reading the response; got {:?}",
+        String::from_utf8_lossy(&raw)
+    );
     parse_response(&raw)
         .unwrap_or_else(|| panic!("unparseable response: {:?}", String::from_utf8_lossy(&raw)))
+}
+
+/// Reads exactly one response off `stream`, framed by its `Content-Length` (no body for 1xx,
+/// 204, or the answer to a HEAD when `head_request`), leaving any further bytes in `buffer`.
+pub fn read_one_response(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    head_request: bool,
+) -> Response {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = parse_response(&buffer[..end + 4]).expect("a parseable head");
+            let no_body = head_request || head.status < 200 || head.status == 204;
+            let length: usize = match head.header("Content-Length") {
+                Some(value) if !no_body => value.parse().expect("numeric Content-Length"),
+                _ => 0,
+            };
+            if buffer.len() >= end + 4 + length {
+                let raw: Vec<u8> = buffer.drain(..end + 4 + length).collect();
+                return parse_response(&raw).expect("a parseable response");
+            }
+        }
+        let mut chunk = [0u8; 8192];
+        let n = stream.read(&mut chunk).expect("read (timed out?)");
+        assert!(
+            n > 0,
+            "connection closed mid-response: {:?}",
+            String::from_utf8_lossy(buffer)
+        );
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A request head with `Host`, `Connection: close` and these extra header lines, ending in
+/// the blank line.
+pub fn request_head(addr: SocketAddr, method: &str, target: &str, lines: &[&str]) -> Vec<u8> {
+    let mut text = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for line in lines {
+        text.push_str(line);
+        text.push_str("\r\n");
+    }
+    text.push_str("\r\n");
+    text.into_bytes()
+}
+
+/// `body` in the chunked transfer coding, in pieces of `piece` bytes.
+pub fn chunked(body: &[u8], piece: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in body.chunks(piece) {
+        out.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        out.extend_from_slice(part);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// Sends `head`, asserts the `100 Continue` interim response (and nothing after it), then sends
+/// `body` and returns the final response.
+pub fn send_expecting_continue(addr: SocketAddr, head: &[u8], body: &[u8]) -> Response {
+    let mut stream = connect(addr);
+    stream.write_all(head).expect("write head");
+    let mut buffer = Vec::new();
+    let interim = read_one_response(&mut stream, &mut buffer, false);
+    let status_line = String::from_utf8_lossy(&interim.raw);
+    assert!(
+        status_line.starts_with("HTTP/1.1 100 Continue\r\n"),
+        "expected 100 Continue, got {status_line:?}"
+    );
+    assert!(buffer.is_empty(), "bytes after 100 Continue: {buffer:?}");
+    stream.write_all(body).expect("write body");
+    stream
+        .read_to_end(&mut buffer)
+        .expect("read final response");
+    parse_response(&buffer).unwrap_or_else(|| {
+        panic!(
+            "unparseable response: {:?}",
+            String::from_utf8_lossy(&buffer)
+        )
+    })
 }
 
 /// Parses the first response in `raw`; `None` if it is incomplete or malformed.
@@ -157,6 +270,25 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
+/// The bytes that follow the head in `response.raw`.
+pub fn after_head(response: &Response) -> &[u8] {
+    let end = response
+        .raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    &response.raw[end + 4..]
+}
+
+/// The headers without `Date`, which may tick between two requests.
+pub fn without_date(response: &Response) -> Vec<(String, String)> {
+    let headers = response.headers.iter();
+    headers
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("Date"))
+        .cloned()
+        .collect()
+}
+
 /// A request with `Host`, `Connection: close`, and `Content-Length` when there is a body.
 pub fn request(
     addr: SocketAddr,
@@ -165,15 +297,15 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
+    let mut lines: Vec<String> = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
     if !body.is_empty() || method == "POST" || method == "PATCH" {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        lines.push(format!("Content-Length: {}", body.len()));
     }
-    head.push_str("\r\n");
-    let mut bytes = head.into_bytes();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut bytes = request_head(addr, method, target, &lines);
     bytes.extend_from_slice(body);
     send_raw(addr, &bytes)
 }
@@ -204,6 +336,31 @@ pub fn create_task(addr: SocketAddr, title: &str) -> u64 {
     let response = post_json(addr, "/tasks", &body);
     assert_eq!(response.status, 201, "create {title}: {}", response.text());
     response.json()["id"].as_u64().expect("id")
+}
+
+/// A server with one task, `{"id":1,"title":"Report",...}`.
+pub fn server_with_task() -> TestServer {
+    let server = spawn_server();
+    assert_eq!(create_task(server.addr(), "Report"), 1);
+    server
+}
+
+/// This status and exactly `{"detail": detail}` as JSON.
+pub fn assert_error(response: &Response, status: u16, detail: &str) {
+    assert_eq!(response.status, status, "{}", response.text());
+    assert_eq!(response.header("Content-Type"), Some("application/json"));
+    assert_eq!(response.json(), json!({ "detail": detail }));
+}
+
+/// The `msg` of an `int_parsing` 422 item.
+pub const INT_PARSING: &str =
+    "Input should be a valid integer, unable to parse string as an integer";
+/// The `msg` of a `value_error` 422 item for a bad `priority`.
+pub const PRIORITY_MSG: &str = "Value error, priority must be one of ['high', 'low', 'medium']";
+
+/// The 422 item for a `{task_id}` that is not an integer.
+pub fn bad_id(input: &str) -> Value {
+    json!({"type": "int_parsing", "loc": ["path", "task_id"], "msg": INT_PARSING, "input": input})
 }
 
 /// One part of a multipart body.
@@ -241,6 +398,11 @@ impl<'a> Part<'a> {
 
 pub const BOUNDARY: &str = "----taskdTestBoundary7MA4YWxkTrZu0gW";
 
+/// `multipart/form-data; boundary=BOUNDARY`.
+pub fn form_type() -> String {
+    format!("multipart/form-data; boundary={BOUNDARY}")
+}
+
 /// A complete `multipart/form-data` body with `BOUNDARY`.
 pub fn multipart_body(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -260,7 +422,7 @@ pub fn multipart_body(parts: &[Part]) -> Vec<u8> {
 
 /// POSTs a multipart body built from `parts` to `target`.
 pub fn post_multipart(addr: SocketAddr, target: &str, parts: &[Part]) -> Response {
-    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+    let content_type = form_type();
     let headers = [("Content-Type", content_type.as_str())];
     request(addr, "POST", target, &headers, &multipart_body(parts))
 }
