@@ -4,6 +4,7 @@
 
 mod blocking;
 mod disposition;
+mod framing;
 #[cfg(test)]
 mod tests;
 
