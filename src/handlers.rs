@@ -14,6 +14,11 @@ use crate::router::{PathId, Route, TaskId};
 use crate::store::{ListQuery, Store, StoreError, StoredFile};
 use crate::upload::{self, FileField, UploadLimits};
 
+/// The OpenAPI 3.1 document, written by hand and served verbatim.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+/// The self-contained documentation page; it fetches only `/openapi.json`.
+pub const DOCS_HTML: &str = include_str!("docs.html");
+
 /// Default page size of the list.
 pub const DEFAULT_LIMIT: usize = 100;
 /// Largest page size of the list.
@@ -43,6 +48,8 @@ pub fn dispatch(app: &App, request: &mut Request, route: Route) -> Result<Reply,
         Route::UploadAttachment(id) => upload_attachment(app, request, id),
         Route::DeleteAttachment(id) => delete_attachment(app, id),
         Route::Health => Ok(Reply::json(200, &json!({ "status": "ok" }))),
+        Route::OpenApi => Ok(Reply::static_file("application/json", OPENAPI_JSON)),
+        Route::Docs => Ok(Reply::static_file("text/html; charset=utf-8", DOCS_HTML)),
         // RFC 9110 §9.3.7: OPTIONS describes the communication options, here via Allow.
         Route::Options { allow } => Ok(Reply::no_content().with_header("Allow", allow)),
         // RFC 9110 §15.4.8: 307 keeps the method and body, so a POST stays a POST.

@@ -40,6 +40,22 @@ pub enum Body {
     },
 }
 
+impl Body {
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Body::Empty => 0,
+            Body::Json(bytes) => bytes.len(),
+            Body::File { bytes, .. } => bytes.len(),
+        }
+    }
+
+    /// Whether there is no payload.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl Reply {
     /// A JSON reply.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
@@ -48,6 +64,18 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Body::Json(body),
+        }
+    }
+
+    /// 200 with a document compiled into the binary.
+    pub fn static_file(content_type: &str, text: &'static str) -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::File {
+                content_type: content_type.to_owned(),
+                bytes: Bytes::from_static(text.as_bytes()),
+            },
         }
     }
 

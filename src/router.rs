@@ -16,6 +16,17 @@ pub const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
 /// `Allow` for `OPTIONS *`: every method the server supports anywhere.
 pub const ALLOW_SERVER: &str = "GET, HEAD, POST, PATCH, DELETE, OPTIONS";
 
+/// Every path the router knows, as OpenAPI path templates (CONTRACT §2); `{task_id}` is any
+/// non-empty segment. A unit test holds `src/openapi.json` to exactly these paths.
+pub const ROUTE_TEMPLATES: &[&str] = &[
+    "/tasks",
+    "/tasks/{task_id}",
+    "/tasks/{task_id}/attachment",
+    "/healthz",
+    "/openapi.json",
+    "/docs",
+];
+
 /// A task id from the path, already in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskId {
@@ -102,6 +113,10 @@ pub enum Route {
     DeleteAttachment(PathId),
     /// `GET /healthz`
     Health,
+    /// `GET /openapi.json`
+    OpenApi,
+    /// `GET /docs`
+    Docs,
     /// `OPTIONS` on a known path, or `OPTIONS *`: 204 with this `Allow`.
     Options {
         /// The `Allow` value to send.
@@ -120,6 +135,8 @@ enum Resource<'a> {
     Task(&'a str),
     Attachment(&'a str),
     Health,
+    OpenApi,
+    Docs,
 }
 
 impl Resource<'_> {
@@ -128,7 +145,7 @@ impl Resource<'_> {
             Resource::Tasks => ALLOW_TASKS,
             Resource::Task(_) => ALLOW_TASK,
             Resource::Attachment(_) => ALLOW_ATTACHMENT,
-            Resource::Health => ALLOW_READ_ONLY,
+            Resource::Health | Resource::OpenApi | Resource::Docs => ALLOW_READ_ONLY,
         }
     }
 }
@@ -140,6 +157,8 @@ fn resource(path: &str) -> Option<Resource<'_>> {
         ["tasks", id] if !id.is_empty() => Some(Resource::Task(id)),
         ["tasks", id, "attachment"] if !id.is_empty() => Some(Resource::Attachment(id)),
         ["healthz"] => Some(Resource::Health),
+        ["openapi.json"] => Some(Resource::OpenApi),
+        ["docs"] => Some(Resource::Docs),
         _ => None,
     }
 }
@@ -188,6 +207,8 @@ pub fn route(method: &str, target: &str) -> Result<Route, ApiError> {
         ("POST", Resource::Attachment(seg)) => Route::UploadAttachment(id(seg)),
         ("DELETE", Resource::Attachment(seg)) => Route::DeleteAttachment(id(seg)),
         ("GET", Resource::Health) => Route::Health,
+        ("GET", Resource::OpenApi) => Route::OpenApi,
+        ("GET", Resource::Docs) => Route::Docs,
         _ => {
             return Err(ApiError::MethodNotAllowed {
                 allow: resource.allow(),
@@ -259,162 +280,4 @@ fn redirect_location(decoded_path: &str, query: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u64) -> PathId {
-        Ok(TaskId::Number(n))
-    }
-
-    #[test]
-    fn routes_every_operation() {
-        let cases = [
-            ("GET", "/tasks", Route::ListTasks { query: "".into() }),
-            ("POST", "/tasks", Route::CreateTask),
-            ("GET", "/tasks/3", Route::GetTask(id(3))),
-            ("PATCH", "/tasks/3", Route::UpdateTask(id(3))),
-            ("DELETE", "/tasks/3", Route::DeleteTask(id(3))),
-            (
-                "GET",
-                "/tasks/3/attachment",
-                Route::DownloadAttachment(id(3)),
-            ),
-            (
-                "POST",
-                "/tasks/3/attachment",
-                Route::UploadAttachment(id(3)),
-            ),
-            (
-                "DELETE",
-                "/tasks/3/attachment",
-                Route::DeleteAttachment(id(3)),
-            ),
-            ("GET", "/healthz", Route::Health),
-            ("HEAD", "/tasks/3", Route::GetTask(id(3))),
-        ];
-        for (method, target, expected) in cases {
-            assert_eq!(route(method, target), Ok(expected), "{method} {target}");
-        }
-    }
-
-    #[test]
-    fn unknown_paths_are_404() {
-        for target in [
-            "/",
-            "/nope",
-            "//tasks/3",
-            "/tasks//3",
-            "/TASKS/3",
-            "/tasks/3/comments",
-            "/redoc",
-            "/docs",
-            "/openapi.json",
-            "/tasks/%zz",
-            "/tasks/%",
-            "/tasks/%FF",
-            "tasks",
-        ] {
-            assert_eq!(route("GET", target), Err(ApiError::no_route()), "{target}");
-        }
-    }
-
-    #[test]
-    fn wrong_method_is_405_before_the_id_is_parsed() {
-        for (method, target, allow) in [
-            ("PUT", "/tasks", ALLOW_TASKS),
-            ("POST", "/tasks/3", ALLOW_TASK),
-            ("FROB", "/tasks/3", ALLOW_TASK),
-            ("get", "/tasks/3", ALLOW_TASK),
-            ("PUT", "/tasks/abc", ALLOW_TASK),
-            ("PATCH", "/tasks/1/attachment", ALLOW_ATTACHMENT),
-            ("POST", "/healthz", ALLOW_READ_ONLY),
-        ] {
-            assert_eq!(
-                route(method, target),
-                Err(ApiError::MethodNotAllowed { allow }),
-                "{method} {target}"
-            );
-        }
-    }
-
-    #[test]
-    fn path_is_decoded_before_matching() {
-        assert_eq!(route("GET", "/tasks/%33"), Ok(Route::GetTask(id(3))));
-        assert_eq!(
-            route("GET", "/%74asks"),
-            Ok(Route::ListTasks { query: "".into() })
-        );
-    }
-
-    #[test]
-    fn trailing_slashes_redirect_to_the_canonical_path() {
-        for (target, location) in [
-            ("/tasks/", "/tasks"),
-            ("/tasks/3/", "/tasks/3"),
-            ("/tasks/3%2F", "/tasks/3"),
-            ("/healthz//", "/healthz"),
-            ("/tasks/?done=true", "/tasks?done=true"),
-            ("/tasks/a%20b/", "/tasks/a%20b"),
-            ("/tasks/%0D%0A/", "/tasks/%0D%0A"),
-        ] {
-            let expected = Route::Redirect {
-                location: location.into(),
-            };
-            assert_eq!(route("DELETE", target), Ok(expected), "{target}");
-        }
-        assert_eq!(route("GET", "/nope/"), Err(ApiError::no_route()));
-    }
-
-    #[test]
-    fn options_answers_for_known_paths_and_star() {
-        assert_eq!(
-            route("OPTIONS", "/tasks/abc"),
-            Ok(Route::Options { allow: ALLOW_TASK })
-        );
-        assert_eq!(
-            route("OPTIONS", "*"),
-            Ok(Route::Options {
-                allow: ALLOW_SERVER
-            })
-        );
-        assert_eq!(route("GET", "*"), Err(ApiError::no_route()));
-    }
-
-    #[test]
-    fn absolute_form_is_routed_by_its_path() {
-        assert_eq!(
-            route("GET", "http://example.test/tasks/3"),
-            Ok(Route::GetTask(id(3)))
-        );
-        assert_eq!(
-            route("GET", "HTTP://example.test"),
-            Err(ApiError::no_route())
-        );
-    }
-
-    #[test]
-    fn task_ids_parse_and_canonicalise() {
-        for (segment, canonical) in [
-            ("3", "3"),
-            ("+3", "3"),
-            ("007", "7"),
-            ("-0", "0"),
-            ("-12", "-12"),
-            ("+0009223372036854775808", "9223372036854775808"),
-            ("99999999999999999999999999", "99999999999999999999999999"),
-        ] {
-            assert_eq!(TaskId::parse(segment).unwrap().to_string(), canonical);
-        }
-    }
-
-    #[test]
-    fn malformed_ids_are_int_parsing() {
-        for segment in [
-            "abc", "1.5", "1e3", "3.", "3.0", "1_0", " 3 ", "\u{a0}3", "٣", "0x1f", "+", "-", "",
-        ] {
-            let item = TaskId::parse(segment).unwrap_err();
-            assert_eq!(item.kind, "int_parsing", "{segment:?}");
-            assert_eq!(item.input, serde_json::Value::from(segment));
-        }
-    }
-}
+mod tests;
