@@ -7,7 +7,9 @@
 //! status-code mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
 //!
 //! # Layout
-//! - [`server`]: binding, the worker pool, panics as 500s, writing replies, shutdown.
+//! - [`server`]: binding, the worker pool, panics as 500s, writing replies, the access log,
+//!   shutdown.
+//! - [`auth`]: the optional bearer token.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
@@ -39,6 +41,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod error;
 pub mod handlers;
 pub mod http;
@@ -49,4 +52,4 @@ pub mod store;
 pub mod upload;
 
 pub use error::ApiError;
-pub use server::{Config, Handle, Server};
+pub use server::{Config, Handle, Server, Stopper};

@@ -1,12 +1,21 @@
-//! The `taskd` binary: parses flags into a `Config`, binds, prints the address, serves.
+//! The `taskd` binary: parses flags into a `Config`, binds, prints the address, serves until
+//! SIGTERM / SIGINT (graceful, exit 0) or until the listener dies (exit 1).
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::thread;
+use std::time::Duration;
 
-use taskd::{Config, Server};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use taskd::{Config, Server, Stopper};
+
+/// How long in-flight requests may take to finish after SIGTERM / SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "\
-Usage: taskd [--addr HOST:PORT] [--workers N] [--max-upload-bytes N]
+Usage: taskd [--addr HOST:PORT] [--workers N] [--max-upload-bytes N] [--token-file PATH] [--quiet]
 
 A small task-manager HTTP API (the \"Robust Task Endpoints\" lesson, in Rust).
 
@@ -14,10 +23,14 @@ Options:
   --addr HOST:PORT        where to listen (default 127.0.0.1:8000; port 0 picks a free port)
   --workers N             worker threads (default 4)
   --max-upload-bytes N    largest accepted attachment in bytes (default 33554432 = 32 MiB)
+  --token-file PATH       require `Authorization: Bearer <token>` (the file's first line) on
+                          every route but /healthz, /docs and /openapi.json; the TASKD_TOKEN
+                          environment variable does the same
+  --quiet                 no access log on stderr
   -h, --help              print this help";
 
 fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
+    let config = match parse_args(std::env::args().skip(1), std::env::var("TASKD_TOKEN").ok()) {
         Ok(Some(config)) => config,
         Ok(None) => {
             println!("{USAGE}");
@@ -28,6 +41,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let has_token = config.token.is_some();
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(error) => {
@@ -35,12 +49,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // One flushed line, so a script can start us on port 0 and read the real address.
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "taskd listening on http://{}", server.addr());
-    let _ = stdout.flush();
-    drop(stdout);
-    match server.run() {
+    if let Some(warning) = exposure_warning(server.addr(), has_token) {
+        eprintln!("taskd: warning: {warning}");
+    }
+    let handle = server.spawn();
+    if let Err(error) = stop_on_signals(handle.stopper()) {
+        eprintln!("taskd: cannot install signal handlers: {error}");
+        return ExitCode::FAILURE;
+    }
+    announce(handle.addr());
+    match handle.wait() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("taskd: exiting: {error}");
@@ -49,12 +67,57 @@ fn main() -> ExitCode {
     }
 }
 
-/// `Ok(None)` means `--help`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut config = Config::default();
+/// A server reachable from other hosts with no token lets anyone change every task.
+fn exposure_warning(addr: SocketAddr, has_token: bool) -> Option<String> {
+    (!has_token && !addr.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {addr} without a token: anyone who can reach it can change every \
+             task (see --token-file)"
+        )
+    })
+}
+
+/// One flushed line, so a script can start us on port 0 and read the real address.
+fn announce(addr: SocketAddr) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "taskd listening on http://{addr}");
+    let _ = stdout.flush();
+}
+
+/// On the first SIGTERM or SIGINT, stop taking requests and let the queued ones finish; exit
+/// anyway once `SHUTDOWN_GRACE` has passed.
+fn stop_on_signals(stopper: Stopper) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGTERM, SIGINT])?;
+    thread::Builder::new()
+        .name("taskd-signals".to_owned())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                eprintln!("taskd: signal {signal}: finishing in-flight requests");
+                stopper.stop();
+                thread::sleep(SHUTDOWN_GRACE);
+                eprintln!("taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting");
+                std::process::exit(0);
+            }
+        })?;
+    Ok(())
+}
+
+/// `Ok(None)` means `--help`. `env_token` is `TASKD_TOKEN`; `--token-file` wins over it.
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+    env_token: Option<String>,
+) -> Result<Option<Config>, String> {
+    let mut config = Config {
+        token: env_token,
+        ..Config::default()
+    };
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if flag == "--quiet" {
+            config.access_log = false;
+            continue;
         }
         let (name, inline_value) = match flag.split_once('=') {
             Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
@@ -80,8 +143,63 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
                     .parse()
                     .map_err(|_| "--max-upload-bytes takes a whole number of bytes")?;
             }
+            "--token-file" => {
+                let path = value()?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|error| format!("cannot read --token-file {path}: {error}"))?;
+                config.token = Some(text.lines().next().unwrap_or_default().to_owned());
+            }
             _ => return Err(format!("unknown argument: {name}")),
         }
     }
+    if config
+        .token
+        .as_deref()
+        .is_some_and(|token| token.trim().is_empty())
+    {
+        return Err("the token is empty".to_owned());
+    }
     Ok(Some(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], env: Option<&str>) -> Result<Option<Config>, String> {
+        let args = args.iter().map(|arg| (*arg).to_owned());
+        parse_args(args, env.map(str::to_owned))
+    }
+
+    #[test]
+    fn warns_only_off_loopback_without_a_token() {
+        let public: SocketAddr = "192.0.2.7:8000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:8000".parse().unwrap();
+        assert!(exposure_warning(public, false).is_some());
+        assert!(exposure_warning(public, true).is_none());
+        assert!(exposure_warning(local, false).is_none());
+    }
+
+    #[test]
+    fn token_comes_from_the_environment_or_the_file() {
+        let config = parse(&[], Some("from-env")).unwrap().unwrap();
+        assert_eq!(config.token.as_deref(), Some("from-env"));
+        let path = std::env::temp_dir().join(format!("taskd-token-{}", std::process::id()));
+        std::fs::write(&path, "from-file\r\nignored\n").unwrap();
+        let flag = format!("--token-file={}", path.display());
+        let config = parse(&[&flag], Some("from-env")).unwrap().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.token.as_deref(), Some("from-file"));
+    }
+
+    #[test]
+    fn empty_token_is_refused() {
+        assert!(parse(&[], Some("  ")).is_err());
+    }
+
+    #[test]
+    fn quiet_turns_off_the_access_log() {
+        assert!(parse(&[], None).unwrap().unwrap().access_log);
+        assert!(!parse(&["--quiet"], None).unwrap().unwrap().access_log);
+    }
 }

@@ -7,10 +7,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use tiny_http::{Header, Request, Response};
 
+use crate::auth;
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::{http_date, Body, Reply};
@@ -34,6 +35,15 @@ pub struct Config {
     pub workers: usize,
     /// Largest accepted file in an upload.
     pub max_upload_bytes: u64,
+    /// Write one access-log line per request to stderr.
+    pub access_log: bool,
+    /// When set, every route but `/healthz`, `/docs` and `/openapi.json` needs
+    /// `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// Test hook: `GET /_test/panic` panics while holding the store lock, to show that a panic
+    /// becomes a 500 and leaves the worker and the store usable. Never set it in production.
+    #[doc(hidden)]
+    pub fault_injection: bool,
 }
 
 impl Default for Config {
@@ -42,24 +52,39 @@ impl Default for Config {
             addr: DEFAULT_ADDR.to_owned(),
             workers: DEFAULT_WORKERS,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            access_log: true,
+            token: None,
+            fault_injection: false,
         }
     }
 }
 
 impl Config {
-    /// The default config on `127.0.0.1:0`, for tests and embedding.
+    /// The default config on `127.0.0.1:0` without an access log, for tests and embedding.
     pub fn ephemeral() -> Config {
         Config {
             addr: "127.0.0.1:0".to_owned(),
+            access_log: false,
             ..Config::default()
         }
     }
 }
 
+/// The fault-injection route of [`Config::fault_injection`].
+const PANIC_TARGET: &str = "/_test/panic";
+
+/// What the workers share: the application and the per-request policies around it.
+struct Service {
+    app: App,
+    token: Option<String>,
+    access_log: bool,
+    fault_injection: bool,
+}
+
 /// A bound server that is not yet answering requests.
 pub struct Server {
     http: Arc<tiny_http::Server>,
-    app: Arc<App>,
+    service: Arc<Service>,
     addr: SocketAddr,
     workers: usize,
 }
@@ -84,9 +109,15 @@ impl Server {
                 max_file_bytes: config.max_upload_bytes,
             },
         };
+        let service = Service {
+            app,
+            token: config.token,
+            access_log: config.access_log,
+            fault_injection: config.fault_injection,
+        };
         Ok(Server {
             http: Arc::new(http),
-            app: Arc::new(app),
+            service: Arc::new(service),
             addr,
             workers: config.workers.max(1),
         })
@@ -103,11 +134,11 @@ impl Server {
         let (failure_tx, failures) = mpsc::channel();
         let workers = (0..self.workers)
             .map(|index| {
-                let (http, app) = (self.http.clone(), self.app.clone());
+                let (http, service) = (self.http.clone(), self.service.clone());
                 let (stopping, failure_tx) = (stopping.clone(), failure_tx.clone());
                 thread::Builder::new()
                     .name(format!("taskd-worker-{index}"))
-                    .spawn(move || worker_loop(&http, &app, &stopping, &failure_tx))
+                    .spawn(move || worker_loop(&http, &service, &stopping, &failure_tx))
                     .expect("the OS can start a worker thread")
             })
             .collect();
@@ -152,6 +183,16 @@ impl Handle {
         self.stop();
     }
 
+    /// A way to stop the server from another thread (a signal handler's), while this thread
+    /// blocks in [`Handle::wait`].
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            http: self.http.clone(),
+            stopping: self.stopping.clone(),
+            workers: self.workers.len(),
+        }
+    }
+
     /// Blocks until a worker reports that the listener failed, then stops the rest.
     ///
     /// # Errors
@@ -166,13 +207,31 @@ impl Handle {
     }
 
     fn stop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Each unblock() wakes exactly one recv().
-        for _ in &self.workers {
-            self.http.unblock();
-        }
+        self.stopper().stop();
         for worker in self.workers.drain(..) {
             let _ = worker.join();
+        }
+    }
+}
+
+/// Stops a running server's workers; see [`Handle::stopper`].
+pub struct Stopper {
+    http: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    workers: usize,
+}
+
+impl Stopper {
+    /// Tells every worker to exit once the requests already queued are answered. Returns at
+    /// once; [`Handle::wait`] returns when the last worker is gone.
+    pub fn stop(&self) {
+        if self.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // unblock() queues one wake-up token behind the requests already queued, and each
+        // worker exits on the first token it takes, so queued requests are still answered.
+        for _ in 0..self.workers {
+            self.http.unblock();
         }
     }
 }
@@ -185,13 +244,13 @@ impl Drop for Handle {
 
 fn worker_loop(
     http: &tiny_http::Server,
-    app: &App,
+    service: &Service,
     stopping: &AtomicBool,
     failures: &mpsc::Sender<io::Error>,
 ) {
     loop {
         match http.recv() {
-            Ok(request) => handle(app, request),
+            Ok(request) => handle(service, request),
             Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(error) => {
                 eprintln!(
@@ -204,13 +263,14 @@ fn worker_loop(
     }
 }
 
-/// Routes and answers one request. A panicking handler becomes a 500 and the worker lives on.
-fn handle(app: &App, mut request: Request) {
+/// Answers one request and logs it. A panicking handler becomes a 500 and the worker lives on.
+fn handle(service: &Service, mut request: Request) {
+    let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let target = request.url().to_owned();
+    let client = request.remote_addr().copied();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        router::route(&method, &target)
-            .and_then(|route| handlers::dispatch(app, &mut request, route))
+        answer(service, &mut request, &method, &target)
     }));
     let reply = match outcome {
         Ok(Ok(reply)) => reply,
@@ -226,10 +286,47 @@ fn handle(app: &App, mut request: Request) {
             Reply::from(ApiError::Internal(message))
         }
     };
-    if let Err(error) = respond(request, reply) {
-        // The client went away; nothing else to do.
-        let _ = error;
+    let status = reply.status;
+    let sent_bytes = if method == "HEAD" {
+        0
+    } else {
+        reply.body.len()
+    };
+    // An error here means the client went away; there is no one left to tell.
+    let _ = respond(request, reply);
+    if service.access_log {
+        // Never the body or the Authorization header; the target is escaped so a client cannot
+        // forge log lines.
+        let client = client.map_or_else(|| "-".to_owned(), |addr| addr.to_string());
+        let micros = started.elapsed().as_micros();
+        let target = target.escape_default();
+        eprintln!("{client} \"{method} {target}\" {status} {sent_bytes} {micros}us");
     }
+}
+
+/// Checks the token, routes, and runs the handler.
+fn answer(
+    service: &Service,
+    request: &mut Request,
+    method: &str,
+    target: &str,
+) -> Result<Reply, ApiError> {
+    if let Some(token) = &service.token {
+        // Before routing and before any body is read: an unauthenticated client learns nothing.
+        let authorization = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Authorization"))
+            .map(|h| h.value.as_str());
+        if !auth::is_public(target) && !auth::is_authorized(token, authorization) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    if service.fault_injection && target == PANIC_TARGET {
+        service.app.store.panic_while_locked();
+    }
+    let route = router::route(method, target)?;
+    handlers::dispatch(&service.app, request, route)
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -225,6 +225,14 @@ impl Store {
         record.file.clone().ok_or(StoreError::NoAttachment)
     }
 
+    /// Test hook for [`crate::Config::fault_injection`]: panics while holding the lock, which
+    /// poisons it, to show that the store stays usable afterwards.
+    #[doc(hidden)]
+    pub fn panic_while_locked(&self) {
+        let _guard = self.lock();
+        panic!("fault injection: panic while holding the store lock");
+    }
+
     /// Removes a task's attachment.
     ///
     /// # Errors

@@ -3,9 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
 
@@ -21,11 +22,15 @@ impl Drop for Running {
 
 /// Starts the binary on port 0 and returns it with the address from its ready line.
 fn start(extra: &[&str]) -> (Running, SocketAddr, String) {
+    start_with_stderr(extra, Stdio::null())
+}
+
+fn start_with_stderr(extra: &[&str], stderr: Stdio) -> (Running, SocketAddr, String) {
     let mut child = Command::new(TASKD)
         .args(["--addr", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start taskd");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -41,6 +46,28 @@ fn start(extra: &[&str]) -> (Running, SocketAddr, String) {
         .parse()
         .expect("a socket address");
     (running, addr, line)
+}
+
+/// Sends a signal with the `kill` command (no libc binding needed for a test).
+fn signal(running: &Running, name: &str) {
+    let pid = running.0.id().to_string();
+    let status = Command::new("kill").args([name, &pid]).status().unwrap();
+    assert!(status.success(), "kill {name} {pid}");
+}
+
+/// Waits for the process to exit, failing the test after `limit` instead of hanging CI.
+fn exit_code_within(mut running: Running, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            return status.code();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "taskd did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -111,4 +138,75 @@ fn port_in_use_is_one_line_on_stderr_and_exit_1() {
         stderr.starts_with(&format!("taskd: cannot listen on {addr}")),
         "{stderr}"
     );
+}
+
+#[test]
+fn access_log_has_one_line_per_request_without_secrets() {
+    let (mut running, addr, _) = start_with_stderr(&[], Stdio::piped());
+    let secret = "Bearer do-not-log-me";
+    let response = common::request(
+        addr,
+        "GET",
+        "/tasks/7?x=1",
+        &[("Authorization", secret)],
+        b"",
+    );
+    assert_eq!(response.status, 404);
+    let stderr = running.0.stderr.take().expect("piped stderr");
+    let mut line = String::new();
+    BufReader::new(stderr).read_line(&mut line).unwrap();
+    let (client, rest) = line.split_once(' ').expect("client address first");
+    assert!(client.starts_with("127.0.0.1:"), "{line}");
+    let expected_bytes = response.body.len();
+    assert!(
+        rest.starts_with(&format!("\"GET /tasks/7?x=1\" 404 {expected_bytes} ")),
+        "{line}"
+    );
+    assert!(rest.trim_end().ends_with("us"), "{line}");
+    assert!(!line.contains("do-not-log-me"), "{line}");
+}
+
+#[test]
+fn quiet_writes_no_access_log() {
+    let (mut running, addr, _) = start_with_stderr(&["--quiet"], Stdio::piped());
+    assert_eq!(common::get(addr, "/healthz").status, 200);
+    signal(&running, "-TERM");
+    let mut stderr = String::new();
+    let mut pipe = running.0.stderr.take().expect("piped stderr");
+    std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+    assert!(!stderr.contains("/healthz"), "{stderr}");
+}
+
+#[test]
+fn sigint_on_an_idle_server_exits_0() {
+    let (running, _addr, _) = start(&[]);
+    signal(&running, "-INT");
+    assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
+}
+
+/// SIGTERM lets a request whose body is still arriving finish, then exits 0.
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let (running, addr, _) = start(&["--workers", "1"]);
+    let body = format!(r#"{{"title":"in flight","pad":"{}"}}"#, "x".repeat(4000));
+    let (first, rest) = body.as_bytes().split_at(2000);
+    let head = common::request_head(
+        addr,
+        "POST",
+        "/tasks",
+        &[
+            "Content-Type: application/json",
+            &format!("Content-Length: {}", body.len()),
+        ],
+    );
+    let mut stream = common::connect(addr);
+    stream.write_all(&head).unwrap();
+    stream.write_all(first).unwrap();
+    signal(&running, "-TERM");
+    stream.write_all(rest).unwrap();
+    let mut buffer = Vec::new();
+    let response = common::read_one_response(&mut stream, &mut buffer, false);
+    assert_eq!(response.status, 201, "{}", response.text());
+    drop(stream);
+    assert_eq!(exit_code_within(running, Duration::from_secs(10)), Some(0));
 }
