@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use tiny_http::Request;
 
 use crate::error::{loc, ApiError, ErrorItem};
-use crate::http::{read_json, Body, JsonBody, Reply};
+use crate::http::{check_json_length, read_json, Body, JsonBody, Reply};
 use crate::model::{bool_parsing, parse_lax_bool, NewTask, Priority, TaskPatch, PRIORITY_MESSAGE};
 use crate::router::{PathId, Route, TaskId};
 use crate::store::{ListQuery, Store, StoreError, StoredFile};
@@ -240,12 +240,8 @@ fn read_validated<T>(
     validate: Validator<T>,
 ) -> Result<T, ApiError> {
     let content_type = header(request, "Content-Type").map(str::to_owned);
-    let declared_length = request.body_length();
-    let body = read_json(
-        request.as_reader(),
-        content_type.as_deref(),
-        declared_length,
-    )?;
+    check_json_length(request.body_length())?;
+    let body = read_json(request.as_reader(), content_type.as_deref())?;
     let mut items: Vec<ErrorItem> = id_item.into_iter().collect();
     match body {
         JsonBody::Unusable(item) => items.push(item),

@@ -122,31 +122,36 @@ pub enum JsonBody {
     Unusable(ErrorItem),
 }
 
-/// Reads and parses a JSON request body in the order of CONTRACT §4.
+/// Refuses a JSON body whose declared `Content-Length` is over the limit. Call it before the
+/// body is touched: tiny_http sends `100 Continue` as soon as the body reader is asked for, and a
+/// client that sent `Expect: 100-continue` must not be told to send a body we will refuse.
 ///
-/// `declared_length` is the `Content-Length`, if any: a body declared over the limit is refused
-/// before a byte is read, so a client that sent `Expect: 100-continue` is never told to go on.
+/// # Errors
+/// 413 `Request body too large (limit 1048576 bytes)`.
+pub fn check_json_length(declared_length: Option<usize>) -> Result<(), ApiError> {
+    match declared_length {
+        Some(length) if length as u64 > MAX_JSON_BYTES => Err(json_too_large()),
+        _ => Ok(()),
+    }
+}
+
+fn json_too_large() -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "Request body too large (limit {MAX_JSON_BYTES} bytes)"
+    ))
+}
+
+/// Reads and parses a JSON request body in the order of CONTRACT §4 (after
+/// [`check_json_length`]), enforcing the limit while reading for chunked bodies.
 ///
 /// # Errors
 /// 413 over the limit, 400 for non-UTF-8 or too-deep nesting, 422 `json_invalid` for bad JSON,
 /// 500 when the socket fails.
-pub fn read_json(
-    body: &mut dyn Read,
-    content_type: Option<&str>,
-    declared_length: Option<usize>,
-) -> Result<JsonBody, ApiError> {
-    let too_large = || {
-        ApiError::PayloadTooLarge(format!(
-            "Request body too large (limit {MAX_JSON_BYTES} bytes)"
-        ))
-    };
-    if declared_length.is_some_and(|length| length as u64 > MAX_JSON_BYTES) {
-        return Err(too_large());
-    }
+pub fn read_json(body: &mut dyn Read, content_type: Option<&str>) -> Result<JsonBody, ApiError> {
     let mut bytes = Vec::new();
     body.take(MAX_JSON_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_JSON_BYTES {
-        return Err(too_large());
+        return Err(json_too_large());
     }
     if bytes.is_empty() {
         return Ok(JsonBody::Unusable(ErrorItem::missing(loc(["body"]))));
@@ -260,7 +265,8 @@ mod tests {
     use std::time::Duration;
 
     fn read(body: &[u8], content_type: Option<&str>) -> Result<JsonBody, ApiError> {
-        read_json(&mut &body[..], content_type, Some(body.len()))
+        check_json_length(Some(body.len()))?;
+        read_json(&mut &body[..], content_type)
     }
 
     fn json_invalid_offset(body: &[u8]) -> Value {

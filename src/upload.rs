@@ -27,6 +27,9 @@ const TOO_MANY_FILES: &str = "Too many files. Maximum number of files is 1000.";
 const MAX_TEXT_BYTES: u64 = 1024 * 1024;
 const MAX_FIELDS: usize = 1000;
 const MAX_FILES: usize = 1000;
+/// Room for boundaries, part headers and small text fields beside the largest acceptable file,
+/// when judging a declared `Content-Length` before reading.
+const FRAMING_ALLOWANCE: u64 = 64 * 1024;
 
 /// A file part that was read completely: the attachment to store.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +94,21 @@ pub fn read_file_field<R: Read + Send>(
     if boundary.is_empty() || boundary.iter().any(|&b| b == b'\r' || b == b'\n') {
         return Err(ApiError::BadRequest(INVALID.to_owned()));
     }
+    // A body declared larger than the biggest acceptable file plus room for the framing cannot
+    // succeed: refuse it before reading a byte, so an `Expect: 100-continue` client is never
+    // told to send it (tiny_http sends `100 Continue` only on the first read).
+    if size_hint
+        .is_some_and(|length| length > limits.max_file_bytes.saturating_add(FRAMING_ALLOWANCE))
+    {
+        return Err(too_large(limits));
+    }
     read_multipart(body, &String::from_utf8_lossy(boundary), size_hint, limits)
+}
+
+/// 413 for a file over the upload limit.
+fn too_large(limits: UploadLimits) -> ApiError {
+    let limit = limits.max_file_bytes;
+    ApiError::PayloadTooLarge(format!("File too large (limit {limit} bytes)"))
 }
 
 /// `file=...` from an `application/x-www-form-urlencoded` body (the last `file` wins).
@@ -258,9 +275,7 @@ impl Parts {
         }
         let limit = self.limits.max_file_bytes;
         if part.head.filename.is_some() && part.size > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "File too large (limit {limit} bytes)"
-            )));
+            return Err(too_large(self.limits));
         }
         if let Some(kept) = &mut part.kept {
             kept.extend_from_slice(chunk);

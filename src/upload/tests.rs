@@ -30,9 +30,16 @@ fn closed(parts: &[Vec<u8>]) -> Vec<u8> {
     [parts.concat(), format!("--{B}--\r\n").into_bytes()].concat()
 }
 
+/// An upload with its `Content-Length`.
 fn upload(body: &[u8]) -> Result<FileField, ApiError> {
     let content_type = format!("multipart/form-data; boundary={B}");
     read_file_field(body, Some(&content_type), Some(body.len() as u64), LIMITS)
+}
+
+/// An upload sent chunked: no declared length, so every limit is decided while reading.
+fn upload_chunked(body: &[u8]) -> Result<FileField, ApiError> {
+    let content_type = format!("multipart/form-data; boundary={B}");
+    read_file_field(body, Some(&content_type), None, LIMITS)
 }
 
 fn uploaded(
@@ -347,9 +354,9 @@ fn part_without_a_name_is_400() {
 #[test]
 fn text_field_over_1_mib_is_400() {
     let at_limit = closed(&[text("other", &vec![b'a'; 1 << 20])]);
-    assert_eq!(upload(&at_limit), Ok(FileField::Missing));
+    assert_eq!(upload_chunked(&at_limit), Ok(FileField::Missing));
     let over = closed(&[text("other", &vec![b'a'; (1 << 20) + 1])]);
-    assert_eq!(upload(&over), bad(TEXT_TOO_LARGE));
+    assert_eq!(upload_chunked(&over), bad(TEXT_TOO_LARGE));
 }
 
 #[test]
@@ -366,11 +373,11 @@ fn more_than_1000_file_parts_is_400() {
     let mut files = vec![other.clone(); 999];
     files.push(file("a.txt", b"1"));
     assert_eq!(
-        upload(&closed(&files)),
+        upload_chunked(&closed(&files)),
         uploaded("a.txt", Some("text/plain"), b"1")
     );
     files.push(other);
-    assert_eq!(upload(&closed(&files)), bad(TOO_MANY_FILES));
+    assert_eq!(upload_chunked(&closed(&files)), bad(TOO_MANY_FILES));
 }
 
 #[test]
@@ -500,7 +507,21 @@ fn earlier_error_wins_over_a_later_framing_error_in_the_same_read() {
         format!("--{B}\r\nbad line\r\n").into_bytes(),
     ]
     .concat();
-    assert_eq!(upload(&body), bad(TEXT_TOO_LARGE));
+    assert_eq!(upload_chunked(&body), bad(TEXT_TOO_LARGE));
+}
+
+/// A declared length beyond the limit plus the framing allowance is refused unread.
+#[test]
+fn declared_length_beyond_the_allowance_is_413_without_reading() {
+    let content_type = format!("multipart/form-data; boundary={B}");
+    let declared = LIMITS.max_file_bytes + FRAMING_ALLOWANCE + 1;
+    let result = read_file_field(Untouchable, Some(&content_type), Some(declared), LIMITS);
+    let expected = format!("File too large (limit {} bytes)", LIMITS.max_file_bytes);
+    assert_eq!(result, Err(ApiError::PayloadTooLarge(expected)));
+    let within = LIMITS.max_file_bytes + FRAMING_ALLOWANCE;
+    let body = closed(&[file("a.txt", b"1")]);
+    let result = read_file_field(&body[..], Some(&content_type), Some(within), LIMITS);
+    assert_eq!(result, uploaded("a.txt", Some("text/plain"), b"1"));
 }
 
 #[test]

@@ -1,0 +1,101 @@
+//! Body limits decided from the declared length (CONTRACT §4 step 1, §10): an over-limit body is
+//! refused before a byte of it is read, so a client that asked `Expect: 100-continue` never gets
+//! a `100 Continue` and never sends it.
+
+mod common;
+use common::*;
+
+use std::io::Write;
+
+const LIMIT: u64 = 1000;
+/// The framing allowance taskd grants beside the file when judging a declared length.
+const FRAMING: u64 = 64 * 1024;
+
+fn server_with_upload_limit() -> TestServer {
+    spawn_server_with(taskd::Config {
+        max_upload_bytes: LIMIT,
+        ..taskd::Config::ephemeral()
+    })
+}
+
+/// Sends only the head (with `Expect: 100-continue`) and returns the first response.
+fn first_answer_to_head(addr: std::net::SocketAddr, target: &str, lines: &[&str]) -> Response {
+    let mut stream = connect(addr);
+    stream
+        .write_all(&request_head(addr, "POST", target, lines))
+        .unwrap();
+    let mut buffer = Vec::new();
+    read_one_response(&mut stream, &mut buffer, false)
+}
+
+/// RFC 9110 §10.1.1: a server that will refuse the body should answer without `100 Continue`.
+#[test]
+fn upload_declared_over_limit_is_413_without_100_continue() {
+    let server = server_with_upload_limit();
+    let id = create_task(server.addr(), "t");
+    let length = format!("Content-Length: {}", LIMIT + FRAMING + 1);
+    let content_type = format!("Content-Type: {}", form_type());
+    let response = first_answer_to_head(
+        server.addr(),
+        &format!("/tasks/{id}/attachment"),
+        &[&content_type, &length, "Expect: 100-continue"],
+    );
+    assert_eq!(response.status, 413);
+    assert_eq!(
+        response.text(),
+        format!(r#"{{"detail":"File too large (limit {LIMIT} bytes)"}}"#)
+    );
+}
+
+/// Up to the limit plus the framing allowance the body is read, and the file itself decides.
+#[test]
+fn upload_declared_within_the_allowance_is_read() {
+    let server = server_with_upload_limit();
+    let id = create_task(server.addr(), "t");
+    let content = vec![b'a'; LIMIT as usize];
+    let response = upload(server.addr(), id, "a.txt", Some("text/plain"), &content);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let one_more = vec![b'a'; LIMIT as usize + 1];
+    let response = upload(server.addr(), id, "a.txt", Some("text/plain"), &one_more);
+    assert_eq!(response.status, 413);
+}
+
+#[test]
+fn json_declared_over_limit_is_413_without_100_continue() {
+    let server = spawn_server();
+    let response = first_answer_to_head(
+        server.addr(),
+        "/tasks",
+        &[
+            "Content-Type: application/json",
+            "Content-Length: 1048577",
+            "Expect: 100-continue",
+        ],
+    );
+    assert_eq!(response.status, 413);
+    assert_eq!(
+        response.text(),
+        r#"{"detail":"Request body too large (limit 1048576 bytes)"}"#
+    );
+}
+
+/// The server keeps serving after refusing bodies that were never sent.
+#[test]
+fn server_answers_after_refusing_unsent_bodies() {
+    let server = server_with_upload_limit();
+    for _ in 0..8 {
+        upload_declared_over_limit_probe(&server);
+    }
+    assert_eq!(get(server.addr(), "/healthz").status, 200);
+}
+
+fn upload_declared_over_limit_probe(server: &TestServer) {
+    let length = format!("Content-Length: {}", LIMIT + FRAMING + 1);
+    let content_type = format!("Content-Type: {}", form_type());
+    let response = first_answer_to_head(
+        server.addr(),
+        "/tasks/1/attachment",
+        &[&content_type, &length, "Expect: 100-continue"],
+    );
+    assert_eq!(response.status, 413);
+}
