@@ -10,6 +10,7 @@
 //! - [`server`]: binding, the worker pool, panics as 500s, writing replies, the access log,
 //!   shutdown.
 //! - [`auth`]: the optional bearer token.
+//! - `pipeline`: pipelined requests on one connection take effect in the order they were sent.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
@@ -46,6 +47,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod model;
+mod pipeline;
 pub mod router;
 pub mod server;
 pub mod store;

@@ -15,6 +15,7 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::{http_date, Body, Reply};
+use crate::pipeline::Sequencer;
 use crate::router;
 use crate::store::Store;
 use crate::upload::UploadLimits;
@@ -79,6 +80,8 @@ struct Service {
     token: Option<String>,
     access_log: bool,
     fault_injection: bool,
+    /// Keeps each connection's pipelined requests in order.
+    sequencer: Sequencer,
 }
 
 /// A bound server that is not yet answering requests.
@@ -114,6 +117,7 @@ impl Server {
             token: config.token,
             access_log: config.access_log,
             fault_injection: config.fault_injection,
+            sequencer: Sequencer::default(),
         };
         Ok(Server {
             http: Arc::new(http),
@@ -249,8 +253,8 @@ fn worker_loop(
     failures: &mpsc::Sender<io::Error>,
 ) {
     loop {
-        match http.recv() {
-            Ok(request) => handle(service, request),
+        match service.sequencer.next(http) {
+            Ok((request, _turn)) => handle(service, request),
             Err(_) if stopping.load(Ordering::SeqCst) => return,
             Err(error) => {
                 eprintln!(
