@@ -4,11 +4,11 @@
 
 use std::io::{self, Read};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tiny_http::Request;
 
 use crate::error::{loc, ApiError, ErrorItem};
-use crate::http::{check_json_length, read_json, Body, JsonBody, Reply};
+use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
 use crate::model::{bool_parsing, parse_lax_bool, NewTask, Priority, TaskPatch, PRIORITY_MESSAGE};
 use crate::router::{PathId, Route, TaskId};
 use crate::store::{ListQuery, Store, StoreError, StoredFile};
@@ -230,9 +230,6 @@ fn split_id(id: PathId) -> (Option<TaskId>, Option<ErrorItem>) {
     }
 }
 
-/// `NewTask::from_json` or `TaskPatch::from_json`.
-type Validator<T> = fn(&Map<String, Value>) -> Result<T, Vec<ErrorItem>>;
-
 /// Reads the JSON body and validates it; a bad path id's item comes first in the 422.
 fn read_validated<T>(
     request: &mut Request,
@@ -242,16 +239,7 @@ fn read_validated<T>(
     let content_type = header(request, "Content-Type").map(str::to_owned);
     check_json_length(request.body_length())?;
     let body = read_json(request.as_reader(), content_type.as_deref())?;
-    let mut items: Vec<ErrorItem> = id_item.into_iter().collect();
-    match body {
-        JsonBody::Unusable(item) => items.push(item),
-        JsonBody::Object(object) => match validate(&object) {
-            Ok(value) if items.is_empty() => return Ok(value),
-            Ok(_) => {}
-            Err(body_items) => items.extend(body_items),
-        },
-    }
-    Err(ApiError::Unprocessable(items))
+    validate_body(body, id_item, validate)
 }
 
 /// The first value of a request header, matched case-insensitively.

@@ -261,7 +261,9 @@ fn decode_path(raw: &str) -> Option<String> {
 }
 
 /// A relative `Location` for a decoded path: every byte that is not an RFC 3986 `pchar` or `/`
-/// is percent-encoded, so the header can never carry CR, LF or anything a client misreads.
+/// is percent-encoded, and so is every query byte outside visible ASCII (existing `%XX` escapes
+/// stay as sent). tiny_http ends the request line only at CRLF, so a lone LF, CR or NUL can
+/// reach the query; none of them may reach the header, where it would split the response.
 fn redirect_location(decoded_path: &str, query: &str) -> String {
     const PCHAR_EXTRA: &[u8] = b"-._~!$&'()*+,;=:@/";
     let mut location = String::with_capacity(decoded_path.len() + query.len() + 1);
@@ -274,7 +276,13 @@ fn redirect_location(decoded_path: &str, query: &str) -> String {
     }
     if !query.is_empty() {
         location.push('?');
-        location.push_str(query);
+        for byte in query.bytes() {
+            if byte.is_ascii_graphic() {
+                location.push(char::from(byte));
+            } else {
+                location.push_str(&format!("%{byte:02X}"));
+            }
+        }
     }
     location
 }

@@ -515,3 +515,20 @@ fn openapi_refs_all_resolve() {
     let doc = openapi();
     walk(&doc, &doc);
 }
+
+/// Found by fuzzing: the query was copied verbatim, so a lone LF from the request line could
+/// split the response header.
+#[test]
+fn redirect_query_never_carries_control_bytes() {
+    for (target, location) in [
+        ("/tasks/?a\nSet-Cookie:x=1", "/tasks?a%0ASet-Cookie:x=1"),
+        ("/tasks/?\0", "/tasks?%00"),
+        ("/tasks/?a\rb c", "/tasks?a%0Db%20c"),
+        ("/tasks/?q=%41&x=\u{e9}", "/tasks?q=%41&x=%C3%A9"),
+    ] {
+        let expected = Route::Redirect {
+            location: location.into(),
+        };
+        assert_eq!(route("GET", target), Ok(expected), "{target:?}");
+    }
+}
