@@ -196,6 +196,9 @@ impl Store {
         let mut state = self.lock();
         let record = state.tasks.remove(&id).ok_or(StoreError::NoSuchTask)?;
         state.ids_by_title.remove(&record.title);
+        // Free the attachment (possibly many MiB) after unlocking, not under the lock.
+        drop(state);
+        drop(record);
         Ok(())
     }
 
@@ -211,8 +214,12 @@ impl Store {
     pub fn attach(&self, id: u64, file: StoredFile) -> Result<Task, StoreError> {
         let mut state = self.lock();
         let record = state.tasks.get_mut(&id).ok_or(StoreError::NoSuchTask)?;
-        record.file = Some(file);
-        Ok(record.to_task(id))
+        let replaced = record.file.replace(file);
+        let task = record.to_task(id);
+        // Free the replaced attachment after unlocking, not under the lock.
+        drop(state);
+        drop(replaced);
+        Ok(task)
     }
 
     /// The task's attachment (sharing its bytes).
@@ -240,7 +247,11 @@ impl Store {
     pub fn detach(&self, id: u64) -> Result<(), StoreError> {
         let mut state = self.lock();
         let record = state.tasks.get_mut(&id).ok_or(StoreError::NoSuchTask)?;
-        record.file.take().map(drop).ok_or(StoreError::NoAttachment)
+        let removed = record.file.take().ok_or(StoreError::NoAttachment)?;
+        // Free the attachment after unlocking, not under the lock.
+        drop(state);
+        drop(removed);
+        Ok(())
     }
 }
 
