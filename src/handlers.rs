@@ -243,7 +243,7 @@ fn read_validated<T>(
 }
 
 /// The first value of a request header, matched case-insensitively.
-fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
+pub(crate) fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
     request
         .headers()
         .iter()

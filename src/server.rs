@@ -317,11 +317,7 @@ fn answer(
 ) -> Result<Reply, ApiError> {
     if let Some(token) = &service.token {
         // Before routing and before any body is read: an unauthenticated client learns nothing.
-        let authorization = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Authorization"))
-            .map(|h| h.value.as_str());
+        let authorization = handlers::header(request, "Authorization");
         if !auth::is_public(target) && !auth::is_authorized(token, authorization) {
             return Err(ApiError::Unauthorized);
         }
