@@ -11,16 +11,18 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use futures_util::stream::Stream;
 
-use super::framing::{Framing, SentHeaders};
+use super::framing::{Framing, SentHeaders, MAX_FRAMING_RUN};
 use super::INVALID;
 use crate::error::ApiError;
 
 /// Bytes asked of the reader per turn (one `read` call).
 const CHUNK_BYTES: usize = 64 * 1024;
-/// How far the parser may read without producing a field or data before the body is refused.
-/// multer bounds neither the preamble nor a part's header block and rescans its buffer on
-/// every poll, so without this a 64 MiB header line costs 64 MiB and seconds of CPU.
-const NO_PROGRESS_BYTES: usize = 64 * 1024;
+/// A backstop: how far the parser may read without producing a field or data before the body
+/// is refused. `Framing` refuses long runs of header bytes by their position first (which does
+/// not depend on read sizes); a run it allows is at most `MAX_FRAMING_RUN` bytes and may be read
+/// together with up to two chunks around it, so this fires only if multer ever stalls inside
+/// part data, which it is not known to do.
+const NO_PROGRESS_BYTES: usize = MAX_FRAMING_RUN + 2 * CHUNK_BYTES;
 
 /// What the parser finds on its next poll of the mailbox.
 enum Delivery {
@@ -360,7 +362,57 @@ mod tests {
             Err(ApiError::BadRequest(INVALID.to_owned()))
         );
         assert!(started.elapsed() < Duration::from_secs(2));
-        assert!(handed_out.load(Ordering::Relaxed) <= NO_PROGRESS_BYTES + 2 * CHUNK_BYTES);
+        assert!(handed_out.load(Ordering::Relaxed) <= MAX_FRAMING_RUN + 2 * CHUNK_BYTES);
+    }
+
+    /// A body with a run of `header_bytes` outside part data (`Framing` counts from the
+    /// delimiter's last byte up to the blank line's LF, which starts the data) before the file part's data, after a first
+    /// part whose data ends right where a large read would stop.
+    fn body_with_header_block(header_bytes: usize) -> Vec<u8> {
+        let start =
+            format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nX-Pad: ");
+        let pad = header_bytes - 1 - 2 - start.len() - 3;
+        let first =
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n");
+        [
+            first.as_bytes(),
+            &vec![b'n'; CHUNK_BYTES - first.len() - 7],
+            format!("\r\n--{BOUNDARY}\r\n{start}").as_bytes(),
+            &vec![b'p'; pad],
+            b"\r\n\r\nx",
+            format!("\r\n--{BOUNDARY}--\r\n").as_bytes(),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn long_header_block_verdict_does_not_depend_on_read_sizes() {
+        // Found by the multipart fuzz target's chunking oracle: the guard used to count bytes
+        // read since the parser's last output, so a large read that also carried the previous
+        // part's data let a longer header block through than byte-by-byte reads did.
+        for header_bytes in [
+            MAX_FRAMING_RUN - 8,
+            MAX_FRAMING_RUN,
+            MAX_FRAMING_RUN + 1,
+            MAX_FRAMING_RUN + 4096,
+        ] {
+            let body = body_with_header_block(header_bytes);
+            // Not single bytes: multer rescans its buffer on each poll, so 64 KiB of header block
+            // in 1-byte reads costs ~2 G comparisons.
+            let verdicts: Vec<bool> = [509, 4096, CHUNK_BYTES - 1, CHUNK_BYTES, usize::MAX]
+                .into_iter()
+                .map(|size| upload(ScriptedReader::new(body.clone(), move || size)).is_ok())
+                .collect();
+            assert!(
+                verdicts.iter().all(|&ok| ok == verdicts[0]),
+                "header block of {header_bytes} bytes: {verdicts:?}"
+            );
+            assert_eq!(
+                verdicts[0],
+                header_bytes <= MAX_FRAMING_RUN,
+                "{header_bytes} bytes"
+            );
+        }
     }
 
     #[test]

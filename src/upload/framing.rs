@@ -8,6 +8,13 @@ use std::mem;
 
 use super::{INVALID, NO_NAME};
 
+/// Most bytes in a row outside part data: leading newlines, a delimiter line with its padding
+/// and a header block. multer bounds none of these and rescans its whole buffer on each poll
+/// while in them, so a megabyte header line would cost a megabyte of memory and seconds of CPU.
+/// Counted by position in the body, so whether a body is refused never depends on how the
+/// network cut it into reads.
+pub(super) const MAX_FRAMING_RUN: usize = 64 * 1024;
+
 /// Where the body is, in RFC 2046 §5.1.1 terms.
 ///
 /// multer skips any preamble and finds a header block's end only by searching for CRLF CRLF,
@@ -59,12 +66,15 @@ pub(super) struct Framing {
     delimiter: Vec<u8>,
     stage: Stage,
     /// The header line being read (`name:value`), as sent. Bounded like the whole header block
-    /// by the driver's no-progress guard.
+    /// by `MAX_FRAMING_RUN`.
     line: Vec<u8>,
     /// Whether a byte of `line` was rewritten on its way to multer.
     line_rewritten: bool,
     /// What the current part's header lines so far had rewritten.
     part: SentHeaders,
+    /// Bytes since part data last ended (or since the body began), bounded by
+    /// `MAX_FRAMING_RUN`.
+    framing_run: usize,
     /// Header blocks completed so far: the next one's index, as multer's `Field::index` counts.
     parts: usize,
     /// Parts with rewritten headers that multer has not yielded yet, by index. The body is read
@@ -79,6 +89,7 @@ impl Framing {
             stage: Stage::Start { matched: 0 },
             line: Vec::new(),
             line_rewritten: false,
+            framing_run: 0,
             part: SentHeaders::default(),
             parts: 0,
             rewritten: VecDeque::new(),
@@ -104,6 +115,13 @@ impl Framing {
             }
             let previous = self.stage;
             self.stage = self.step(*byte).map_err(|message| (at, message))?;
+            match self.stage {
+                Stage::Data { .. } | Stage::Epilogue => self.framing_run = 0,
+                _ => self.framing_run += 1,
+            }
+            if self.framing_run > MAX_FRAMING_RUN {
+                return Err((at, INVALID));
+            }
             self.track_headers(previous, byte);
             at += 1;
         }
