@@ -369,8 +369,7 @@ mod tests {
     /// delimiter's last byte up to the blank line's LF, which starts the data) before the file part's data, after a first
     /// part whose data ends right where a large read would stop.
     fn body_with_header_block(header_bytes: usize) -> Vec<u8> {
-        let start =
-            format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nX-Pad: ");
+        let start = "Content-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\nX-Pad: ";
         let pad = header_bytes - 1 - 2 - start.len() - 3;
         let first =
             format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n");
