@@ -29,9 +29,17 @@ Options:
   --quiet                 no access log on stderr
   -h, --help              print this help";
 
+/// Test hook, deliberately not in the help: `TASKD_FAULT_INJECTION=1` turns on
+/// `Config::fault_injection`, so tests can watch a handler panic through the real binary's log.
+const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
+
 fn main() -> ExitCode {
     let config = match parse_args(std::env::args().skip(1), std::env::var("TASKD_TOKEN").ok()) {
-        Ok(Some(config)) => config,
+        Ok(Some(config)) => Config {
+            fault_injection: std::env::var_os(FAULT_INJECTION_VAR)
+                .is_some_and(|value| value == "1"),
+            ..config
+        },
         Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

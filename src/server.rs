@@ -1,13 +1,15 @@
 //! The only user of `tiny_http::Server`: binding, a fixed pool of worker threads that each loop on
-//! `recv()`, turning a panic into a 500, writing each `Reply` exactly once, and shutdown.
+//! `recv()`, turning a panic into a 500, writing each `Reply` exactly once, watching that the
+//! listener still accepts, and shutdown.
 
-use std::io::{self, Write};
-use std::net::SocketAddr;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::cell::{Cell, RefCell};
+use std::io::{self, ErrorKind, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Once};
 use std::thread::{self, JoinHandle};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tiny_http::{Header, Request, Response};
 
@@ -74,6 +76,18 @@ impl Config {
 /// The fault-injection route of [`Config::fault_injection`].
 const PANIC_TARGET: &str = "/_test/panic";
 
+/// How often the watchdog checks that the listener still accepts connections.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long one probe may take to connect before it counts as inconclusive.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A declared body longer than this that the handler may have left unread is answered from a
+/// drain thread (see `respond_or_hand_off`); shorter ones drain in the worker at once.
+const DRAIN_IN_PLACE_BYTES: u64 = 64 * 1024;
+/// Most drain threads at once; past this a worker answers (and drains) in place again, so a
+/// flood of refused bodies costs at most this many threads.
+const MAX_DRAINS: usize = 16;
+
 /// What the workers share: the application and the per-request policies around it.
 struct Service {
     app: App,
@@ -82,6 +96,8 @@ struct Service {
     fault_injection: bool,
     /// Keeps each connection's pipelined requests in order.
     sequencer: Sequencer,
+    /// Drain threads running now (`MAX_DRAINS`).
+    drains: Arc<AtomicUsize>,
 }
 
 /// A bound server that is not yet answering requests.
@@ -118,7 +134,9 @@ impl Server {
             access_log: config.access_log,
             fault_injection: config.fault_injection,
             sequencer: Sequencer::default(),
+            drains: Arc::default(),
         };
+        install_panic_hook();
         Ok(Server {
             http: Arc::new(http),
             service: Arc::new(service),
@@ -146,11 +164,21 @@ impl Server {
                     .expect("the OS can start a worker thread")
             })
             .collect();
+        let (wake_watchdog, watchdog_sleep) = mpsc::channel();
+        let watchdog = {
+            let (addr, stopping) = (self.addr, stopping.clone());
+            thread::Builder::new()
+                .name("taskd-watchdog".to_owned())
+                .spawn(move || watch_listener(addr, &stopping, &watchdog_sleep, &failure_tx))
+                .expect("the OS can start the watchdog thread")
+        };
         Handle {
             http: self.http,
             addr: self.addr,
             stopping,
             workers,
+            watchdog: Some(watchdog),
+            wake_watchdog,
             failures,
         }
     }
@@ -172,7 +200,11 @@ pub struct Handle {
     /// Set before waking the workers so they can tell our `unblock()` from a real failure.
     stopping: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
-    /// Receives the error of a worker whose `recv()` failed without a shutdown.
+    watchdog: Option<JoinHandle<()>>,
+    /// Ends the watchdog's sleep early on shutdown.
+    wake_watchdog: mpsc::Sender<()>,
+    /// Receives the error of a worker whose `recv()` failed, or the watchdog's, without a
+    /// shutdown.
     failures: mpsc::Receiver<io::Error>,
 }
 
@@ -194,10 +226,12 @@ impl Handle {
             http: self.http.clone(),
             stopping: self.stopping.clone(),
             workers: self.workers.len(),
+            wake_watchdog: self.wake_watchdog.clone(),
         }
     }
 
-    /// Blocks until a worker reports that the listener failed, then stops the rest.
+    /// Blocks until a worker or the watchdog reports that the listener failed, then stops the
+    /// rest.
     ///
     /// # Errors
     /// That failure.
@@ -212,7 +246,7 @@ impl Handle {
 
     fn stop(&mut self) {
         self.stopper().stop();
-        for worker in self.workers.drain(..) {
+        for worker in self.workers.drain(..).chain(self.watchdog.take()) {
             let _ = worker.join();
         }
     }
@@ -223,6 +257,7 @@ pub struct Stopper {
     http: Arc<tiny_http::Server>,
     stopping: Arc<AtomicBool>,
     workers: usize,
+    wake_watchdog: mpsc::Sender<()>,
 }
 
 impl Stopper {
@@ -237,6 +272,7 @@ impl Stopper {
         for _ in 0..self.workers {
             self.http.unblock();
         }
+        let _ = self.wake_watchdog.send(());
     }
 }
 
@@ -267,15 +303,90 @@ fn worker_loop(
     }
 }
 
+/// Checks every second that the listener still accepts, and reports when it does not.
+///
+/// tiny_http's accept thread ends for good on an `accept()` error (which `recv()` reports) but
+/// also when it panics, which nothing reports: with one descriptor left, `accept()` succeeds and
+/// its `try_clone().unwrap()` of the new socket fails with EMFILE. Either way the thread drops
+/// the listening socket, so a refused connection to our own address proves the server can take
+/// no more connections. Other probe errors (our own EMFILE, a full backlog) are inconclusive.
+fn watch_listener(
+    addr: SocketAddr,
+    stopping: &AtomicBool,
+    sleep: &mpsc::Receiver<()>,
+    failures: &mpsc::Sender<io::Error>,
+) {
+    let probe = probe_address(addr);
+    while let Err(mpsc::RecvTimeoutError::Timeout) = sleep.recv_timeout(PROBE_INTERVAL) {
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        match TcpStream::connect_timeout(&probe, PROBE_TIMEOUT) {
+            Err(error)
+                if error.kind() == ErrorKind::ConnectionRefused
+                    && !stopping.load(Ordering::SeqCst) =>
+            {
+                eprintln!(
+                    "taskd: the listener on {addr} stopped accepting connections \
+                     (tiny_http's accept thread ended), giving up"
+                );
+                let _ = failures.send(io::Error::new(
+                    ErrorKind::ConnectionRefused,
+                    format!("the listener on {addr} stopped accepting connections"),
+                ));
+                return;
+            }
+            // The probe is accepted and closed at once; tiny_http reads no request from it.
+            _ => {}
+        }
+    }
+}
+
+/// Where to connect to reach our own listener: a wildcard address is reached over loopback.
+fn probe_address(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+thread_local! {
+    /// Set while this thread runs a handler, whose panics `handle` reports itself.
+    static ANSWERING: Cell<bool> = const { Cell::new(false) };
+    /// Where the last handler panic on this thread happened, for `handle`'s log line.
+    static PANIC_SITE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Makes a handler's panic one log line (written by `handle`) instead of the default hook's
+/// several; panics anywhere else still go to the hook that was installed before.
+fn install_panic_hook() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            if ANSWERING.get() {
+                let site = info.location().map(ToString::to_string);
+                PANIC_SITE.with_borrow_mut(|slot| *slot = site);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Answers one request and logs it. A panicking handler becomes a 500 and the worker lives on.
 fn handle(service: &Service, mut request: Request) {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let target = request.url().to_owned();
     let client = request.remote_addr().copied();
+    ANSWERING.set(true);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
         answer(service, &mut request, &method, &target)
     }));
+    ANSWERING.set(false);
     let reply = match outcome {
         Ok(Ok(reply)) => reply,
         Ok(Err(error)) => {
@@ -286,7 +397,11 @@ fn handle(service: &Service, mut request: Request) {
         }
         Err(panic) => {
             let message = panic_message(panic.as_ref());
-            eprintln!("taskd: {method} {target}: 500: handler panicked: {message}");
+            let site = PANIC_SITE
+                .take()
+                .map_or_else(String::new, |site| format!(" at {site}"));
+            let target = target.escape_default();
+            eprintln!("taskd: {method} {target}: 500: handler panicked{site}: {message}");
             Reply::from(ApiError::Internal(message))
         }
     };
@@ -296,8 +411,7 @@ fn handle(service: &Service, mut request: Request) {
     } else {
         reply.body.len()
     };
-    // An error here means the client went away; there is no one left to tell.
-    let _ = respond(request, reply);
+    respond_or_hand_off(service, request, reply, &method);
     if service.access_log {
         // Never the body or the Authorization header; the target is escaped so a client cannot
         // forge log lines.
@@ -306,6 +420,57 @@ fn handle(service: &Service, mut request: Request) {
         let target = target.escape_default();
         eprintln!("{client} \"{method} {target}\" {status} {sent_bytes} {micros}us");
     }
+}
+
+/// Sends the reply, from a drain thread when the body may be long and unread.
+///
+/// tiny_http drains an unread body when the request is dropped, right after the response is
+/// written, and the dropping thread waits until the client has sent all it declared or closed.
+/// A refused 30 MB upload from a slow client would hold a worker for as long as it takes, so a
+/// reply that may leave a long body unread is handed to a thread of its own (at most
+/// `MAX_DRAINS`). Only a 2xx to POST or PATCH is known to have read its body to the end.
+fn respond_or_hand_off(service: &Service, request: Request, reply: Reply, method: &str) {
+    let read_to_end = (200..300).contains(&reply.status) && matches!(method, "POST" | "PATCH");
+    let long_body = request
+        .body_length()
+        .is_some_and(|length| u64::try_from(length).unwrap_or(u64::MAX) > DRAIN_IN_PLACE_BYTES);
+    if read_to_end || !long_body || !claim_drain(&service.drains) {
+        // An error here means the client went away; there is no one left to tell.
+        let _ = respond(request, reply);
+        return;
+    }
+    let drains = Arc::clone(&service.drains);
+    // The request travels over a channel rather than in the closure, so that when no thread
+    // can be started it is still here to be answered in place.
+    let (hand_over, handed) = mpsc::sync_channel::<(Request, Reply)>(1);
+    let spawned = thread::Builder::new()
+        .name("taskd-drain".to_owned())
+        .spawn(move || {
+            if let Ok((request, reply)) = handed.recv() {
+                let _ = respond(request, reply);
+            }
+            drains.fetch_sub(1, Ordering::SeqCst);
+        });
+    match spawned {
+        Ok(_) => {
+            // The thread only exits after receiving, so the channel is open.
+            let _ = hand_over.send((request, reply));
+        }
+        Err(error) => {
+            service.drains.fetch_sub(1, Ordering::SeqCst);
+            eprintln!("taskd: cannot start a drain thread, draining in the worker: {error}");
+            let _ = respond(request, reply);
+        }
+    }
+}
+
+/// Takes one of the `MAX_DRAINS` drain slots, if one is free.
+fn claim_drain(drains: &AtomicUsize) -> bool {
+    drains
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
+            (running < MAX_DRAINS).then_some(running + 1)
+        })
+        .is_ok()
 }
 
 /// Checks the token, routes, and runs the handler.

@@ -213,3 +213,90 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     drop(stream);
     assert_eq!(exit_code_within(running, Duration::from_secs(10)), Some(0));
 }
+
+/// A handler panic is exactly one log line, with the panic's message and place, instead of the
+/// default hook's several lines; the server then goes on answering.
+#[test]
+fn handler_panic_is_one_log_line() {
+    let mut child = Command::new(TASKD)
+        .args(["--addr", "127.0.0.1:0", "--quiet", "--workers", "1"])
+        .env("TASKD_FAULT_INJECTION", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start taskd");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let running = Running(child);
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim_end()
+        .strip_prefix("taskd listening on http://")
+        .expect("ready line")
+        .parse()
+        .unwrap();
+    assert_eq!(common::get(addr, "/_test/panic").status, 500);
+    assert_eq!(common::get(addr, "/healthz").status, 200);
+    signal(&running, "-TERM");
+    assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut log).unwrap();
+    // The other line is the shutdown notice.
+    let lines: Vec<&str> = log.lines().filter(|line| line.contains("panick")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(!log.contains("RUST_BACKTRACE"), "{log}");
+    assert!(
+        lines[0].starts_with("taskd: GET /_test/panic: 500: handler panicked at src/store.rs:"),
+        "{log}"
+    );
+    assert!(
+        lines[0].ends_with(": fault injection: panic while holding the store lock"),
+        "{log}"
+    );
+}
+
+/// Starts the binary with at most `descriptors` open files, then opens idle connections until
+/// the server cannot take more. tiny_http's accept thread then ends (on an `accept()` error or
+/// on a panic in its `try_clone().unwrap()`, depending on which call runs out first); taskd must
+/// notice and exit 1 so that a supervisor restarts it, instead of running on deaf.
+fn exits_1_when_descriptors_run_out(descriptors: u32) {
+    let script = format!("ulimit -n {descriptors} && exec \"$0\" --addr 127.0.0.1:0 --quiet");
+    let mut child = Command::new("sh")
+        .args(["-c", &script, TASKD])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start taskd under sh");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let running = Running(child);
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr: SocketAddr = line
+        .trim_end()
+        .strip_prefix("taskd listening on http://")
+        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
+        .parse()
+        .unwrap();
+    let mut idle = Vec::new();
+    for _ in 0..descriptors {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Ok(stream) => idle.push(stream),
+            Err(_) => break,
+        }
+    }
+    assert_eq!(exit_code_within(running, Duration::from_secs(10)), Some(1));
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut log).unwrap();
+    assert!(log.contains("taskd: exiting:"), "{log}");
+}
+
+/// An even and an odd limit: each connection takes two descriptors (the socket and tiny_http's
+/// clone of it), so between them both calls get to be the one that fails (checked by hand: the
+/// odd limit panicked in `try_clone` and, before the watchdog existed, left taskd running deaf).
+#[test]
+fn descriptor_exhaustion_exits_1_whichever_call_runs_out() {
+    exits_1_when_descriptors_run_out(32);
+    exits_1_when_descriptors_run_out(33);
+}

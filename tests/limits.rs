@@ -99,3 +99,87 @@ fn upload_declared_over_limit_probe(server: &TestServer) {
     );
     assert_eq!(response.status, 413);
 }
+
+/// Bodies a handler leaves unread and the client never finishes sending must not hold the only
+/// worker. tiny_http drains an unread body right after the answer is written, in the thread that
+/// answered, until the client has sent everything it declared; taskd answers such requests from
+/// a drain thread of their own. Covers a refused upload (413), a method that is not allowed
+/// (405) and a GET with a body.
+#[test]
+fn unread_bodies_left_unsent_do_not_pin_the_only_worker() {
+    let server = spawn_server_with(taskd::Config {
+        workers: 1,
+        max_upload_bytes: LIMIT,
+        ..taskd::Config::ephemeral()
+    });
+    let addr = server.addr();
+    let id = create_task(addr, "t");
+    let content_type = format!("Content-Type: {}", form_type());
+    let over_limit = format!("Content-Length: {}", LIMIT + FRAMING + 1);
+    let large = "Content-Length: 10000000";
+    let upload_target = format!("/tasks/{id}/attachment");
+    let cases: [(&str, &str, &str, u16); 3] = [
+        ("POST", upload_target.as_str(), over_limit.as_str(), 413),
+        ("PUT", upload_target.as_str(), large, 405),
+        ("GET", "/tasks", large, 200),
+    ];
+    let mut held_open = Vec::new();
+    for (method, target, length, status) in cases {
+        let mut stream = connect(addr);
+        // No `Expect`, and more than 1 KiB declared, so tiny_http hands the request over at
+        // once without reading the body first.
+        let head = request_head(addr, method, target, &[&content_type, length]);
+        stream.write_all(&head).unwrap();
+        stream.write_all(b"--").unwrap();
+        let mut buffer = Vec::new();
+        let response = read_one_response(&mut stream, &mut buffer, false);
+        assert_eq!(response.status, status, "{method} {target}");
+        held_open.push(stream);
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(get(addr, "/healthz").status, 200);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+/// A slow but legitimate upload holds one worker while it trickles in; the other worker keeps
+/// answering everyone else promptly, and the upload still completes intact.
+#[test]
+fn slow_upload_pins_at_most_one_worker() {
+    use std::time::{Duration, Instant};
+    let server = spawn_server_with(taskd::Config {
+        workers: 2,
+        ..taskd::Config::ephemeral()
+    });
+    let addr = server.addr();
+    let id = create_task(addr, "slow");
+    let content: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();
+    let body = multipart_body(&[Part::file("slow.bin", Some("text/plain"), &content)]);
+    let content_type = format!("Content-Type: {}", form_type());
+    let length = format!("Content-Length: {}", body.len());
+    let mut stream = connect(addr);
+    let target = format!("/tasks/{id}/attachment");
+    stream
+        .write_all(&request_head(
+            addr,
+            "POST",
+            &target,
+            &[&content_type, &length],
+        ))
+        .unwrap();
+    let (started_part, rest) = body.split_at(200);
+    stream.write_all(started_part).unwrap();
+    for _ in 0..20 {
+        let asked = Instant::now();
+        assert_eq!(get(addr, "/healthz").status, 200);
+        assert!(asked.elapsed() < Duration::from_secs(1));
+    }
+    for piece in rest.chunks(1024) {
+        stream.write_all(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut buffer = Vec::new();
+    let response = read_one_response(&mut stream, &mut buffer, false);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let download = get(addr, &target);
+    assert_eq!(download.body, content);
+}
