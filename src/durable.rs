@@ -135,7 +135,13 @@ pub(crate) fn prepare(dir: &Path, hooks: StorageHooks) -> io::Result<Opening> {
     let context = |what: &str, error: io::Error| {
         io::Error::new(error.kind(), format!("{what} {}: {error}", dir.display()))
     };
-    fs::create_dir_all(dir).map_err(|e| context("cannot create --data-dir", e))?;
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(|e| context("cannot create --data-dir", e))?;
+        // The new directory's own entry must survive a power loss too.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent).map_err(|e| context("cannot sync the parent of", e))?;
+        }
+    }
     let lock_path = dir.join("lock");
     let lock = OpenOptions::new()
         .create(true)

@@ -421,7 +421,7 @@ fn kill_9_at_random_moments_loses_no_acknowledged_change() {
             .drain(..)
             .map(|mut client| {
                 let ids = highest_id.clone();
-                let mut rng = Rng(seed ^ (round << 32) ^ (client.name + 1) * 0x9E37_79B9);
+                let mut rng = Rng(seed ^ (round << 32) ^ ((client.name + 1) * 0x9E37_79B9));
                 thread::spawn(move || {
                     client.run(addr, &mut rng, &ids);
                     client
