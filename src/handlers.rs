@@ -7,12 +7,15 @@ use std::io::{self, Read};
 use serde_json::{json, Value};
 use tiny_http::Request;
 
+use crate::durable::SpooledFile;
 use crate::error::{loc, ApiError, ErrorItem};
-use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
+use crate::http::{
+    check_json_length, read_json, validate_body, Body, Reply, SharedFile, Validator,
+};
 use crate::model::{bool_parsing, parse_lax_bool, NewTask, Priority, TaskPatch, PRIORITY_MESSAGE};
 use crate::router::{PathId, Route, TaskId};
-use crate::store::{ListQuery, Store, StoreError, StoredFile};
-use crate::upload::{self, FileField, UploadLimits};
+use crate::store::{Content, ListQuery, Store, StoreError, StoredFile};
+use crate::upload::{self, FileField, FileSink, InMemory, UploadLimits};
 
 /// The OpenAPI 3.1 document, written by hand and served verbatim.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -76,7 +79,10 @@ pub fn list_tasks(app: &App, query: &str) -> Result<Reply, ApiError> {
 /// The body errors of CONTRACT §4, then 409 for a taken title.
 pub fn create_task(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
     let new_task = read_validated(request, None, NewTask::from_json)?;
-    let task = app.store.create(new_task).map_err(|_| title_taken())?;
+    let task = app.store.create(new_task).map_err(|error| match error {
+        StoreError::Storage(reason) => ApiError::Internal(reason),
+        _ => title_taken(),
+    })?;
     let location = format!("/tasks/{}", task.id);
     Ok(Reply::json(201, &task).with_header("Location", location))
 }
@@ -104,6 +110,7 @@ pub fn update_task(app: &App, request: &mut Request, id: PathId) -> Result<Reply
     match app.store.update(key, patch) {
         Ok(task) => Ok(Reply::json(200, &task)),
         Err(StoreError::TitleTaken) => Err(title_taken()),
+        Err(StoreError::Storage(reason)) => Err(ApiError::Internal(reason)),
         Err(_) => Err(id.not_found()),
     }
 }
@@ -116,23 +123,70 @@ pub fn delete_task(app: &App, id: PathId) -> Result<Reply, ApiError> {
     let id = id.map_err(ApiError::invalid)?;
     match id.as_u64().map(|key| app.store.delete(key)) {
         Some(Ok(())) => Ok(Reply::no_content()),
+        Some(Err(StoreError::Storage(reason))) => Err(ApiError::Internal(reason)),
         _ => Err(id.not_found()),
     }
 }
 
-/// `POST /tasks/{task_id}/attachment`: reads the whole multipart body first (before the lock),
-/// then checks in the contract's order: 422, 404, 400 type.
+/// `POST /tasks/{task_id}/attachment`: reads the whole multipart body first (before the lock;
+/// in durable mode into a temporary file), then checks in the contract's order: 422, 404, 400
+/// type.
 ///
 /// # Errors
-/// 400 / 413 while reading, 422, 404, 400 `Unsupported file type: ...`.
+/// 400 / 413 while reading, 422, 404, 400 `Unsupported file type: ...`; 500 when durable
+/// storage fails.
 pub fn upload_attachment(app: &App, request: &mut Request, id: PathId) -> Result<Reply, ApiError> {
+    match app.store.spool() {
+        None => upload_into(app, request, id, &InMemory),
+        Some(spool) => upload_into(app, request, id, spool),
+    }
+}
+
+/// Turns a received file into stored content.
+trait IntoContent {
+    fn into_content(self, store: &Store) -> Result<Content, ApiError>;
+}
+
+impl IntoContent for bytes::Bytes {
+    fn into_content(self, _store: &Store) -> Result<Content, ApiError> {
+        Ok(Content::Memory(self))
+    }
+}
+
+impl IntoContent for SpooledFile {
+    /// Only now, after every check passed, does the upload move into `blobs/`.
+    fn into_content(self, store: &Store) -> Result<Content, ApiError> {
+        match store.persist(self) {
+            Ok(blob) => Ok(Content::Blob(blob)),
+            Err(error) => Err(storage_failure(error)),
+        }
+    }
+}
+
+fn storage_failure(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Storage(reason) => ApiError::Internal(reason),
+        other => ApiError::Internal(format!("{other:?}")),
+    }
+}
+
+fn upload_into<S: FileSink>(
+    app: &App,
+    request: &mut Request,
+    id: PathId,
+    sink: &S,
+) -> Result<Reply, ApiError>
+where
+    S::Data: IntoContent,
+{
     let content_type = header(request, "Content-Type").map(str::to_owned);
     let size_hint = request.body_length().map(|length| length as u64);
-    let field = upload::read_file_field(
+    let field = upload::read_file_field_into(
         RequestBody(request),
         content_type.as_deref(),
         size_hint,
         app.limits,
+        sink,
     )?;
     let (id, mut items) = match split_id(id) {
         (id, Some(item)) => (id, vec![item]),
@@ -168,13 +222,30 @@ pub fn upload_attachment(app: &App, request: &mut Request, id: PathId) -> Result
             "Unsupported file type: {sent}"
         )));
     }
+    if !app.store.contains(key) {
+        // Before the upload is moved into place: a missing task costs no fsync.
+        return Err(id.not_found());
+    }
     let stored = StoredFile {
         filename: file.filename,
         content_type: file.content_type,
-        bytes: file.bytes,
+        content: file.bytes.into_content(&app.store)?,
     };
-    let task = app.store.attach(key, stored).map_err(|_| id.not_found())?;
-    Ok(Reply::json(200, &task))
+    let blob = match &stored.content {
+        Content::Blob(blob) => Some(blob.clone()),
+        Content::Memory(_) => None,
+    };
+    match app.store.attach(key, stored) {
+        Ok(task) => Ok(Reply::json(200, &task)),
+        Err(StoreError::Storage(reason)) => Err(ApiError::Internal(reason)),
+        Err(_) => {
+            // The task was deleted meanwhile: nothing refers to the blob.
+            if let Some(blob) = blob {
+                app.store.discard(&blob);
+            }
+            Err(id.not_found())
+        }
+    }
 }
 
 /// `GET /tasks/{task_id}/attachment`: the exact bytes, with the type they were sent with.
@@ -184,20 +255,35 @@ pub fn upload_attachment(app: &App, request: &mut Request, id: PathId) -> Result
 pub fn download_attachment(app: &App, id: PathId) -> Result<Reply, ApiError> {
     let id = id.map_err(ApiError::invalid)?;
     let key = id.as_u64().ok_or_else(|| id.not_found())?;
-    let file = app
+    let download = app
         .store
         .attachment(key)
         .map_err(|error| missing(&id, error))?;
+    let file = download.file;
     let disposition = upload::content_disposition(&file.filename);
     // RFC 7578 §4.4: a part without Content-Type is text/plain.
     let content_type = file.content_type.unwrap_or_else(|| "text/plain".to_owned());
+    let body = match (file.content, download.opened) {
+        (Content::Memory(bytes), _) => Body::File {
+            content_type,
+            bytes,
+        },
+        (Content::Blob(blob), Some(opened)) => Body::Stream {
+            content_type,
+            file: SharedFile(std::sync::Arc::new(opened)),
+            len: blob.size,
+        },
+        (Content::Blob(blob), None) => {
+            return Err(ApiError::Internal(format!(
+                "blob {} was not opened",
+                blob.name
+            )))
+        }
+    };
     Ok(Reply {
         status: 200,
         headers: vec![("Content-Disposition", disposition)],
-        body: Body::File {
-            content_type,
-            bytes: file.bytes,
-        },
+        body,
     })
 }
 
@@ -215,6 +301,7 @@ pub fn delete_attachment(app: &App, id: PathId) -> Result<Reply, ApiError> {
 fn missing(id: &TaskId, error: StoreError) -> ApiError {
     match error {
         StoreError::NoAttachment => ApiError::NotFound(format!("Task {id} has no attachment")),
+        StoreError::Storage(reason) => ApiError::Internal(reason),
         _ => id.not_found(),
     }
 }

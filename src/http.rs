@@ -1,7 +1,9 @@
 //! HTTP values shared by the handlers: the `Reply` a handler returns, reading a JSON body in the
 //! order of CONTRACT.md §4, `Content-Type` checks, and the `Date` header's format.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -38,6 +40,31 @@ pub enum Body {
         /// The bytes.
         bytes: Bytes,
     },
+    /// An attachment streamed from its file (durable mode), never read into memory.
+    Stream {
+        /// The `Content-Type` to send.
+        content_type: String,
+        /// The open file.
+        file: SharedFile,
+        /// Its length, sent as `Content-Length`.
+        len: u64,
+    },
+}
+
+/// An open file that a `Reply` can carry: `Clone` and `PartialEq` by identity.
+#[derive(Debug, Clone)]
+pub struct SharedFile(pub Arc<File>);
+
+impl PartialEq for SharedFile {
+    fn eq(&self, other: &SharedFile) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
 }
 
 impl Body {
@@ -47,6 +74,7 @@ impl Body {
             Body::Empty => 0,
             Body::Json(bytes) => bytes.len(),
             Body::File { bytes, .. } => bytes.len(),
+            Body::Stream { len, .. } => usize::try_from(*len).unwrap_or(usize::MAX),
         }
     }
 

@@ -16,7 +16,9 @@
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
 //! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
-//! - [`store`]: the `Mutex`-guarded tasks. No HTTP, no I/O.
+//! - [`store`]: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
+//!   No HTTP.
+//! - [`durable`]: `--data-dir`: the journal with group commit, snapshots, recovery, blobs.
 //! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
 //!
 //! # Example
@@ -43,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod durable;
 pub mod error;
 pub mod handlers;
 pub mod http;

@@ -15,7 +15,8 @@ use taskd::{Config, Server, Stopper};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "\
-Usage: taskd [--addr HOST:PORT] [--workers N] [--max-upload-bytes N] [--token-file PATH] [--quiet]
+Usage: taskd [--addr HOST:PORT] [--workers N] [--max-upload-bytes N] [--token-file PATH]
+             [--data-dir DIR] [--quiet]
 
 A small task-manager HTTP API (the \"Robust Task Endpoints\" lesson, in Rust).
 
@@ -26,6 +27,9 @@ Options:
   --token-file PATH       require `Authorization: Bearer <token>` (the file's first line) on
                           every route but /healthz, /docs and /openapi.json; the TASKD_TOKEN
                           environment variable does the same
+  --data-dir DIR          keep tasks, attachments and the id counter in DIR (created if
+                          missing); every answered change survives a restart or a crash.
+                          Without it, everything is in memory and lost on exit
   --quiet                 no access log on stderr
   -h, --help              print this help";
 
@@ -151,6 +155,7 @@ fn parse_args(
                     .parse()
                     .map_err(|_| "--max-upload-bytes takes a whole number of bytes")?;
             }
+            "--data-dir" => config.data_dir = Some(value()?.into()),
             "--token-file" => {
                 let path = value()?;
                 let text = std::fs::read_to_string(&path)
@@ -203,6 +208,16 @@ mod tests {
     #[test]
     fn empty_token_is_refused() {
         assert!(parse(&[], Some("  ")).is_err());
+    }
+
+    #[test]
+    fn data_dir_is_optional() {
+        assert_eq!(parse(&[], None).unwrap().unwrap().data_dir, None);
+        let config = parse(&["--data-dir", "/var/lib/taskd"], None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.data_dir, Some("/var/lib/taskd".into()));
+        assert!(parse(&["--data-dir"], None).is_err());
     }
 
     #[test]

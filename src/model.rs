@@ -1,7 +1,7 @@
 //! The task model and its validation: what a client may send (`NewTask`, `TaskPatch`), what it
 //! gets back (`Task`), and the pydantic-compatible rules of CONTRACT.md §5. No HTTP, no locks.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::error::{loc, ErrorItem};
@@ -13,7 +13,7 @@ pub const MAX_TITLE_CHARS: usize = 100;
 pub const PRIORITY_MESSAGE: &str = "priority must be one of ['high', 'low', 'medium']";
 
 /// A task's priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// `low`

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Once};
 use std::thread::{self, JoinHandle};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tiny_http::{Header, Request, Response};
 
 use crate::auth;
+use crate::durable::StorageHooks;
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::{http_date, Body, Reply};
@@ -47,6 +49,12 @@ pub struct Config {
     /// becomes a 500 and leaves the worker and the store usable. Never set it in production.
     #[doc(hidden)]
     pub fault_injection: bool,
+    /// Durable mode: keep tasks, attachments and the id counter in this directory (created if
+    /// missing). `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Test hooks for durable mode (failing writes, the compaction floor).
+    #[doc(hidden)]
+    pub storage_hooks: StorageHooks,
 }
 
 impl Default for Config {
@@ -58,6 +66,8 @@ impl Default for Config {
             access_log: true,
             token: None,
             fault_injection: false,
+            data_dir: None,
+            storage_hooks: StorageHooks::default(),
         }
     }
 }
@@ -113,8 +123,15 @@ impl Server {
     /// worker runs.
     ///
     /// # Errors
-    /// When the address cannot be parsed or bound (e.g. the port is in use).
+    /// When the address cannot be parsed or bound (e.g. the port is in use); in durable mode,
+    /// when the data directory is in use by another taskd, cannot be created, or holds a
+    /// corrupt record.
     pub fn bind(config: Config) -> io::Result<Server> {
+        // The data directory first: a refusal there should not depend on the port.
+        let store = match &config.data_dir {
+            Some(dir) => Store::open(dir, config.storage_hooks.clone())?,
+            None => Store::new(),
+        };
         let http = tiny_http::Server::http(&config.addr).map_err(|error| {
             io::Error::other(format!("cannot listen on {}: {error}", config.addr))
         })?;
@@ -123,7 +140,7 @@ impl Server {
             .to_ip()
             .ok_or_else(|| io::Error::other("listener has no IP address"))?;
         let app = App {
-            store: Store::new(),
+            store,
             limits: UploadLimits {
                 max_file_bytes: config.max_upload_bytes,
             },
@@ -517,13 +534,20 @@ fn respond(request: Request, reply: Reply) -> io::Result<()> {
             content_type,
             bytes,
         } => (Some(content_type), bytes),
+        Body::Stream {
+            content_type,
+            file,
+            len,
+        } => {
+            // A durable attachment goes out straight from its file, a buffer at a time.
+            let headers = reply_headers(&reply.headers, Some(content_type));
+            let length = usize::try_from(len).unwrap_or(usize::MAX);
+            let response = Response::new(reply.status.into(), headers, file, Some(length), None)
+                .with_chunked_threshold(usize::MAX);
+            return request.respond(response);
+        }
     };
-    let mut headers: Vec<Header> = reply
-        .headers
-        .iter()
-        .filter_map(|(name, value)| header(name, value))
-        .collect();
-    headers.extend(content_type.and_then(|value| header("Content-Type", &value)));
+    let headers = reply_headers(&reply.headers, content_type);
     let length = body.len();
     let response = Response::new(
         reply.status.into(),
@@ -535,6 +559,16 @@ fn respond(request: Request, reply: Reply) -> io::Result<()> {
     // Always send Content-Length: tiny_http would otherwise go chunked at 32 KiB.
     .with_chunked_threshold(usize::MAX);
     request.respond(response)
+}
+
+/// The reply's headers and its `Content-Type`, as tiny_http headers.
+fn reply_headers(extra: &[(&'static str, String)], content_type: Option<String>) -> Vec<Header> {
+    let mut headers: Vec<Header> = extra
+        .iter()
+        .filter_map(|(name, value)| header(name, value))
+        .collect();
+    headers.extend(content_type.and_then(|value| header("Content-Type", &value)));
+    headers
 }
 
 /// RFC 9110 §8.6: a 204 carries no Content-Length. tiny_http always adds one (its #136), so the

@@ -1,41 +1,90 @@
-//! The in-memory task store: one `Mutex` around tasks ordered by id, a title index for the
-//! duplicate check, and the id counter. No HTTP types and no I/O.
+//! The task store: one `Mutex` around tasks ordered by id, a title index for the duplicate
+//! check, and the id counter; in durable mode also the journal that makes each change survive.
+//! No HTTP types.
 //!
-//! Every method validates nothing and allocates little while it holds the lock, and makes its
-//! change in one step after all checks have passed. A panic can therefore never leave the state
+//! Every mutation is a `Change` value: checked, then (in durable mode) appended to the
+//! journal, then applied, all under the lock, so the journal's order is the order of the
+//! changes, and replaying a journal at start runs the very same `apply`. The fsync happens after
+//! unlocking (group commit, see `durable::journal`); only then does the caller answer. The lock
+//! guards no file I/O but that append (into a memory buffer) and, for a download, opening the
+//! blob (so a concurrent replace cannot remove it first); compaction's brief stop is the
+//! documented exception.
+//!
+//! `apply` checks everything before it writes anything, so a panic can never leave the state
 //! half-changed, which is why recovering a poisoned lock with `PoisonError::into_inner` is sound:
 //! the poison flag only says that *some* thread panicked while holding the guard, and no method
 //! here can panic between two related writes.
+//!
+//! If a journal write or fsync fails, every change not yet durable is answered 500 and the
+//! store reloads itself from disk (cutting the journal back to its durable end), so what a
+//! client can read is again exactly what the disk holds. Reads may see a change while its
+//! writer still waits for the fsync, as with any write-ahead log that commits outside its lock.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io;
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 
+use crate::durable::{self, Blob, Disk, Record, Spool, StorageHooks, Ticket};
 use crate::model::{AttachmentInfo, NewTask, Priority, Task, TaskPatch};
 
-/// An attachment as stored: its bytes and what is needed to send them back.
+/// An attachment as stored: where its bytes are and what is needed to send them back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFile {
     /// The filename after path stripping.
     pub filename: String,
     /// The part's `Content-Type` exactly as sent, `None` when the part had none.
     pub content_type: Option<String>,
-    /// The content; `Bytes` so a download shares it instead of copying it.
-    pub bytes: Bytes,
+    /// The bytes.
+    pub content: Content,
+}
+
+/// Where an attachment's bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// In memory; `Bytes` so a download shares them instead of copying them.
+    Memory(Bytes),
+    /// In a file under `DIR/blobs/` (durable mode).
+    Blob(Blob),
 }
 
 impl StoredFile {
+    fn size(&self) -> u64 {
+        match &self.content {
+            Content::Memory(bytes) => bytes.len() as u64,
+            Content::Blob(blob) => blob.size,
+        }
+    }
+
     fn info(&self) -> AttachmentInfo {
         AttachmentInfo {
             filename: self.filename.clone(),
-            size: self.bytes.len() as u64,
+            size: self.size(),
         }
+    }
+
+    /// A rough size of this attachment's snapshot record, for the compaction trigger.
+    fn cost(&self) -> u64 {
+        let content_type = self.content_type.as_ref().map_or(0, String::len);
+        (96 + self.filename.len() + content_type) as u64
     }
 }
 
+/// An attachment ready to be sent: its details and its bytes.
+#[derive(Debug)]
+pub struct Download {
+    /// The stored attachment.
+    pub file: StoredFile,
+    /// In durable mode, the blob, opened while it was current, so a concurrent replace or
+    /// delete cannot take it away mid-download (an open file outlives its removal).
+    pub opened: Option<File>,
+}
+
 /// Why a change was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// No task has that id.
     NoSuchTask,
@@ -43,6 +92,8 @@ pub enum StoreError {
     TitleTaken,
     /// The task has no attachment.
     NoAttachment,
+    /// Durable mode: the change could not be made durable (500); the reason is for the log.
+    Storage(String),
 }
 
 /// Filters and paging for the list.
@@ -62,16 +113,20 @@ pub struct ListQuery {
 #[derive(Debug, Default)]
 pub struct Store {
     state: Mutex<State>,
+    /// The data directory in durable mode; `None` keeps everything in memory.
+    disk: Option<Disk>,
 }
 
 #[derive(Debug)]
 struct State {
     /// Tasks by id; a `BTreeMap` so the list comes out in id order without sorting.
-    tasks: BTreeMap<u64, Record>,
+    tasks: BTreeMap<u64, Entry>,
     /// Title → id, so the duplicate check is a hash look-up instead of a scan.
     ids_by_title: HashMap<String, u64>,
     /// The next id to hand out; only ever grows, so ids are never reused.
     next_id: u64,
+    /// A rough size of a snapshot of this state, for the compaction trigger.
+    live_bytes: u64,
 }
 
 impl Default for State {
@@ -80,19 +135,49 @@ impl Default for State {
             tasks: BTreeMap::new(),
             ids_by_title: HashMap::new(),
             next_id: 1,
+            live_bytes: 0,
         }
     }
 }
 
+/// One mutation of the state, as checked, journaled and applied.
+#[derive(Debug, Clone, PartialEq)]
+enum Change {
+    Create {
+        id: u64,
+        new: NewTask,
+    },
+    Patch {
+        id: u64,
+        patch: TaskPatch,
+    },
+    Delete {
+        id: u64,
+    },
+    Attach {
+        id: u64,
+        file: StoredFile,
+    },
+    Detach {
+        id: u64,
+    },
+    /// Only from a snapshot: the id counter.
+    NextId(u64),
+}
+
 #[derive(Debug, Clone)]
-struct Record {
+struct Entry {
     title: String,
     priority: Priority,
     done: bool,
     file: Option<StoredFile>,
 }
 
-impl Record {
+impl Entry {
+    fn cost(&self) -> u64 {
+        64 + self.title.len() as u64 + self.file.as_ref().map_or(0, StoredFile::cost)
+    }
+
     fn to_task(&self, id: u64) -> Task {
         Task {
             id,
@@ -104,10 +189,272 @@ impl Record {
     }
 }
 
+impl Change {
+    /// The journal record; durable mode stores every attachment as a blob.
+    fn to_record(&self) -> Record {
+        match self {
+            Change::Create { id, new } => Record::Create {
+                id: *id,
+                title: new.title.clone(),
+                priority: new.priority,
+                done: new.done,
+            },
+            Change::Patch { id, patch } => Record::Patch {
+                id: *id,
+                title: patch.title.clone(),
+                priority: patch.priority,
+                done: patch.done,
+            },
+            Change::Delete { id } => Record::Delete { id: *id },
+            Change::Attach { id, file } => attach_record(*id, file),
+            Change::Detach { id } => Record::Detach { id: *id },
+            Change::NextId(next_id) => Record::Snapshot {
+                next_id: *next_id,
+                tasks: 0,
+            },
+        }
+    }
+
+    fn from_record(record: Record) -> Change {
+        match record {
+            Record::Snapshot { next_id, .. } => Change::NextId(next_id),
+            Record::Create {
+                id,
+                title,
+                priority,
+                done,
+            } => Change::Create {
+                id,
+                new: NewTask {
+                    title,
+                    priority,
+                    done,
+                },
+            },
+            Record::Patch {
+                id,
+                title,
+                priority,
+                done,
+            } => Change::Patch {
+                id,
+                patch: TaskPatch {
+                    title,
+                    priority,
+                    done,
+                },
+            },
+            Record::Delete { id } => Change::Delete { id },
+            Record::Attach {
+                id,
+                blob,
+                size,
+                filename,
+                content_type,
+            } => Change::Attach {
+                id,
+                file: StoredFile {
+                    filename,
+                    content_type,
+                    content: Content::Blob(Blob { name: blob, size }),
+                },
+            },
+            Record::Detach { id } => Change::Detach { id },
+        }
+    }
+}
+
+fn attach_record(id: u64, file: &StoredFile) -> Record {
+    let Content::Blob(blob) = &file.content else {
+        unreachable!("durable mode stores every attachment as a blob");
+    };
+    Record::Attach {
+        id,
+        blob: blob.name.clone(),
+        size: blob.size,
+        filename: file.filename.clone(),
+        content_type: file.content_type.clone(),
+    }
+}
+
+/// A snapshot of `tasks`: the counter and count first, then each task and its attachment.
+fn snapshot_records(
+    next_id: u64,
+    tasks: &BTreeMap<u64, Entry>,
+) -> impl Iterator<Item = Record> + '_ {
+    let head = Record::Snapshot {
+        next_id,
+        tasks: tasks.len() as u64,
+    };
+    std::iter::once(head).chain(tasks.iter().flat_map(|(&id, entry)| {
+        let create = Record::Create {
+            id,
+            title: entry.title.clone(),
+            priority: entry.priority,
+            done: entry.done,
+        };
+        let attach = entry.file.as_ref().map(|file| attach_record(id, file));
+        std::iter::once(create).chain(attach)
+    }))
+}
+
+impl State {
+    /// Whether `change` can be applied; changes nothing.
+    fn check(&self, change: &Change) -> Result<(), StoreError> {
+        let exists = |id: &u64| match self.tasks.get(id) {
+            Some(entry) => Ok(entry),
+            None => Err(StoreError::NoSuchTask),
+        };
+        match change {
+            Change::Create { id, new } => {
+                if self.ids_by_title.contains_key(&new.title) {
+                    return Err(StoreError::TitleTaken);
+                }
+                if self.tasks.contains_key(id) {
+                    return Err(StoreError::Storage(format!("task {id} exists already")));
+                }
+            }
+            Change::Patch { id, patch } => {
+                exists(id)?;
+                let owner = patch.title.as_ref().and_then(|t| self.ids_by_title.get(t));
+                if owner.is_some_and(|owner| owner != id) {
+                    return Err(StoreError::TitleTaken);
+                }
+            }
+            Change::Delete { id } | Change::Attach { id, .. } => {
+                exists(id)?;
+            }
+            Change::Detach { id } => {
+                if exists(id)?.file.is_none() {
+                    return Err(StoreError::NoAttachment);
+                }
+            }
+            Change::NextId(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Checks `change`, then applies it in one step; returns the attachment it dropped, to be
+    /// freed after unlocking.
+    fn apply(&mut self, change: Change) -> Result<Option<StoredFile>, StoreError> {
+        self.check(&change)?;
+        let mut freed = None;
+        match change {
+            Change::Create { id, new } => {
+                self.next_id = self.next_id.max(id + 1);
+                self.ids_by_title.insert(new.title.clone(), id);
+                let entry = Entry {
+                    title: new.title,
+                    priority: new.priority,
+                    done: new.done,
+                    file: None,
+                };
+                self.live_bytes += entry.cost();
+                self.tasks.insert(id, entry);
+            }
+            Change::Patch { id, patch } => {
+                let entry = self.tasks.get_mut(&id).expect("checked");
+                let before = entry.cost();
+                if let Some(title) = patch.title {
+                    self.ids_by_title.remove(&entry.title);
+                    self.ids_by_title.insert(title.clone(), id);
+                    entry.title = title;
+                }
+                entry.priority = patch.priority.unwrap_or(entry.priority);
+                entry.done = patch.done.unwrap_or(entry.done);
+                self.live_bytes = self.live_bytes - before + entry.cost();
+            }
+            Change::Delete { id } => {
+                let entry = self.tasks.remove(&id).expect("checked");
+                self.ids_by_title.remove(&entry.title);
+                self.live_bytes -= entry.cost();
+                freed = entry.file;
+            }
+            Change::Attach { id, file } => {
+                let entry = self.tasks.get_mut(&id).expect("checked");
+                let before = entry.cost();
+                freed = entry.file.replace(file);
+                self.live_bytes = self.live_bytes - before + entry.cost();
+            }
+            Change::Detach { id } => {
+                let entry = self.tasks.get_mut(&id).expect("checked");
+                let before = entry.cost();
+                freed = entry.file.take();
+                self.live_bytes = self.live_bytes - before + entry.cost();
+            }
+            Change::NextId(next_id) => self.next_id = self.next_id.max(next_id),
+        }
+        Ok(freed)
+    }
+
+    /// Applies a record read from disk.
+    fn replay(&mut self, record: Record) -> Result<(), String> {
+        self.apply(Change::from_record(record))
+            .map(drop)
+            .map_err(|error| format!("the record does not fit the state before it ({error:?})"))
+    }
+
+    fn task(&self, id: u64) -> Task {
+        self.tasks.get(&id).expect("just changed").to_task(id)
+    }
+
+    /// The blobs the state refers to, with their sizes.
+    fn blobs(&self) -> HashMap<String, u64> {
+        let files = self.tasks.values().filter_map(|entry| entry.file.as_ref());
+        files
+            .filter_map(|file| match &file.content {
+                Content::Blob(blob) => Some((blob.name.clone(), blob.size)),
+                Content::Memory(_) => None,
+            })
+            .collect()
+    }
+}
+
 impl Store {
-    /// An empty store whose first id is 1.
+    /// An empty store whose first id is 1, in memory.
     pub fn new() -> Store {
         Store::default()
+    }
+
+    /// A store kept in `dir` (created if missing): replays what is there, and keeps every
+    /// later change there.
+    ///
+    /// # Errors
+    /// When `dir` is in use by another taskd, cannot be created, or holds a corrupt record
+    /// before the end of a journal (the message names the file and the byte offset).
+    pub fn open(dir: &Path, hooks: StorageHooks) -> io::Result<Store> {
+        let opening = durable::prepare(dir, hooks)?;
+        let mut state = State::default();
+        let tail = opening.replay(&mut |record| state.replay(record))?;
+        let disk = opening.finish(tail, &state.blobs())?;
+        Ok(Store {
+            state: Mutex::new(state),
+            disk: Some(disk),
+        })
+    }
+
+    /// Where uploads are received in durable mode; `None` in memory mode.
+    pub(crate) fn spool(&self) -> Option<&Spool> {
+        self.disk.as_ref().map(Disk::spool)
+    }
+
+    /// Moves a received upload into the data directory (durable mode).
+    ///
+    /// # Errors
+    /// `Storage` when that fails.
+    pub(crate) fn persist(&self, file: durable::SpooledFile) -> Result<Blob, StoreError> {
+        let disk = self
+            .disk
+            .as_ref()
+            .expect("a spooled file implies durable mode");
+        disk.persist(file).map_err(StoreError::Storage)
+    }
+
+    /// Removes a blob that no change refers to (its task vanished before the attach).
+    pub(crate) fn discard(&self, blob: &Blob) {
+        if let Some(disk) = &self.disk {
+            disk.remove_blob(blob);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -115,32 +462,115 @@ impl Store {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The lock, for a change. After a storage failure it first cuts the journal back to its
+    /// durable end and reloads the state from disk, so changes that were answered 500 vanish.
+    fn lock_for_change(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        let mut state = self.lock();
+        let Some(disk) = &self.disk else {
+            return Ok(state);
+        };
+        if disk.journal.is_broken() {
+            disk.journal.repair().map_err(StoreError::Storage)?;
+            let mut fresh = State::default();
+            if let Err(error) = disk.reload(&mut |record| fresh.replay(record)) {
+                let reason = format!("cannot reload after a storage failure: {error}");
+                disk.journal.fail(&reason);
+                return Err(StoreError::Storage(reason));
+            }
+            *state = fresh;
+        }
+        Ok(state)
+    }
+
+    /// Checks `change`, appends it to the journal (durable mode) and applies it, under the lock.
+    fn record(
+        &self,
+        state: &mut State,
+        change: Change,
+    ) -> Result<(Option<Ticket>, Option<StoredFile>), StoreError> {
+        state.check(&change)?;
+        let ticket = match &self.disk {
+            None => None,
+            Some(disk) => Some(
+                disk.journal
+                    .append(&change.to_record())
+                    .map_err(StoreError::Storage)?,
+            ),
+        };
+        let freed = state
+            .apply(change)
+            .expect("checked above, under the same lock");
+        Ok((ticket, freed))
+    }
+
+    /// After unlocking: waits until the change is durable, then frees what it replaced.
+    fn settle(&self, ticket: Option<Ticket>, freed: Option<StoredFile>) -> Result<(), StoreError> {
+        let (Some(disk), Some(ticket)) = (&self.disk, ticket) else {
+            // Memory mode: free the attachment (possibly many MiB) here, not under the lock.
+            drop(freed);
+            return Ok(());
+        };
+        if let Err(reason) = disk.journal.commit(ticket) {
+            // Undo before answering 500, so no client reads the lost change afterwards; if the
+            // reload fails too, the next change retries it. The replaced blob stays: the
+            // reloaded state may refer to it again.
+            drop(self.lock_for_change());
+            return Err(StoreError::Storage(reason));
+        }
+        if let Some(StoredFile {
+            content: Content::Blob(blob),
+            ..
+        }) = freed
+        {
+            disk.remove_blob(&blob);
+        }
+        self.compact_if_due(disk);
+        Ok(())
+    }
+
+    /// Compaction: when the journal has grown past twice the live data, the state goes into a
+    /// snapshot and a fresh journal starts. The writer that notices does it, after its own
+    /// change is durable.
+    fn compact_if_due(&self, disk: &Disk) {
+        let live_bytes = self.lock().live_bytes;
+        if !disk.start_compaction(live_bytes) {
+            return;
+        }
+        // Under the lock only: make the journal durable, switch files, copy the state.
+        let switched = {
+            let state = self.lock();
+            disk.journal
+                .rotate()
+                .map(|generation| (generation, state.next_id, state.tasks.clone()))
+        };
+        let written = switched.and_then(|(generation, next_id, tasks)| {
+            let mut records = snapshot_records(next_id, &tasks);
+            disk.write_snapshot(generation, &mut records)
+                .map_err(|error| error.to_string())
+        });
+        if let Err(reason) = written {
+            eprintln!("taskd: compaction failed, the journals are kept: {reason}");
+        }
+        disk.compacted();
+    }
+
     /// Creates a task and returns it with its new id.
     ///
     /// # Errors
-    /// `TitleTaken` when another task has the title; no id is consumed then.
+    /// `TitleTaken` when another task has the title; no id is consumed then. `Storage`.
     pub fn create(&self, new: NewTask) -> Result<Task, StoreError> {
-        let mut state = self.lock();
-        if state.ids_by_title.contains_key(&new.title) {
-            return Err(StoreError::TitleTaken);
-        }
+        let mut state = self.lock_for_change()?;
         let id = state.next_id;
-        state.next_id += 1;
-        state.ids_by_title.insert(new.title.clone(), id);
-        let record = Record {
-            title: new.title,
-            priority: new.priority,
-            done: new.done,
-            file: None,
-        };
-        let task = record.to_task(id);
-        state.tasks.insert(id, record);
+        let (ticket, _) = self.record(&mut state, Change::Create { id, new })?;
+        let task = state.task(id);
+        drop(state);
+        self.settle(ticket, None)?;
         Ok(task)
     }
 
     /// The task with this id.
     pub fn get(&self, id: u64) -> Option<Task> {
-        self.lock().tasks.get(&id).map(|record| record.to_task(id))
+        self.lock().tasks.get(&id).map(|entry| entry.to_task(id))
     }
 
     /// Tasks in id order, filtered, then skipped, then limited.
@@ -154,52 +584,32 @@ impl Store {
             .filter(|(_, r)| query.priority.is_none_or(|p| r.priority == p))
             .skip(skip)
             .take(query.limit)
-            .map(|(id, record)| record.to_task(*id))
+            .map(|(id, entry)| entry.to_task(*id))
             .collect()
     }
 
     /// Applies a validated patch and returns the whole task.
     ///
     /// # Errors
-    /// `NoSuchTask`, then `TitleTaken` when the new title belongs to another task.
+    /// `NoSuchTask`, then `TitleTaken` when the new title belongs to another task; `Storage`.
     pub fn update(&self, id: u64, patch: TaskPatch) -> Result<Task, StoreError> {
-        let mut state = self.lock();
-        let old_title = match state.tasks.get(&id) {
-            None => return Err(StoreError::NoSuchTask),
-            Some(record) => record.title.clone(),
-        };
-        if let Some(title) = &patch.title {
-            if state
-                .ids_by_title
-                .get(title)
-                .is_some_and(|&owner| owner != id)
-            {
-                return Err(StoreError::TitleTaken);
-            }
-            state.ids_by_title.remove(&old_title);
-            state.ids_by_title.insert(title.clone(), id);
-        }
-        let record = state.tasks.get_mut(&id).expect("checked above");
-        if let Some(title) = patch.title {
-            record.title = title;
-        }
-        record.priority = patch.priority.unwrap_or(record.priority);
-        record.done = patch.done.unwrap_or(record.done);
-        Ok(record.to_task(id))
+        let mut state = self.lock_for_change()?;
+        let (ticket, _) = self.record(&mut state, Change::Patch { id, patch })?;
+        let task = state.task(id);
+        drop(state);
+        self.settle(ticket, None)?;
+        Ok(task)
     }
 
     /// Deletes a task with its attachment; its title becomes free.
     ///
     /// # Errors
-    /// `NoSuchTask`.
+    /// `NoSuchTask`; `Storage`.
     pub fn delete(&self, id: u64) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let record = state.tasks.remove(&id).ok_or(StoreError::NoSuchTask)?;
-        state.ids_by_title.remove(&record.title);
-        // Free the attachment (possibly many MiB) after unlocking, not under the lock.
+        let mut state = self.lock_for_change()?;
+        let (ticket, freed) = self.record(&mut state, Change::Delete { id })?;
         drop(state);
-        drop(record);
-        Ok(())
+        self.settle(ticket, freed)
     }
 
     /// Whether a task with this id exists.
@@ -210,26 +620,31 @@ impl Store {
     /// Sets (or replaces) a task's attachment and returns the task.
     ///
     /// # Errors
-    /// `NoSuchTask`.
+    /// `NoSuchTask`; `Storage`.
     pub fn attach(&self, id: u64, file: StoredFile) -> Result<Task, StoreError> {
-        let mut state = self.lock();
-        let record = state.tasks.get_mut(&id).ok_or(StoreError::NoSuchTask)?;
-        let replaced = record.file.replace(file);
-        let task = record.to_task(id);
-        // Free the replaced attachment after unlocking, not under the lock.
+        let mut state = self.lock_for_change()?;
+        let (ticket, replaced) = self.record(&mut state, Change::Attach { id, file })?;
+        let task = state.task(id);
         drop(state);
-        drop(replaced);
+        self.settle(ticket, replaced)?;
         Ok(task)
     }
 
-    /// The task's attachment (sharing its bytes).
+    /// The task's attachment, ready to send.
     ///
     /// # Errors
-    /// `NoSuchTask`, `NoAttachment`.
-    pub fn attachment(&self, id: u64) -> Result<StoredFile, StoreError> {
+    /// `NoSuchTask`, `NoAttachment`; `Storage` when its blob cannot be opened.
+    pub fn attachment(&self, id: u64) -> Result<Download, StoreError> {
         let state = self.lock();
-        let record = state.tasks.get(&id).ok_or(StoreError::NoSuchTask)?;
-        record.file.clone().ok_or(StoreError::NoAttachment)
+        let entry = state.tasks.get(&id).ok_or(StoreError::NoSuchTask)?;
+        let file = entry.file.clone().ok_or(StoreError::NoAttachment)?;
+        let opened = match (&self.disk, &file.content) {
+            (Some(disk), Content::Blob(blob)) => Some(disk.open_blob(blob).map_err(|error| {
+                StoreError::Storage(format!("cannot open blob {}: {error}", blob.name))
+            })?),
+            _ => None,
+        };
+        Ok(Download { file, opened })
     }
 
     /// Test hook for [`crate::Config::fault_injection`]: panics while holding the lock, which
@@ -243,15 +658,12 @@ impl Store {
     /// Removes a task's attachment.
     ///
     /// # Errors
-    /// `NoSuchTask`, `NoAttachment`.
+    /// `NoSuchTask`, `NoAttachment`; `Storage`.
     pub fn detach(&self, id: u64) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let record = state.tasks.get_mut(&id).ok_or(StoreError::NoSuchTask)?;
-        let removed = record.file.take().ok_or(StoreError::NoAttachment)?;
-        // Free the attachment after unlocking, not under the lock.
+        let mut state = self.lock_for_change()?;
+        let (ticket, removed) = self.record(&mut state, Change::Detach { id })?;
         drop(state);
-        drop(removed);
-        Ok(())
+        self.settle(ticket, removed)
     }
 }
 

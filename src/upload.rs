@@ -1,6 +1,7 @@
 //! Attachment uploads (CONTRACT §9): the `file` field of a `multipart/form-data` body, read with
 //! multer from a blocking reader under the contract's limits and 400s, plus the checks and the
-//! `Content-Disposition` header for serving it back.
+//! `Content-Disposition` header for serving it back. A [`FileSink`] decides where the file's
+//! bytes go while they arrive: memory ([`InMemory`]) or, in durable mode, a temporary file.
 
 mod blocking;
 mod disposition;
@@ -31,27 +32,84 @@ const MAX_FILES: usize = 1000;
 /// when judging a declared `Content-Length` before reading.
 const FRAMING_ALLOWANCE: u64 = 64 * 1024;
 
-/// A file part that was read completely: the attachment to store.
+/// A file part that was read completely: the attachment to store. `D` is where its bytes are:
+/// `Bytes` in memory, or what another [`FileSink`] made of them.
 #[derive(Debug, Clone, PartialEq)]
-pub struct UploadedFile {
+pub struct UploadedFile<D = Bytes> {
     /// The client's filename after CONTRACT §9's decoding and path stripping (may be empty).
     pub filename: String,
     /// The part's `Content-Type` header value exactly as sent (lossy UTF-8), `None` when absent.
     pub content_type: Option<String>,
     /// The file's bytes.
-    pub bytes: Bytes,
+    pub bytes: D,
 }
 
 /// What the body held under the name `file` (the last part so named wins).
 #[derive(Debug, Clone, PartialEq)]
-pub enum FileField {
+pub enum FileField<D = Bytes> {
     /// No `file` part, an empty `file` text field, a "no file chosen" part, or a body that is not
     /// multipart / form-urlencoded at all: 422 `missing`.
     Missing,
     /// A non-empty text field named `file`: 422 `value_error` with this value as `input`.
     Text(String),
     /// A file part.
-    File(UploadedFile),
+    File(UploadedFile<D>),
+}
+
+/// Where the bytes of a `file` part go while the body is read. Only the part being read and the
+/// last complete `file` part are ever kept; a superseded one is dropped.
+pub trait FileSink {
+    /// The open destination while a part is read.
+    type Writer;
+    /// A finished part's bytes.
+    type Data;
+    /// Opens a destination; `bound` is the most the part can hold, when known.
+    ///
+    /// # Errors
+    /// 500 when the destination cannot be created.
+    fn create(&self, bound: Option<u64>) -> Result<Self::Writer, ApiError>;
+    /// Appends a chunk.
+    ///
+    /// # Errors
+    /// 500 when it cannot be stored.
+    fn write(&self, writer: &mut Self::Writer, chunk: &[u8]) -> Result<(), ApiError>;
+    /// Closes the destination after the part's closing delimiter.
+    ///
+    /// # Errors
+    /// 500 when it cannot be closed.
+    fn finish(&self, writer: Self::Writer) -> Result<Self::Data, ApiError>;
+}
+
+/// Keeps a file in one buffer, reserved once from `Content-Length`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InMemory;
+
+impl FileSink for InMemory {
+    type Writer = Vec<u8>;
+    type Data = Bytes;
+
+    /// A buffer sized once for the whole file, so a large upload is never re-copied as it
+    /// grows. If the allocator refuses, the buffer grows on demand instead.
+    fn create(&self, bound: Option<u64>) -> Result<Vec<u8>, ApiError> {
+        let mut buffer = Vec::new();
+        if let Some(Ok(bound)) = bound.map(usize::try_from) {
+            let _ = buffer.try_reserve_exact(bound);
+        }
+        Ok(buffer)
+    }
+
+    fn write(&self, writer: &mut Vec<u8>, chunk: &[u8]) -> Result<(), ApiError> {
+        writer.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn finish(&self, mut bytes: Vec<u8>) -> Result<Bytes, ApiError> {
+        // The reservation was for the rest of the body; give back a large unused tail.
+        if bytes.capacity() - bytes.len() > bytes.len() / 16 + 64 * 1024 {
+            bytes.shrink_to_fit();
+        }
+        Ok(Bytes::from(bytes))
+    }
 }
 
 /// Limits applied while reading an upload.
@@ -75,12 +133,26 @@ pub fn read_file_field<R: Read + Send>(
     size_hint: Option<u64>,
     limits: UploadLimits,
 ) -> Result<FileField, ApiError> {
+    read_file_field_into(body, content_type, size_hint, limits, &InMemory)
+}
+
+/// [`read_file_field`], with the file's bytes going to `sink` as they arrive.
+///
+/// # Errors
+/// As [`read_file_field`], and the sink's 500s.
+pub fn read_file_field_into<R: Read + Send, S: FileSink>(
+    body: R,
+    content_type: Option<&str>,
+    size_hint: Option<u64>,
+    limits: UploadLimits,
+    sink: &S,
+) -> Result<FileField<S::Data>, ApiError> {
     let Some(content_type) = content_type else {
         return Ok(FileField::Missing);
     };
     let (media_type, params) = split_params(content_type.as_bytes());
     if media_type.eq_ignore_ascii_case(b"application/x-www-form-urlencoded") {
-        return read_form(body);
+        return read_form(body).map(|text| text.map_or(FileField::Missing, FileField::Text));
     }
     // RFC 9110 §8.3.1: media types are case-insensitive. multipart/mixed and others are not
     // forms, so they hold no `file` field.
@@ -102,7 +174,8 @@ pub fn read_file_field<R: Read + Send>(
     {
         return Err(too_large(limits));
     }
-    read_multipart(body, &String::from_utf8_lossy(boundary), size_hint, limits)
+    let boundary = String::from_utf8_lossy(boundary);
+    read_multipart(body, &boundary, Parts::new(size_hint, limits, sink))
 }
 
 /// 413 for a file over the upload limit.
@@ -111,8 +184,9 @@ fn too_large(limits: UploadLimits) -> ApiError {
     ApiError::PayloadTooLarge(format!("File too large (limit {limit} bytes)"))
 }
 
-/// `file=...` from an `application/x-www-form-urlencoded` body (the last `file` wins).
-fn read_form(body: impl Read) -> Result<FileField, ApiError> {
+/// `file=...` from an `application/x-www-form-urlencoded` body (the last `file` wins), when
+/// it is not empty.
+fn read_form(body: impl Read) -> Result<Option<String>, ApiError> {
     let mut bytes = Vec::new();
     body.take(MAX_TEXT_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_TEXT_BYTES {
@@ -124,22 +198,17 @@ fn read_form(body: impl Read) -> Result<FileField, ApiError> {
         .filter(|(key, _)| key == "file")
         .last()
         .map(|(_, value)| value.into_owned());
-    Ok(match value {
-        Some(text) if !text.is_empty() => FileField::Text(text),
-        _ => FileField::Missing,
-    })
+    Ok(value.filter(|text| !text.is_empty()))
 }
 
-fn read_multipart<R: Read>(
+fn read_multipart<R: Read, S: FileSink>(
     body: R,
     boundary: &str,
-    size_hint: Option<u64>,
-    limits: UploadLimits,
-) -> Result<FileField, ApiError> {
+    mut parts: Parts<'_, S>,
+) -> Result<FileField<S::Data>, ApiError> {
     let mailbox = Mailbox::default();
     let mut driver = Driver::new(body, &mailbox, boundary);
     let mut multipart = multer::Multipart::new(mailbox.inbox(), boundary);
-    let mut parts = Parts::new(size_hint, limits);
     loop {
         let mut field = match driver.block_on(multipart.next_field())? {
             Ok(Some(field)) => field,
@@ -169,7 +238,7 @@ fn read_multipart<R: Read>(
                 Err(error) => return settle(error, driver.at_eof()).map(|()| parts.into_field()),
             }
         }
-        parts.complete(part);
+        parts.complete(part)?;
     }
     Ok(parts.into_field())
 }
@@ -197,28 +266,37 @@ fn settle(error: multer::Error, at_eof: bool) -> Result<(), ApiError> {
 }
 
 /// The contract's counters across a body, and the last complete `file` part.
-struct Parts {
+struct Parts<'s, S: FileSink> {
+    sink: &'s S,
     limits: UploadLimits,
     size_hint: Option<u64>,
     fields: usize,
     files: usize,
     /// Part data seen so far: the rest of `Content-Length` bounds the current part.
     data_bytes: u64,
-    /// Only this and the part being read are ever held in memory.
-    best: Option<FileField>,
+    /// Only this and the part being read are ever kept.
+    best: Option<FileField<S::Data>>,
 }
 
 /// A part being read.
-struct Part {
+struct Part<W> {
     head: PartHead,
     size: u64,
     /// The bytes, for a part named `file` only; others are counted and dropped.
-    kept: Option<Vec<u8>>,
+    kept: Option<Kept<W>>,
 }
 
-impl Parts {
-    fn new(size_hint: Option<u64>, limits: UploadLimits) -> Parts {
+/// Where a `file` part's bytes go: a text field's into memory (at most 1 MiB), a file's into
+/// the sink.
+enum Kept<W> {
+    Text(Vec<u8>),
+    File(W),
+}
+
+impl<'s, S: FileSink> Parts<'s, S> {
+    fn new(size_hint: Option<u64>, limits: UploadLimits, sink: &'s S) -> Self {
         Parts {
+            sink,
             limits,
             size_hint,
             fields: 0,
@@ -229,7 +307,7 @@ impl Parts {
     }
 
     /// Counts a new part the way FastAPI does, when its headers are complete.
-    fn start(&mut self, head: PartHead) -> Result<Part, ApiError> {
+    fn start(&mut self, head: PartHead) -> Result<Part<S::Writer>, ApiError> {
         let (count, max, message) = match head.filename {
             Some(_) => (&mut self.files, MAX_FILES, TOO_MANY_FILES),
             None => (&mut self.fields, MAX_FIELDS, TOO_MANY_FIELDS),
@@ -240,8 +318,8 @@ impl Parts {
         }
         let kept = match (head.name == b"file", &head.filename) {
             (false, _) => None,
-            (true, None) => Some(Vec::new()),
-            (true, Some(_)) => Some(self.file_buffer()),
+            (true, None) => Some(Kept::Text(Vec::new())),
+            (true, Some(_)) => Some(Kept::File(self.sink.create(self.file_bound())?)),
         };
         Ok(Part {
             head,
@@ -250,23 +328,17 @@ impl Parts {
         })
     }
 
-    /// A buffer sized once for the whole file, so a large upload is never re-copied as it
-    /// grows: the rest of `Content-Length` bounds the part, the upload limit bounds what we
-    /// accept. If the allocator refuses, the buffer grows on demand instead.
-    fn file_buffer(&self) -> Vec<u8> {
-        let mut buffer = Vec::new();
-        let bound = self.size_hint.map(|hint| {
+    /// The most the next file part can hold: the rest of `Content-Length` bounds the part,
+    /// the upload limit bounds what we accept.
+    fn file_bound(&self) -> Option<u64> {
+        self.size_hint.map(|hint| {
             hint.saturating_sub(self.data_bytes)
                 .min(self.limits.max_file_bytes)
-        });
-        if let Some(Ok(bound)) = bound.map(usize::try_from) {
-            let _ = buffer.try_reserve_exact(bound);
-        }
-        buffer
+        })
     }
 
     /// Adds a data chunk, enforcing the size limits as the bytes arrive.
-    fn push(&mut self, part: &mut Part, chunk: &[u8]) -> Result<(), ApiError> {
+    fn push(&mut self, part: &mut Part<S::Writer>, chunk: &[u8]) -> Result<(), ApiError> {
         let len = chunk.len() as u64;
         self.data_bytes += len;
         part.size += len;
@@ -277,37 +349,38 @@ impl Parts {
         if part.head.filename.is_some() && part.size > limit {
             return Err(too_large(self.limits));
         }
-        if let Some(kept) = &mut part.kept {
-            kept.extend_from_slice(chunk);
+        match &mut part.kept {
+            Some(Kept::Text(text)) => text.extend_from_slice(chunk),
+            Some(Kept::File(writer)) => self.sink.write(writer, chunk)?,
+            None => {}
         }
         Ok(())
     }
 
     /// A part ended with a delimiter; a `file` part replaces the earlier candidate.
-    fn complete(&mut self, part: Part) {
-        let Some(mut bytes) = part.kept else {
-            return;
+    fn complete(&mut self, part: Part<S::Writer>) -> Result<(), ApiError> {
+        let Some(kept) = part.kept else {
+            return Ok(());
         };
-        self.best = Some(match part.head.filename {
-            None if bytes.is_empty() => FileField::Missing,
-            None => FileField::Text(String::from_utf8_lossy(&bytes).into_owned()),
+        // The earlier candidate goes first, so at most one finished file is ever kept.
+        self.best = None;
+        self.best = Some(match (kept, part.head.filename) {
+            (Kept::Text(text), _) if text.is_empty() => FileField::Missing,
+            (Kept::Text(text), _) => FileField::Text(String::from_utf8_lossy(&text).into_owned()),
             // A browser's "no file chosen": an empty name and no content.
-            Some(filename) if filename.is_empty() && bytes.is_empty() => FileField::Missing,
-            Some(filename) => {
-                // The reservation was for the rest of the body; give back a large unused tail.
-                if bytes.capacity() - bytes.len() > bytes.len() / 16 + 64 * 1024 {
-                    bytes.shrink_to_fit();
-                }
-                FileField::File(UploadedFile {
-                    filename,
-                    content_type: part.head.content_type,
-                    bytes: Bytes::from(bytes),
-                })
+            (Kept::File(_), Some(filename)) if filename.is_empty() && part.size == 0 => {
+                FileField::Missing
             }
+            (Kept::File(writer), filename) => FileField::File(UploadedFile {
+                filename: filename.unwrap_or_default(),
+                content_type: part.head.content_type,
+                bytes: self.sink.finish(writer)?,
+            }),
         });
+        Ok(())
     }
 
-    fn into_field(self) -> FileField {
+    fn into_field(self) -> FileField<S::Data> {
         self.best.unwrap_or(FileField::Missing)
     }
 }

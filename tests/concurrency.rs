@@ -257,7 +257,7 @@ impl Upload {
     }
 
     fn content_type(self) -> &'static str {
-        if self.seq % 2 == 0 {
+        if self.seq.is_multiple_of(2) {
             "text/plain"
         } else {
             "image/png"

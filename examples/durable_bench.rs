@@ -1,0 +1,219 @@
+//! Load generator for durable mode: create throughput in memory vs `--data-dir` (same machine,
+//! same run), and the start time of a data directory holding many tasks.
+//!
+//! ```sh
+//! cargo run --release --example durable_bench -- --seconds 10 --clients 16
+//! cargo run --release --example durable_bench -- --startup 1000000 --dir /tmp/taskd-1m
+//! ```
+//!
+//! The first starts a server on port 0 through the library for each mode, runs N keep-alive
+//! client threads that POST /tasks with unique titles for a fixed time, and prints creates per
+//! second. The second fills DIR through the store (concurrent creates, so group commit makes it
+//! quick) unless it already holds tasks, then times `Server::bind` on it: replaying the journal.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use taskd::durable::StorageHooks;
+use taskd::model::{NewTask, Priority};
+use taskd::store::Store;
+use taskd::{Config, Server};
+
+struct Options {
+    seconds: u64,
+    clients: usize,
+    workers: usize,
+    startup: Option<u64>,
+    dir: Option<PathBuf>,
+}
+
+fn parse() -> Options {
+    let mut options = Options {
+        seconds: 10,
+        clients: 16,
+        workers: 8,
+        startup: None,
+        dir: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--seconds" => options.seconds = value.parse().expect("--seconds N"),
+            "--clients" => options.clients = value.parse().expect("--clients N"),
+            "--workers" => options.workers = value.parse().expect("--workers N"),
+            "--startup" => options.startup = Some(value.parse().expect("--startup N")),
+            "--dir" => options.dir = Some(value.into()),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    options
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("taskd-bench-{name}-{}", std::process::id()))
+}
+
+/// Reads one response off a keep-alive connection; returns its status.
+fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut length = 0;
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(status)
+}
+
+/// Creates per second against `addr` with `clients` keep-alive connections.
+fn load(addr: SocketAddr, clients: usize, seconds: u64, tag: &str) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..clients)
+        .map(|client| {
+            let (stop, done, tag) = (stop.clone(), done.clone(), tag.to_owned());
+            thread::spawn(move || {
+                let stream = TcpStream::connect(addr).expect("connect");
+                stream.set_nodelay(true).expect("nodelay");
+                let mut writer = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = format!("{{\"title\":\"{tag}-{client}-{n}\"}}");
+                    let request = format!(
+                        "POST /tasks HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    writer.write_all(request.as_bytes()).expect("write");
+                    let status = read_response(&mut reader).expect("read");
+                    assert_eq!(status, 201);
+                    n += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    let count = done.load(Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    for thread in threads {
+        thread.join().expect("client");
+    }
+    count as f64 / elapsed
+}
+
+fn throughput(options: &Options) {
+    let memory = Config {
+        workers: options.workers,
+        ..Config::ephemeral()
+    };
+    let dir = temp_dir("throughput");
+    let _ = std::fs::remove_dir_all(&dir);
+    let durable = Config {
+        data_dir: Some(dir.clone()),
+        ..memory.clone()
+    };
+    for (name, config) in [("memory", memory), ("durable", durable)] {
+        let handle = Server::bind(config).expect("bind").spawn();
+        let rate = load(handle.addr(), options.clients, options.seconds, name);
+        handle.shutdown();
+        println!(
+            "{name:>8}: {rate:>9.0} creates/s ({} clients, {} workers, {} s)",
+            options.clients, options.workers, options.seconds
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn startup(options: &Options, tasks: u64) {
+    let dir = options.dir.clone().unwrap_or_else(|| temp_dir("startup"));
+    {
+        let store = Arc::new(Store::open(&dir, StorageHooks::default()).expect("open"));
+        let have = store.list(&taskd::store::ListQuery {
+            done: None,
+            priority: None,
+            skip: tasks.saturating_sub(1),
+            limit: 1,
+        });
+        if have.is_empty() {
+            let started = Instant::now();
+            let next = Arc::new(AtomicU64::new(0));
+            let fillers: Vec<_> = (0..64)
+                .map(|_| {
+                    let (store, next) = (store.clone(), next.clone());
+                    thread::spawn(move || loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= tasks {
+                            return;
+                        }
+                        let new = NewTask {
+                            title: format!("Task number {n}"),
+                            priority: Priority::Medium,
+                            done: n % 3 == 0,
+                        };
+                        store.create(new).expect("create");
+                    })
+                })
+                .collect();
+            for filler in fillers {
+                filler.join().expect("filler");
+            }
+            println!(
+                "filled {} with {tasks} tasks in {:.1} s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let size: u64 = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let config = Config {
+        data_dir: Some(dir.clone()),
+        ..Config::ephemeral()
+    };
+    let started = Instant::now();
+    let server = Server::bind(config).expect("bind");
+    let elapsed = started.elapsed();
+    println!(
+        "startup with {tasks} tasks ({} MB on disk): Server::bind took {:.2} s",
+        size / 1_000_000,
+        elapsed.as_secs_f64()
+    );
+    drop(server);
+}
+
+fn main() {
+    let options = parse();
+    match options.startup {
+        Some(tasks) => startup(&options, tasks),
+        None => throughput(&options),
+    }
+}
