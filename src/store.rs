@@ -14,6 +14,9 @@ use bytes::Bytes;
 
 use crate::model::{AttachmentInfo, NewTask, Priority, Task, TaskPatch};
 
+mod positions;
+use positions::Positions;
+
 /// An attachment as stored: its bytes and what is needed to send them back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredFile {
@@ -72,6 +75,8 @@ struct State {
     ids_by_title: HashMap<String, u64>,
     /// The next id to hand out; only ever grows, so ids are never reused.
     next_id: u64,
+    /// Which ids are present, so an unfiltered `skip` is O(log n); kept in step with `tasks`.
+    positions: Positions,
 }
 
 impl Default for State {
@@ -80,7 +85,21 @@ impl Default for State {
             tasks: BTreeMap::new(),
             ids_by_title: HashMap::new(),
             next_id: 1,
+            positions: Positions::default(),
         }
+    }
+}
+
+impl State {
+    /// An unfiltered page: the `skip`-th task is found through `positions` in O(log n), then
+    /// the map's range yields `limit` tasks, so a deep page costs O(log n + limit).
+    fn page(&self, skip: u64, limit: usize) -> Vec<Task> {
+        debug_assert_eq!(self.positions.len(), self.tasks.len() as u64);
+        let Some(first) = self.positions.select(skip) else {
+            return Vec::new();
+        };
+        let page = self.tasks.range(first..).take(limit);
+        page.map(|(id, record)| record.to_task(*id)).collect()
     }
 }
 
@@ -135,6 +154,7 @@ impl Store {
         };
         let task = record.to_task(id);
         state.tasks.insert(id, record);
+        state.positions.insert(id);
         Ok(task)
     }
 
@@ -146,6 +166,10 @@ impl Store {
     /// Tasks in id order, filtered, then skipped, then limited.
     pub fn list(&self, query: &ListQuery) -> Vec<Task> {
         let state = self.lock();
+        if query.done.is_none() && query.priority.is_none() {
+            return state.page(query.skip, query.limit);
+        }
+        // With a filter, the k-th *match* is not indexed: walk the map (O(n) at worst).
         let skip = usize::try_from(query.skip).unwrap_or(usize::MAX);
         state
             .tasks
@@ -196,6 +220,7 @@ impl Store {
         let mut state = self.lock();
         let record = state.tasks.remove(&id).ok_or(StoreError::NoSuchTask)?;
         state.ids_by_title.remove(&record.title);
+        state.positions.remove(id);
         // Free the attachment (possibly many MiB) after unlocking, not under the lock.
         drop(state);
         drop(record);
