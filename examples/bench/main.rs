@@ -1,0 +1,544 @@
+//! The performance benchmark of taskd (issue 6): it runs the release binary as a separate
+//! process on port 0, drives it with keep-alive connections from several threads for a fixed
+//! time, and prints req/s, latency percentiles and the server's memory (`/proc/PID/status`).
+//! Next to it, in the same run, it measures the ceiling of the stack: a tiny_http hello-world
+//! with the same worker count (`examples/hello_ceiling.rs`).
+//!
+//! ```text
+//! cargo run --release --example bench                       # about 1 minute
+//! cargo run --release --example bench -- --workers 1,2,4,8 --scenarios ceiling,get,create
+//! cargo run --release --example bench -- --scenarios scale  # 10 vs 1,000,000 tasks
+//! cargo run --release --example bench -- --url http://127.0.0.1:8000 --scenarios get,create
+//! ```
+//!
+//! The generator shares the machine with the server, so it is built to be cheap: requests are
+//! pre-built bytes, buffers are reused, and only the status line and `Content-Length` are parsed.
+
+mod client;
+mod load;
+mod process;
+mod report;
+mod scripts;
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use client::Conn;
+use load::{Load, Stats};
+use process::ServerProcess;
+use report::{mib, Row, Table};
+use scripts::{multipart_frame, populate, Create, Get, Mixed, Upload};
+
+const USAGE: &str = "\
+Usage: cargo run --release --example bench -- [options]
+
+  --duration SECS      measured time per scenario (default 5)
+  --warmup SECS        unmeasured time before each scenario (default 1)
+  --connections N      keep-alive connections (default 32)
+  --threads N          client threads sharing them (default 2)
+  --workers LIST       taskd --workers, comma-separated to compare (default 4)
+  --scenarios LIST     of startup,ceiling,get,create,mixed,upload,big,scale
+                       (default all but scale)
+  --tasks N            tasks created before the GET scenario (default 1000)
+  --scale-tasks N      tasks of the scale scenario (default 1000000)
+  --big-mib N          size of the big upload/download (default 256)
+  --server-args ARGS   extra taskd flags, space-separated (e.g. \"--data-dir /tmp/d\")
+  --url http://H:P     drive an already running server instead (get, create, mixed only)
+  --no-build           do not run `cargo build --release` for the binaries first";
+
+const DEFAULT_SCENARIOS: &str = "startup,ceiling,get,create,mixed,upload,big";
+
+/// The options; see `USAGE`.
+struct Options {
+    load: Load,
+    workers: Vec<usize>,
+    scenarios: Vec<String>,
+    tasks: u64,
+    scale_tasks: u64,
+    big_bytes: u64,
+    server_args: Vec<String>,
+    url: Option<SocketAddr>,
+    build: bool,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("bench: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(options: &Options) -> io::Result<()> {
+    print_machine(options);
+    let mut table = Table::default();
+    if let Some(addr) = options.url {
+        external(options, addr, &mut table)?;
+        table.print();
+        return Ok(());
+    }
+    let binaries = Binaries::locate(options.build)?;
+    for &workers in &options.workers {
+        let mut server_args = vec!["--quiet".to_owned(), "--workers".to_owned()];
+        server_args.push(workers.to_string());
+        server_args.extend(options.server_args.iter().cloned());
+        let bench = Bench {
+            options,
+            binaries: &binaries,
+            workers,
+            server_args,
+        };
+        bench.run_all(&mut table)?;
+    }
+    table.print();
+    Ok(())
+}
+
+/// The two programs under test.
+struct Binaries {
+    taskd: PathBuf,
+    ceiling: PathBuf,
+}
+
+impl Binaries {
+    /// Next to this example in the same target directory; rebuilt first, so a stale binary is
+    /// never measured.
+    fn locate(build: bool) -> io::Result<Binaries> {
+        let exe = std::env::current_exe()?;
+        let examples = exe
+            .parent()
+            .expect("an example lives in target/PROFILE/examples");
+        let profile = examples.parent().expect("target/PROFILE");
+        if profile.file_name().is_none_or(|name| name != "release") {
+            eprintln!("bench: warning: not a release build; use `cargo run --release`");
+        }
+        if build {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args(["build", "--release", "--bin", "taskd"])
+                .args(["--example", "hello_ceiling"])
+                .status()?;
+            if !status.success() {
+                return Err(io::Error::other("cargo build --release failed"));
+            }
+        }
+        let release = profile.with_file_name("release");
+        Ok(Binaries {
+            taskd: release.join("taskd"),
+            ceiling: release.join("examples").join("hello_ceiling"),
+        })
+    }
+}
+
+/// One worker count's run.
+struct Bench<'a> {
+    options: &'a Options,
+    binaries: &'a Binaries,
+    workers: usize,
+    server_args: Vec<String>,
+}
+
+impl Bench<'_> {
+    fn wants(&self, scenario: &str) -> bool {
+        self.options.scenarios.iter().any(|name| name == scenario)
+    }
+
+    fn load(&self, addr: SocketAddr) -> Load {
+        Load {
+            addr,
+            ..self.options.load
+        }
+    }
+
+    fn taskd(&self, extra: &[String]) -> io::Result<ServerProcess> {
+        let mut args = self.server_args.clone();
+        args.extend(extra.iter().cloned());
+        ServerProcess::spawn(&self.binaries.taskd, &args)
+    }
+
+    fn run_all(&self, table: &mut Table) -> io::Result<()> {
+        let w = self.workers;
+        if self.wants("startup") {
+            self.startup(table)?;
+        }
+        let mut ceiling = None;
+        if self.wants("ceiling") {
+            let hello =
+                ServerProcess::spawn(&self.binaries.ceiling, &["--workers".into(), w.to_string()])?;
+            let requests = Get::requests("bench", ["/tasks/1".to_owned()].into_iter());
+            let stats = load::run(self.load(hello.addr), |i| Get::new(requests.clone(), i))?;
+            let (_, peak) = hello.memory_kib()?;
+            ceiling = Some(stats.rate());
+            table.push(Row::from_stats(
+                "ceiling GET (tiny_http hello)",
+                w,
+                &stats,
+                format!("peak RSS {}", mib(peak)),
+            ));
+        }
+        if ["get", "create", "mixed", "upload"]
+            .iter()
+            .any(|s| self.wants(s))
+        {
+            let server = self.taskd(&[])?;
+            crud(self.options, &server, w, ceiling, table)?;
+        }
+        if self.wants("big") {
+            self.big(table)?;
+        }
+        if self.wants("scale") {
+            self.scale(table)?;
+        }
+        Ok(())
+    }
+
+    /// Spawn → ready line, five fresh processes; the idle RSS of each right after.
+    fn startup(&self, table: &mut Table) -> io::Result<()> {
+        let mut times = Vec::new();
+        let mut idle = Vec::new();
+        for _ in 0..5 {
+            let server = self.taskd(&[])?;
+            times.push(server.startup);
+            // Let the workers reach recv() before reading the idle figure.
+            std::thread::sleep(Duration::from_millis(200));
+            idle.push(server.memory_kib()?.0);
+        }
+        times.sort();
+        idle.sort();
+        let note = format!(
+            "spawn→ready min {:.2} ms, median {:.2} ms; idle RSS {} (median of 5)",
+            times[0].as_secs_f64() * 1e3,
+            times[2].as_secs_f64() * 1e3,
+            mib(idle[2])
+        );
+        table.push(Row::note("startup (memory mode)", self.workers, note));
+        Ok(())
+    }
+
+    /// The big upload and download on a fresh server, with the limit raised above the size.
+    fn big(&self, table: &mut Table) -> io::Result<()> {
+        let size = self.options.big_bytes;
+        let limit = vec![
+            "--max-upload-bytes".to_owned(),
+            (size + (1 << 20)).to_string(),
+        ];
+        let server = self.taskd(&limit)?;
+        std::thread::sleep(Duration::from_millis(200));
+        let (idle, _) = server.memory_kib()?;
+        let mut conn = Conn::connect(server.addr)?;
+        conn.send(Create::new("bench", "big").next_bytes())?;
+        conn.recv()?;
+        let id = client::json_id(conn.body()).ok_or_else(|| io::Error::other("big: create"))?;
+        let (head, tail) = multipart_frame("bench", id, size);
+        let chunk = vec![b'x'; 1 << 20];
+        let started = Instant::now();
+        conn.send(head.as_bytes())?;
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(chunk.len() as u64) as usize;
+            conn.send(&chunk[..n])?;
+            left -= n as u64;
+        }
+        conn.send(tail.as_bytes())?;
+        let (status, _) = conn.recv()?;
+        let up = started.elapsed();
+        let (_, peak_up) = server.memory_kib()?;
+        let started = Instant::now();
+        conn.send(
+            format!("GET /tasks/{id}/attachment HTTP/1.1\r\nHost: bench\r\n\r\n").as_bytes(),
+        )?;
+        let (down_status, length) = conn.recv()?;
+        let down = started.elapsed();
+        let (_, peak_down) = server.memory_kib()?;
+        let gbps = |time: Duration| size as f64 / time.as_secs_f64() / 1e9;
+        let mib_size = size >> 20;
+        table.push(Row::note(
+            &format!("{mib_size} MiB upload"),
+            self.workers,
+            format!(
+                "{:.2} GB/s ({:.0} ms, status {status}); idle RSS {}, peak {} (+{})",
+                gbps(up),
+                up.as_secs_f64() * 1e3,
+                mib(idle),
+                mib(peak_up),
+                mib(peak_up.saturating_sub(idle))
+            ),
+        ));
+        let ok = down_status == 200 && length == size;
+        table.push(Row::note(
+            &format!("{mib_size} MiB download"),
+            self.workers,
+            format!(
+                "{:.2} GB/s ({:.0} ms, status {down_status}, {}); peak {} (+{})",
+                gbps(down),
+                down.as_secs_f64() * 1e3,
+                if ok { "length ok" } else { "WRONG LENGTH" },
+                mib(peak_down),
+                mib(peak_down.saturating_sub(idle))
+            ),
+        ));
+        Ok(())
+    }
+
+    /// GET and create with 10 tasks, then with `--scale-tasks`; a deep page, indexed and walked;
+    /// memory per task.
+    fn scale(&self, table: &mut Table) -> io::Result<()> {
+        let mut rates = Vec::new();
+        for count in [10, self.options.scale_tasks] {
+            let server = self.taskd(&[])?;
+            std::thread::sleep(Duration::from_millis(200));
+            let (idle, _) = server.memory_kib()?;
+            let started = Instant::now();
+            let ids = populate(server.addr, "bench", "seed", count)?;
+            let filled = started.elapsed();
+            let (rss, _) = server.memory_kib()?;
+            let per_task = (rss.saturating_sub(idle) * 1024) as f64 / count as f64;
+            let w = self.workers;
+            table.push(Row::note(
+                &format!("scale: populate {count}"),
+                w,
+                format!(
+                    "{:.0} creates/s pipelined; RSS {} → {}, {per_task:.0} B/task",
+                    count as f64 / filled.as_secs_f64(),
+                    mib(idle),
+                    mib(rss)
+                ),
+            ));
+            let get = get_requests(&ids);
+            let stats = load::run(self.load(server.addr), |i| Get::new(get.clone(), i))?;
+            table.push(Row::from_stats(
+                &format!("scale: GET @{count}"),
+                w,
+                &stats,
+                String::new(),
+            ));
+            let create = load::run(self.load(server.addr), |i| {
+                Create::new("bench", &format!("sc{i}"))
+            })?;
+            table.push(Row::from_stats(
+                &format!("scale: create @{count}"),
+                w,
+                &create,
+                String::new(),
+            ));
+            rates.push((stats.rate(), create.rate()));
+            if count >= 1000 {
+                deep_page(self.load(server.addr), count, w, table)?;
+            }
+        }
+        if let [(get_small, create_small), (get_large, create_large)] = rates[..] {
+            let note = format!(
+                "GET {:.2}×, create {:.2}× of the 10-task figures",
+                get_large / get_small,
+                create_large / create_small
+            );
+            table.push(Row::note("scale: ratio", self.workers, note));
+        }
+        Ok(())
+    }
+}
+
+/// GET, create, mixed and the 64 KiB upload against one server (taskd or `--url`'s).
+fn crud(
+    options: &Options,
+    server: &ServerProcess,
+    w: usize,
+    ceiling: Option<f64>,
+    table: &mut Table,
+) -> io::Result<()> {
+    let wants = |name: &str| options.scenarios.iter().any(|s| s == name);
+    let load = Load {
+        addr: server.addr,
+        ..options.load
+    };
+    let local = server.is_local();
+    if local {
+        let (idle, _) = server.memory_kib()?;
+        table.push(Row::note("idle", w, format!("RSS {}", mib(idle))));
+    }
+    let peak_note = || -> io::Result<String> {
+        let (_, peak) = server.memory_kib()?;
+        Ok(if local {
+            format!("peak RSS {}", mib(peak))
+        } else {
+            String::new()
+        })
+    };
+    let run_id = std::process::id();
+    let mut get_rate = None;
+    if wants("get") {
+        let ids = populate(server.addr, "bench", &format!("g{run_id}-"), options.tasks)?;
+        let requests = get_requests(&ids);
+        let stats = load::run(load, |i| Get::new(requests.clone(), i))?;
+        let mut note = peak_note()?;
+        if let Some(ceiling) = ceiling {
+            note = format!("{:.2}× ceiling; {note}", stats.rate() / ceiling);
+        }
+        get_rate = Some(stats.rate());
+        table.push(Row::from_stats("GET /tasks/{id}", w, &stats, note));
+    }
+    let versus_get = |stats: &Stats| {
+        get_rate.map_or_else(String::new, |get| format!("{:.2}× GET", stats.rate() / get))
+    };
+    if wants("create") {
+        let stats = load::run(load, |i| Create::new("bench", &format!("c{run_id}-{i}")))?;
+        table.push(Row::from_stats(
+            "POST /tasks (unique titles)",
+            w,
+            &stats,
+            versus_get(&stats),
+        ));
+    }
+    if wants("mixed") {
+        let stats = load::run(load, |i| Mixed::new("bench", &format!("m{run_id}-{i}")))?;
+        table.push(Row::from_stats(
+            "mixed create/get/delete",
+            w,
+            &stats,
+            versus_get(&stats),
+        ));
+    }
+    if wants("upload") {
+        let stats = load::run(load, |i| {
+            Upload::new("bench", &format!("u{run_id}-{i}"), 64 << 10)
+        })?;
+        let mbps = stats.bytes_sent as f64 / stats.elapsed.as_secs_f64() / 1e6;
+        let note = format!("{mbps:.0} MB/s; {}", peak_note()?);
+        table.push(Row::from_stats("64 KiB upload", w, &stats, note));
+    }
+    Ok(())
+}
+
+/// `--url`: the GET / create / mixed scenarios against a server someone else started.
+fn external(options: &Options, addr: SocketAddr, table: &mut Table) -> io::Result<()> {
+    let server = ServerProcess::external(addr);
+    crud(options, &server, 0, None, table)
+}
+
+/// `GET /tasks/{id}` over up to 4096 of `ids`, spread over the whole range.
+fn get_requests(ids: &[u64]) -> std::sync::Arc<Vec<Vec<u8>>> {
+    let step = (ids.len() / 4096).max(1);
+    let targets = ids.iter().step_by(step).map(|id| format!("/tasks/{id}"));
+    Get::requests("bench", targets)
+}
+
+/// `GET /tasks?skip=count-1000&limit=100` from one connection: indexed, then with a filter that
+/// matches every task (`done=false`), which walks the map as the list did before the index.
+fn deep_page(load: Load, count: u64, w: usize, table: &mut Table) -> io::Result<()> {
+    let skip = count - 1000;
+    let single = Load {
+        connections: 1,
+        threads: 1,
+        duration: load.duration / 2,
+        ..load
+    };
+    for (label, query) in [("indexed", ""), ("walk (done=false)", "done=false&")] {
+        let target = format!("/tasks?{query}skip={skip}&limit=100");
+        let requests = Get::requests("bench", [target.clone()].into_iter());
+        let stats = load::run(single, |i| Get::new(requests.clone(), i))?;
+        let name = format!("scale: list skip={skip} {label}");
+        table.push(Row::from_stats(&name, w, &stats, String::new()));
+    }
+    Ok(())
+}
+
+fn print_machine(options: &Options) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .map_or("?", |rest| rest.trim_start_matches([' ', '\t', ':']));
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let l = options.load;
+    println!(
+        "machine: {cores} CPUs, {model}; load average {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "load: {} connections on {} client threads, {:?} warm-up + {:?} per scenario",
+        l.connections, l.threads, l.warmup, l.duration
+    );
+    let _ = io::stdout().flush();
+}
+
+fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut options = Options {
+        load: Load {
+            addr: ([127, 0, 0, 1], 0).into(),
+            threads: 2,
+            connections: 32,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+        },
+        workers: vec![4],
+        scenarios: DEFAULT_SCENARIOS.split(',').map(str::to_owned).collect(),
+        tasks: 1000,
+        scale_tasks: 1_000_000,
+        big_bytes: 256 << 20,
+        server_args: Vec::new(),
+        url: None,
+        build: true,
+    };
+    while let Some(flag) = args.next() {
+        if flag == "--no-build" {
+            options.build = false;
+            continue;
+        }
+        if flag == "-h" || flag == "--help" {
+            return Err("help".to_owned());
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |text: &str| -> Result<u64, String> {
+            text.parse()
+                .map_err(|_| format!("{flag}: not a number: {text}"))
+        };
+        let seconds = |text: &str| -> Result<Duration, String> {
+            let secs: f64 = text.parse().map_err(|_| format!("{flag}: {text}"))?;
+            Ok(Duration::from_secs_f64(secs))
+        };
+        match flag.as_str() {
+            "--duration" => options.load.duration = seconds(&value)?,
+            "--warmup" => options.load.warmup = seconds(&value)?,
+            "--connections" => options.load.connections = number(&value)?.max(1) as usize,
+            "--threads" => options.load.threads = number(&value)?.max(1) as usize,
+            "--workers" => {
+                let list: Result<Vec<_>, _> = value.split(',').map(number).collect();
+                options.workers = list?.into_iter().map(|n| n.max(1) as usize).collect();
+            }
+            "--scenarios" => options.scenarios = value.split(',').map(str::to_owned).collect(),
+            "--tasks" => options.tasks = number(&value)?.max(1),
+            "--scale-tasks" => options.scale_tasks = number(&value)?.max(1000),
+            "--big-mib" => options.big_bytes = number(&value)? << 20,
+            "--server-args" => {
+                options.server_args = value.split_whitespace().map(str::to_owned).collect();
+            }
+            "--url" => {
+                let host = value.strip_prefix("http://").unwrap_or(&value);
+                let addr = host.trim_end_matches('/').to_socket_addrs().ok();
+                options.url = addr.and_then(|mut addrs| addrs.next());
+                options
+                    .url
+                    .ok_or_else(|| format!("--url: cannot resolve {value}"))?;
+            }
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    Ok(options)
+}
