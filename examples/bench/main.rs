@@ -18,6 +18,7 @@ mod client;
 mod load;
 mod process;
 mod report;
+mod scale;
 mod scripts;
 
 use std::io::{self, Write};
@@ -200,7 +201,7 @@ impl Bench<'_> {
             self.big(table)?;
         }
         if self.wants("scale") {
-            self.scale(table)?;
+            scale::run(self, table)?;
         }
         Ok(())
     }
@@ -292,63 +293,6 @@ impl Bench<'_> {
         ));
         Ok(())
     }
-
-    /// GET and create with 10 tasks, then with `--scale-tasks`; a deep page, indexed and walked;
-    /// memory per task.
-    fn scale(&self, table: &mut Table) -> io::Result<()> {
-        let mut rates = Vec::new();
-        for count in [10, self.options.scale_tasks] {
-            let server = self.taskd(&[])?;
-            std::thread::sleep(Duration::from_millis(200));
-            let (idle, _) = server.memory_kib()?;
-            let started = Instant::now();
-            let ids = populate(server.addr, "bench", "seed", count)?;
-            let filled = started.elapsed();
-            let (rss, _) = server.memory_kib()?;
-            let per_task = (rss.saturating_sub(idle) * 1024) as f64 / count as f64;
-            let w = self.workers;
-            table.push(Row::note(
-                &format!("scale: populate {count}"),
-                w,
-                format!(
-                    "{:.0} creates/s pipelined; RSS {} → {}, {per_task:.0} B/task",
-                    count as f64 / filled.as_secs_f64(),
-                    mib(idle),
-                    mib(rss)
-                ),
-            ));
-            let get = get_requests(&ids);
-            let stats = load::run(self.load(server.addr), |i| Get::new(get.clone(), i))?;
-            table.push(Row::from_stats(
-                &format!("scale: GET @{count}"),
-                w,
-                &stats,
-                String::new(),
-            ));
-            let create = load::run(self.load(server.addr), |i| {
-                Create::new("bench", &format!("sc{i}"))
-            })?;
-            table.push(Row::from_stats(
-                &format!("scale: create @{count}"),
-                w,
-                &create,
-                String::new(),
-            ));
-            rates.push((stats.rate(), create.rate()));
-            if count >= 1000 {
-                deep_page(self.load(server.addr), count, w, table)?;
-            }
-        }
-        if let [(get_small, create_small), (get_large, create_large)] = rates[..] {
-            let note = format!(
-                "GET {:.2}×, create {:.2}× of the 10-task figures",
-                get_large / get_small,
-                create_large / create_small
-            );
-            table.push(Row::note("scale: ratio", self.workers, note));
-        }
-        Ok(())
-    }
 }
 
 /// GET, create, mixed and the 64 KiB upload against one server (taskd or `--url`'s).
@@ -433,26 +377,6 @@ fn get_requests(ids: &[u64]) -> std::sync::Arc<Vec<Vec<u8>>> {
     let step = (ids.len() / 4096).max(1);
     let targets = ids.iter().step_by(step).map(|id| format!("/tasks/{id}"));
     Get::requests("bench", targets)
-}
-
-/// `GET /tasks?skip=count-1000&limit=100` from one connection: indexed, then with a filter that
-/// matches every task (`done=false`), which walks the map as the list did before the index.
-fn deep_page(load: Load, count: u64, w: usize, table: &mut Table) -> io::Result<()> {
-    let skip = count - 1000;
-    let single = Load {
-        connections: 1,
-        threads: 1,
-        duration: load.duration / 2,
-        ..load
-    };
-    for (label, query) in [("indexed", ""), ("walk (done=false)", "done=false&")] {
-        let target = format!("/tasks?{query}skip={skip}&limit=100");
-        let requests = Get::requests("bench", [target.clone()].into_iter());
-        let stats = load::run(single, |i| Get::new(requests.clone(), i))?;
-        let name = format!("scale: list skip={skip} {label}");
-        table.push(Row::from_stats(&name, w, &stats, String::new()));
-    }
-    Ok(())
 }
 
 fn print_machine(options: &Options) {
