@@ -107,7 +107,7 @@ fn store_only(count: u64, w: usize, table: &mut Table) {
             done: false,
         };
         let id = store.create(new).expect("titles are unique").id;
-        if id % 10 == 0 {
+        if id.is_multiple_of(10) {
             store.delete(id).expect("just created");
         }
     }

@@ -200,7 +200,7 @@ mod tests {
                 done: false,
             };
             let id = store.create(new).unwrap().id;
-            if id % 3 == 0 || id % 7 == 0 {
+            if id.is_multiple_of(3) || id.is_multiple_of(7) {
                 store.delete(id).unwrap();
             }
         }
