@@ -27,9 +27,17 @@ Options:
                           every route but /healthz, /docs and /openapi.json; the TASKD_TOKEN
                           environment variable does the same
   --quiet                 no access log on stderr
-  -h, --help              print this help";
+  -h, --help              print this help
+
+Subcommand:
+  taskd check [--json] http://HOST:PORT
+                          audit any server of the lesson's API and explain each HTTP mistake
+                          (see `taskd check --help`)";
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("check") {
+        return taskd::check::run(std::env::args().skip(2));
+    }
     let config = match parse_args(std::env::args().skip(1), std::env::var("TASKD_TOKEN").ok()) {
         Ok(Some(config)) => config,
         Ok(None) => {
