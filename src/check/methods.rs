@@ -98,8 +98,8 @@ fn allow_problem(response: &Response, seen: &[&str], rfc: &str) -> Option<Outcom
                 response.header_values("Allow").join(", ")
             ),
             format!(
-                "Allow listing every method the resource supports; {} worked on it a moment ago \
-                 but is missing",
+                "Allow listing every method the resource supports; {} worked on this kind of \
+                 resource earlier in the run but is not listed",
                 missing.join(", ")
             ),
             rfc,

@@ -155,3 +155,14 @@ fn fastapi_s_absolute_307_is_a_note_and_relative_passes() {
     );
     assert_note(&trailing_slash(&detail(404), "GET", &slashed(), "/tasks"));
 }
+
+#[test]
+fn odd_redirects_and_odd_options_answers_fail() {
+    let multiple = redirect(300, "/tasks");
+    assert_fail(
+        &trailing_slash(&multiple, "GET", &slashed(), "/tasks"),
+        "RFC 9110 §15.4",
+    );
+    assert_fail(&options(&detail(404), SEEN), "RFC 9110 §9.3.7");
+    assert_fail(&options(&json(500, "{}"), SEEN), "§15.6.1");
+}

@@ -130,3 +130,31 @@ fn healthz_is_optional() {
     assert_eq!(healthz(&json(200, r#"{"status":"ok"}"#)), Outcome::Pass);
     assert_note(&healthz(&detail(404)));
 }
+
+#[test]
+fn reading_a_task_needs_200_and_the_same_id() {
+    let id = serde_json::json!(1);
+    assert_eq!(read_task(&json(200, TASK), &id), Outcome::Pass);
+    assert_fail(&read_task(&detail(404), &id), "RFC 9110 §9.3.1");
+    assert_fail(
+        &read_task(&json(200, r#"{"id":2}"#), &id),
+        "RFC 9110 §9.3.1",
+    );
+}
+
+#[test]
+fn json_labelled_as_something_else_fails() {
+    let html = Response::new(404)
+        .with_header("Content-Type", "text/html")
+        .with_body(br#"{"detail":"Task 9 not found"}"#);
+    assert_fail(&not_found(&html), "RFC 9110 §8.3");
+}
+
+#[test]
+fn a_location_that_is_no_uri_reference_fails() {
+    let garbage = json(201, TASK).with_header("Location", "http://[::1");
+    assert_fail(
+        &created_location(&garbage, &posted_to(), "/tasks/1"),
+        "RFC 9110 §10.2.2",
+    );
+}

@@ -122,3 +122,10 @@ fn a_crash_on_a_non_ascii_name_fails_citing_rfc_8187() {
 fn a_download_without_content_disposition_is_a_note() {
     assert_note(&download_name(&file(b"x"), "notes.txt"));
 }
+
+#[test]
+fn a_download_that_is_not_200_fails() {
+    assert_fail(&download(&detail(404), b"x"), "RFC 9110 §9.3.1");
+    let crash = Response::new(500);
+    assert_fail(&download_type(&crash, "text/plain"), "§15.6.1");
+}
