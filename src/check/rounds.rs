@@ -91,7 +91,7 @@ fn head_round(
     let rule = |head: &Response| methods::head_matches(&get_response, head);
     if let Some(head) = session.check(name, &title, &request, rule) {
         if head.status == get_response.status {
-            Seen::note(list(&mut session.seen), "HEAD", &head);
+            Seen::add(list(&mut session.seen), "HEAD", &head);
         }
     }
 }

@@ -292,6 +292,10 @@ pub fn no_content_body(response: &Response) -> Outcome {
 }
 
 /// A 204 has no `Content-Type`: there is no content for it to describe.
+///
+/// RFC 9110 has no MUST NOT here, unlike `Content-Length` (§8.6). But `Content-Type` describes
+/// content (§8.3) and a 204 cannot have any (§15.3.5); the lesson teaches "a truly empty 204",
+/// and the issue lists this rule, so it is a FAIL, worded as what the header claims.
 pub fn no_content_type(response: &Response) -> Outcome {
     if response.status != 204 {
         return not_checked("the answer was not a 204");

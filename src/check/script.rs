@@ -101,7 +101,7 @@ fn start(session: &mut Session) -> Result<(), String> {
     let request = get(session, "/tasks");
     let title = "GET /tasks on a fresh server answers 200 []";
     if let Some(response) = session.first(&request)? {
-        Seen::note(&mut session.seen.collection, "GET", &response);
+        Seen::add(&mut session.seen.collection, "GET", &response);
         let outcome = rules::empty_store(&response);
         session.record("start.empty", title, Some(request.describe()), outcome);
     }
@@ -127,7 +127,7 @@ fn stage_four(session: &mut Session) {
     let Some(created) = session.check("stage4.create", name, &create, rules::created) else {
         return;
     };
-    Seen::note(&mut session.seen.collection, "POST", &created);
+    Seen::add(&mut session.seen.collection, "POST", &created);
     session.adopt(&created);
     let sent = Some(create.describe());
     let outcome = rules::created_body(&created, &title);
@@ -156,7 +156,7 @@ fn stage_four(session: &mut Session) {
     let read = Request::new("GET", task.clone());
     let rule = |response: &Response| rules::read_task(response, &id_value);
     if let Some(response) = session.check("stage4.get", &title, &read, rule) {
-        Seen::note(&mut session.seen.task, "GET", &response);
+        Seen::add(&mut session.seen.task, "GET", &response);
     }
     let missing = session.path(&format!("/tasks/{MISSING_ID}"));
     let missing_is_404 = missing_round(session, &missing);
@@ -169,7 +169,7 @@ fn stage_four(session: &mut Session) {
     );
     let rule = |response: &Response| uploads::uploaded(response, NOTES.len());
     if let Some(response) = session.check("stage4.upload", &title, &request, rule) {
-        Seen::note(&mut session.seen.attachment, "POST", &response);
+        Seen::add(&mut session.seen.attachment, "POST", &response);
     }
     if missing_is_404 {
         let path = format!("/tasks/{MISSING_ID}/attachment");
@@ -206,7 +206,7 @@ fn delete_round(session: &mut Session, id: &str, task: &str) {
     let Some(deleted) = session.check("stage4.delete", &title, &request, rules::deleted) else {
         return;
     };
-    Seen::note(&mut session.seen.task, "DELETE", &deleted);
+    Seen::add(&mut session.seen.task, "DELETE", &deleted);
     if (200..300).contains(&deleted.status) {
         session.disown(id);
     }
@@ -311,7 +311,7 @@ fn exercises(session: &mut Session) {
     else {
         return;
     };
-    Seen::note(&mut session.seen.attachment, "GET", &download);
+    Seen::add(&mut session.seen.attachment, "GET", &download);
     let sent = Some(get(session, &path).describe());
     let outcome = uploads::download_type(&download, "text/plain");
     let title = "the download's Content-Type is text/plain, as uploaded";

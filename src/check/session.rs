@@ -10,8 +10,8 @@ use super::client::{Target, Transport, TransportError};
 use super::message::{Request, Response};
 use super::report::{Check, Outcome, Report};
 
-/// The most requests one run sends, cleanup included. The script needs about 60; the rest is
-/// room for deleting tasks a lenient server created when it should have refused.
+/// The most requests one run sends, cleanup included. The script sends 48 to taskd, and under
+/// 60 to a server that accepts everything it should refuse (each such task is deleted again).
 pub const MAX_REQUESTS: usize = 100;
 
 /// After this many requests in a row without an answer, the run stops instead of waiting out
@@ -31,7 +31,7 @@ pub struct Seen {
 
 impl Seen {
     /// Remembers that `method` worked, if `response` is a 2xx.
-    pub fn note(list: &mut Vec<&'static str>, method: &'static str, response: &Response) {
+    pub fn add(list: &mut Vec<&'static str>, method: &'static str, response: &Response) {
         if (200..300).contains(&response.status) && !list.contains(&method) {
             list.push(method);
         }
