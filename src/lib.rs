@@ -10,6 +10,7 @@
 //! - [`server`]: binding, the worker pool, panics as 500s, writing replies, the access log,
 //!   shutdown.
 //! - [`auth`]: the optional bearer token.
+//! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
 //! - `pipeline`: pipelined requests on one connection take effect in the order they were sent.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
@@ -45,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod check;
 pub mod durable;
 pub mod error;
 pub mod handlers;

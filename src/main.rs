@@ -31,13 +31,21 @@ Options:
                           missing); every answered change survives a restart or a crash.
                           Without it, everything is in memory and lost on exit
   --quiet                 no access log on stderr
-  -h, --help              print this help";
+  -h, --help              print this help
+
+Subcommand:
+  taskd check [--json] http://HOST:PORT
+                          audit any server of the lesson's API and explain each HTTP mistake
+                          (see `taskd check --help`)";
 
 /// Test hook, deliberately not in the help: `TASKD_FAULT_INJECTION=1` turns on
 /// `Config::fault_injection`, so tests can watch a handler panic through the real binary's log.
 const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("check") {
+        return taskd::check::run(std::env::args().skip(2));
+    }
     let config = match parse_args(std::env::args().skip(1), std::env::var("TASKD_TOKEN").ok()) {
         Ok(Some(config)) => Config {
             fault_injection: std::env::var_os(FAULT_INJECTION_VAR)

@@ -1,0 +1,322 @@
+//! What `taskd check` sends first, and the helpers that build requests: an empty-store probe,
+//! the lesson's Stage 4 sequence and its three exercises (the HTTP-rules rounds that follow are
+//! in `rounds.rs`). Every id comes from an answer, every title ends in the run's tag, and only
+//! the run's own tasks are deleted.
+
+use serde_json::{json, Value};
+
+use super::message::{Request, Response};
+use super::report::{Outcome, Report};
+use super::rules;
+use super::session::{task_id, Seen, Session};
+use super::uploads;
+use super::{rounds, validation};
+
+/// The lesson's upload, `files={"file": ("notes.txt", b"hello fastapi files", "text/plain")}`.
+pub const NOTES: &[u8] = b"hello fastapi files";
+
+/// An id no task is likely to have; it is only ever DELETEd after a GET of it answered 404.
+const MISSING_ID: &str = "999999999";
+
+/// Runs the whole script and cleans up.
+///
+/// # Errors
+/// The first request could not connect: the server is not there.
+pub fn run(session: &mut Session) -> Result<Report, String> {
+    start(session)?;
+    stage_four(session);
+    exercises(session);
+    rounds::rules_round(session);
+    rounds::invalid_round(session);
+    session.clean_up();
+    Ok(std::mem::take(&mut session.report))
+}
+
+pub fn get(session: &Session, path: &str) -> Request {
+    Request::new("GET", session.path(path))
+}
+
+/// A `POST` of a JSON object with these fields, in this order (as the lesson writes them).
+pub fn post_json(session: &Session, path: &str, fields: &[(&str, Value)]) -> Request {
+    Request::new("POST", session.path(path)).with_body("application/json", object(fields))
+}
+
+/// A JSON object with its keys in the order given.
+fn object(fields: &[(&str, Value)]) -> String {
+    let fields: Vec<String> = fields
+        .iter()
+        .map(|(key, value)| format!("{}: {value}", Value::from(*key)))
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
+/// A `multipart/form-data` upload with one `file` part, as a browser or `curl -F` sends it.
+pub fn upload(
+    session: &Session,
+    path: &str,
+    name: &str,
+    kind: Option<&str>,
+    content: &[u8],
+) -> Request {
+    let boundary = &session.boundary;
+    let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{quoted}\"\r\n"
+    )
+    .into_bytes();
+    if let Some(kind) = kind {
+        body.extend_from_slice(format!("Content-Type: {kind}\r\n").as_bytes());
+    }
+    body.extend_from_slice(b"\r\n");
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let summary = format!(
+        "a multipart/form-data upload of {name:?} ({}, {} bytes)",
+        kind.map_or("no Content-Type".to_owned(), |kind| format!(
+            "Content-Type: {kind}"
+        )),
+        content.len()
+    );
+    let form = format!("multipart/form-data; boundary={boundary}");
+    Request::new("POST", session.path(path))
+        .with_body(&form, body)
+        .with_summary(summary)
+}
+
+/// A file full of the bytes multipart parsers trip on: CRLFs, a PNG signature, a delimiter
+/// line one character off, part headers, the real boundary not preceded by CRLF, a NUL, a
+/// byte that is not UTF-8, and a final CRLF that is content, not framing (RFC 2046 §5.1.1).
+pub fn tricky_content(boundary: &str) -> Vec<u8> {
+    let lookalike = format!("{}X", &boundary[..boundary.len() - 1]);
+    let mut content = b"\x89PNG\r\n\x1a\n".to_vec();
+    content.extend_from_slice(format!("\r\n--{lookalike}\r\n").as_bytes());
+    content.extend_from_slice(b"Content-Type: text/plain\r\n\r\n");
+    content.extend_from_slice(format!("tail--{boundary}--\r\n").as_bytes());
+    content.extend_from_slice(b"\x00\xff\r\n\r\n");
+    content
+}
+
+/// `GET /tasks` on what should be an empty store, and `/healthz`.
+fn start(session: &mut Session) -> Result<(), String> {
+    let request = get(session, "/tasks");
+    let title = "GET /tasks on a fresh server answers 200 []";
+    if let Some(response) = session.first(&request)? {
+        Seen::add(&mut session.seen.collection, "GET", &response);
+        let outcome = rules::empty_store(&response);
+        session.record("start.empty", title, Some(request.describe()), outcome);
+    }
+    let title = "GET /healthz answers 200 (taskd's extra)";
+    session.check(
+        "start.healthz",
+        title,
+        &get(session, "/healthz"),
+        rules::healthz,
+    );
+    Ok(())
+}
+
+/// The lesson's Stage 4: create, read, two 404s, upload, 404 upload, delete (204), gone.
+fn stage_four(session: &mut Session) {
+    let title = format!("Write the report ({})", session.tag);
+    let create = post_json(
+        session,
+        "/tasks",
+        &[("title", json!(title)), ("priority", json!("high"))],
+    );
+    let name = "POST /tasks answers 201 Created";
+    let Some(created) = session.check("stage4.create", name, &create, rules::created) else {
+        return;
+    };
+    Seen::add(&mut session.seen.collection, "POST", &created);
+    session.adopt(&created);
+    let sent = Some(create.describe());
+    let outcome = rules::created_body(&created, &title);
+    session.record(
+        "stage4.body",
+        "the 201 describes the new task in JSON",
+        sent.clone(),
+        outcome,
+    );
+    let Some(id) = task_id(&created) else {
+        let why = "the rest of Stage 4 needs the new task's id, and the answer had none";
+        return session.skip("stage4.rest", "Stage 4", why);
+    };
+    let task = session.path(&format!("/tasks/{id}"));
+    let outcome = rules::created_location(&created, &session.url(&session.path("/tasks")), &task);
+    session.record(
+        "stage4.location",
+        "the 201 names the new task in Location",
+        sent,
+        outcome,
+    );
+
+    let id_value = created.json().and_then(|body| body.get("id").cloned());
+    let id_value = id_value.unwrap_or_default();
+    let title = format!("GET {task} answers 200 with the task");
+    let read = Request::new("GET", task.clone());
+    let rule = |response: &Response| rules::read_task(response, &id_value);
+    if let Some(response) = session.check("stage4.get", &title, &read, rule) {
+        Seen::add(&mut session.seen.task, "GET", &response);
+    }
+    let missing = session.path(&format!("/tasks/{MISSING_ID}"));
+    let missing_is_404 = missing_round(session, &missing);
+
+    let attachment = format!("/tasks/{id}/attachment");
+    let request = upload(session, &attachment, "notes.txt", Some("text/plain"), NOTES);
+    let title = format!(
+        "POST {} stores notes.txt, 19 bytes",
+        session.path(&attachment)
+    );
+    let rule = |response: &Response| uploads::uploaded(response, NOTES.len());
+    if let Some(response) = session.check("stage4.upload", &title, &request, rule) {
+        Seen::add(&mut session.seen.attachment, "POST", &response);
+    }
+    if missing_is_404 {
+        let path = format!("/tasks/{MISSING_ID}/attachment");
+        let request = upload(session, &path, "notes.txt", Some("text/plain"), NOTES);
+        let title = format!("POST {} answers 404", session.path(&path));
+        session.check("stage4.upload_missing", &title, &request, rules::not_found);
+    }
+    delete_round(session, &id, &task);
+}
+
+/// GET and DELETE of a task that does not exist. Returns whether the GET said 404.
+fn missing_round(session: &mut Session, missing: &str) -> bool {
+    let title = format!("GET {missing} answers 404 with a detail");
+    let request = Request::new("GET", missing.to_owned());
+    let response = session.check("stage4.get_missing", &title, &request, rules::not_found);
+    let is_404 = response.is_some_and(|response| response.status == 404);
+    let title = format!("DELETE {missing} answers 404 with a detail");
+    if is_404 {
+        // Only after a 404 for this very id: the checker never deletes what it did not create.
+        let request = Request::new("DELETE", missing.to_owned());
+        session.check("stage4.delete_missing", &title, &request, rules::not_found);
+    } else {
+        let why =
+            format!("GET {missing} did not answer 404, and the checker deletes only its own tasks");
+        session.skip("stage4.delete_missing", &title, &why);
+    }
+    is_404
+}
+
+/// DELETE of the Stage 4 task: 204 with nothing after the head; then it is gone.
+fn delete_round(session: &mut Session, id: &str, task: &str) {
+    let request = Request::new("DELETE", task.to_owned());
+    let title = format!("DELETE {task} answers 204 No Content");
+    let Some(deleted) = session.check("stage4.delete", &title, &request, rules::deleted) else {
+        return;
+    };
+    Seen::add(&mut session.seen.task, "DELETE", &deleted);
+    if (200..300).contains(&deleted.status) {
+        session.disown(id);
+    }
+    let sent = Some(request.describe());
+    let checks: [(&'static str, &str, Rule); 3] = [
+        (
+            "stage4.no_body",
+            "the 204 has no body",
+            rules::no_content_body,
+        ),
+        (
+            "stage4.no_type",
+            "the 204 has no Content-Type",
+            rules::no_content_type,
+        ),
+        (
+            "stage4.no_length",
+            "the 204 has no Content-Length",
+            rules::no_content_length,
+        ),
+    ];
+    for (name, title, rule) in checks {
+        session.record(name, title, sent.clone(), rule(&deleted));
+    }
+    let title = format!("GET {task} after the delete answers 404");
+    let request = Request::new("GET", task.to_owned());
+    session.check("stage4.gone", &title, &request, rules::not_found);
+}
+
+/// A check of one response.
+type Rule = fn(&Response) -> Outcome;
+
+/// Creates a task for a later round; `None` (with a line saying why) if that fails.
+pub fn create(session: &mut Session, label: &str) -> Option<(String, String)> {
+    let title = format!("{label} ({})", session.tag);
+    let request = post_json(session, "/tasks", &[("title", json!(title))]);
+    let response = session.setup(&request)?;
+    match session.adopt(&response) {
+        Some(id) => Some((id, title)),
+        None => {
+            let name = format!("POST /tasks creates a task for the {label} checks");
+            let outcome = rules::created(&response);
+            session.record("setup", &name, Some(request.describe()), outcome);
+            None
+        }
+    }
+}
+
+/// The three exercises: 409 on a duplicate title, 400 for a refused type (and acceptance of
+/// types that only look different), and the download.
+fn exercises(session: &mut Session) {
+    let Some((id, title)) = create(session, "Exercises") else {
+        return;
+    };
+    let duplicate = post_json(
+        session,
+        "/tasks",
+        &[("title", json!(title)), ("priority", json!("low"))],
+    );
+    let name = "a second POST /tasks with the same title answers 409 Conflict";
+    if let Some(response) =
+        session.check("exercise1.conflict", name, &duplicate, validation::conflict)
+    {
+        session.adopt(&response);
+    }
+    let path = format!("/tasks/{id}/attachment");
+    let title = format!("GET {} before any upload answers 404", session.path(&path));
+    session.check(
+        "exercise3.none",
+        &title,
+        &get(session, &path),
+        uploads::no_attachment,
+    );
+
+    let pdf = upload(
+        session,
+        &path,
+        "report.pdf",
+        Some("application/pdf"),
+        b"%PDF-1.7\n",
+    );
+    let title = "an application/pdf upload is refused with 400";
+    session.check("exercise2.pdf", title, &pdf, uploads::refused_type);
+    let kind = "Text/Plain; charset=utf-8";
+    let request = upload(session, &path, "notes.txt", Some(kind), NOTES);
+    let title = format!("an upload typed {kind} is accepted as text/plain");
+    let expected = "media types compare case-insensitively and a charset parameter does not \
+                    change the type, so Text/Plain; charset=utf-8 is text/plain";
+    let rule = |r: &Response| uploads::accepted_type(r, expected, "RFC 9110 §8.3.1; RFC 2045 §5.1");
+    session.check("exercise2.case", &title, &request, rule);
+    let request = upload(session, &path, "notes.txt", None, NOTES);
+    let title = "an upload part without Content-Type is accepted as text/plain";
+    let expected = "a part without Content-Type is text/plain by definition";
+    let rule = |r: &Response| uploads::accepted_type(r, expected, "RFC 7578 §4.4");
+    session.check("exercise2.untyped", title, &request, rule);
+
+    let request = upload(session, &path, "notes.txt", Some("text/plain"), NOTES);
+    session.setup(&request);
+    let title = format!("GET {} returns the 19 bytes uploaded", session.path(&path));
+    let rule = |r: &Response| uploads::download(r, NOTES);
+    let Some(download) = session.check("exercise3.download", &title, &get(session, &path), rule)
+    else {
+        return;
+    };
+    Seen::add(&mut session.seen.attachment, "GET", &download);
+    let sent = Some(get(session, &path).describe());
+    let outcome = uploads::download_type(&download, "text/plain");
+    let title = "the download's Content-Type is text/plain, as uploaded";
+    session.record("exercise3.type", title, sent.clone(), outcome);
+    let outcome = uploads::download_name(&download, "notes.txt");
+    let title = "the download's Content-Disposition names notes.txt";
+    session.record("exercise3.name", title, sent, outcome);
+}
