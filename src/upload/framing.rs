@@ -107,7 +107,7 @@ impl Framing {
             if self.stage == (Stage::Data { matched: 0 }) && *byte != b'\r' {
                 // Most bytes are file data: jump to the next CR, where a delimiter could start.
                 let rest = bytes.get(at..).unwrap_or_default();
-                match rest.iter().position(|&b| b == b'\r') {
+                match find_cr(rest) {
                     Some(skip) => at += skip,
                     None => return Ok(()),
                 }
@@ -249,6 +249,28 @@ impl Framing {
     }
 }
 
+/// The index of the first CR in `bytes`. File data is almost all of an upload and every byte of
+/// it passes here, so it is checked eight bytes at a time (a byte-by-byte search took a fifth
+/// of an upload's CPU time); memchr would do the same, but as a direct dependency.
+fn find_cr(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const CRS: u64 = u64::from_ne_bytes([b'\r'; 8]);
+    let mut words = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for word in words.by_ref() {
+        let word = u64::from_ne_bytes(word.try_into().unwrap_or_default());
+        let zero_where_cr = word ^ CRS;
+        // Non-zero exactly when some byte of `zero_where_cr` is zero (a CR in `word`).
+        if zero_where_cr.wrapping_sub(ONES) & !zero_where_cr & HIGHS != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    let tail = bytes.get(offset..).unwrap_or_default();
+    tail.iter().position(|&b| b == b'\r').map(|at| offset + at)
+}
+
 /// RFC 9110 §5.6.2 `tchar`: what a header field name is made of.
 fn is_token(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
@@ -257,6 +279,31 @@ fn is_token(byte: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_cr_agrees_with_a_byte_by_byte_search() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..80 {
+            for _ in 0..50 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Mostly bytes next to CR, so near misses (0x0c, 0x0e, 0x8d) are common.
+                        [b'\r', 0x0c, 0x0e, 0x8d, 0x00, 0xff, b'\n', b'a'][(state % 8) as usize]
+                    })
+                    .collect();
+                let expected = bytes.iter().position(|&b| b == b'\r');
+                assert_eq!(find_cr(&bytes), expected, "{bytes:?}");
+                let without: Vec<u8> = bytes
+                    .iter()
+                    .map(|&b| if b == b'\r' { 0x8d } else { b })
+                    .collect();
+                assert_eq!(find_cr(&without), None, "{without:?}");
+            }
+        }
+    }
 
     #[test]
     fn framing_rewrites_control_bytes_in_header_values_only() {
