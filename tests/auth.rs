@@ -111,3 +111,26 @@ fn without_a_configured_token_nothing_is_required() {
     let server = spawn_server();
     assert_eq!(get(server.addr(), "/tasks").status, 200);
 }
+
+/// A small body announced with `Expect: 100-continue` is never sent before an answer comes, so
+/// the 401 must go out without waiting for it (tiny_http would otherwise wait for the body
+/// before writing anything, and client and server would wait for each other).
+#[test]
+fn token_is_checked_before_a_small_expected_body_is_sent() {
+    let server = server_with_token();
+    let head = request_head(
+        server.addr(),
+        "POST",
+        "/tasks",
+        &[
+            "Content-Type: application/json",
+            "Content-Length: 500",
+            "Expect: 100-continue",
+        ],
+    );
+    let mut stream = connect(server.addr());
+    std::io::Write::write_all(&mut stream, &head).unwrap();
+    let mut buffer = Vec::new();
+    let response = read_one_response(&mut stream, &mut buffer, false);
+    assert_unauthorized(&response);
+}
