@@ -214,13 +214,9 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     assert_eq!(exit_code_within(running, Duration::from_secs(10)), Some(0));
 }
 
-/// A handler panic is exactly one log line, with the panic's message and place, instead of the
-/// default hook's several lines; the server then goes on answering.
-#[test]
-fn handler_panic_is_one_log_line() {
-    let mut child = Command::new(TASKD)
-        .args(["--addr", "127.0.0.1:0", "--quiet", "--workers", "1"])
-        .env("TASKD_FAULT_INJECTION", "1")
+/// Starts `command` (taskd, possibly under a shell) with stderr piped, and reads the ready line.
+fn start_logging(mut command: Command) -> (Running, SocketAddr, std::process::ChildStderr) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -230,12 +226,24 @@ fn handler_panic_is_one_log_line() {
     let running = Running(child);
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
+    let addr = line
         .trim_end()
         .strip_prefix("taskd listening on http://")
-        .expect("ready line")
+        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
         .parse()
-        .unwrap();
+        .expect("a socket address");
+    (running, addr, stderr)
+}
+
+/// A handler panic is exactly one log line, with the panic's message and place, instead of the
+/// default hook's several lines; the server then goes on answering.
+#[test]
+fn handler_panic_is_one_log_line() {
+    let mut command = Command::new(TASKD);
+    command
+        .args(["--addr", "127.0.0.1:0", "--quiet", "--workers", "1"])
+        .env("TASKD_FAULT_INJECTION", "1");
+    let (running, addr, stderr) = start_logging(command);
     assert_eq!(common::get(addr, "/_test/panic").status, 500);
     assert_eq!(common::get(addr, "/healthz").status, 200);
     signal(&running, "-TERM");
@@ -262,23 +270,9 @@ fn handler_panic_is_one_log_line() {
 /// notice and exit 1 so that a supervisor restarts it, instead of running on deaf.
 fn exits_1_when_descriptors_run_out(descriptors: u32) {
     let script = format!("ulimit -n {descriptors} && exec \"$0\" --addr 127.0.0.1:0 --quiet");
-    let mut child = Command::new("sh")
-        .args(["-c", &script, TASKD])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start taskd under sh");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let running = Running(child);
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .trim_end()
-        .strip_prefix("taskd listening on http://")
-        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
-        .parse()
-        .unwrap();
+    let mut command = Command::new("sh");
+    command.args(["-c", &script, TASKD]);
+    let (running, addr, stderr) = start_logging(command);
     let mut idle = Vec::new();
     for _ in 0..descriptors {
         match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
