@@ -8,17 +8,29 @@
 //!
 //! `cargo build --release && cargo run --release --example idle_connections -- [STEP ...]`
 //! (default steps: 0 1000 4000; the server needs two descriptors per connection, so
-//! `ulimit -n` must allow them).
+//! `ulimit -n` must allow them). `TASKD_BIN` names another binary.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+// The benchmark's process and client modules, shared; not every function is used here.
+#[allow(dead_code)]
+#[path = "bench/client.rs"]
+mod client;
+#[allow(dead_code)]
+#[path = "bench/process.rs"]
+mod process;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+use client::Conn;
+use process::ServerProcess;
 
 /// Sequential keep-alive requests a normal client makes at each step.
 const KEEP_ALIVE_REQUESTS: usize = 2000;
 /// Fresh connections (connect, one request, close) at each step.
 const FRESH_CONNECTIONS: usize = 200;
+
+const GET_TASK: &[u8] = b"GET /tasks/1 HTTP/1.1\r\nHost: bench\r\n\r\n";
 
 fn main() {
     let steps: Vec<usize> = std::env::args()
@@ -30,17 +42,19 @@ fn main() {
     } else {
         steps
     };
-    let binary = std::env::var("TASKD_BIN").unwrap_or_else(|_| "target/release/taskd".to_owned());
-    let (mut server, addr) = start(&binary);
-    let pid = server.id();
-    let mut first = TcpStream::connect(addr).expect("connect");
+    let binary = PathBuf::from(
+        std::env::var("TASKD_BIN").unwrap_or_else(|_| "target/release/taskd".to_owned()),
+    );
+    let server = ServerProcess::spawn(&binary, &["--quiet".to_owned()])
+        .unwrap_or_else(|error| panic!("{error}; run cargo build --release first"));
+    let addr = server.addr;
     let created = exchange(
-        &mut first,
+        addr,
         b"POST /tasks HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 17\r\n\r\n{\"title\":\"probe\"}",
     );
-    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    assert_eq!(created, 201);
 
-    println!("taskd idle keep-alive connections ({binary}, pid {pid})");
+    println!("taskd idle keep-alive connections ({})", binary.display());
     println!(
         "{:>7} {:>9} {:>8} | keep-alive GET /tasks/1 µs {:>5} {:>5} {:>6} | fresh connection µs {:>5} {:>5} {:>6}",
         "idle", "RSS KiB", "threads", "p50", "p99", "max", "p50", "p99", "max"
@@ -48,19 +62,27 @@ fn main() {
     let mut idle = Vec::new();
     for step in steps {
         while idle.len() < step {
-            let mut stream = TcpStream::connect(addr).expect("open an idle connection");
-            let answer = exchange(&mut stream, b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n");
-            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-            idle.push(stream);
+            let mut conn = Conn::connect(addr).expect("open an idle connection");
+            conn.send(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+                .expect("write");
+            assert_eq!(conn.recv().expect("read").0, 200);
+            idle.push(conn);
         }
         std::thread::sleep(Duration::from_millis(300));
         let keep_alive = keep_alive_latencies(addr);
-        let fresh = fresh_connection_latencies(addr);
+        let fresh: Vec<u128> = (0..FRESH_CONNECTIONS)
+            .map(|_| {
+                let started = Instant::now();
+                exchange(addr, GET_TASK);
+                started.elapsed().as_micros()
+            })
+            .collect();
+        let field = |name| server.status_field(name).unwrap_or(0);
         println!(
             "{:>7} {:>9} {:>8} | {:>31} {:>5} {:>6} | {:>24} {:>5} {:>6}",
             idle.len(),
-            status_field(pid, "VmRSS:"),
-            status_field(pid, "Threads:"),
+            field("VmRSS:"),
+            field("Threads:"),
             percentile(&keep_alive, 50),
             percentile(&keep_alive, 99),
             percentile(&keep_alive, 100),
@@ -71,77 +93,24 @@ fn main() {
     }
     println!(
         "peak RSS {} KiB",
-        status_field(pid, "VmHWM:").parse::<u64>().unwrap_or(0)
+        server.status_field("VmHWM:").unwrap_or(0)
     );
-    let _ = server.kill();
-    let _ = server.wait();
 }
 
-fn start(binary: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(binary)
-        .args(["--addr", "127.0.0.1:0", "--quiet"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| {
-            panic!("cannot start {binary} ({error}); run cargo build --release first")
-        });
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("piped stdout");
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
-    let addr = line
-        .trim_end()
-        .strip_prefix("taskd listening on http://")
-        .expect("ready line")
-        .parse()
-        .expect("address");
-    (child, addr)
-}
-
-/// Sends one request and reads one response framed by `Content-Length`; returns its head.
-fn exchange(stream: &mut TcpStream, request: &[u8]) -> String {
-    stream.write_all(request).expect("write");
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk).expect("read");
-        assert!(read > 0, "server closed the connection");
-        buffer.extend_from_slice(&chunk[..read]);
-        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-            let length: usize = head
-                .lines()
-                .find_map(|line| line.strip_prefix("Content-Length: "))
-                .map_or(0, |value| value.trim().parse().expect("length"));
-            if buffer.len() >= end + 4 + length {
-                return head;
-            }
-        }
-    }
+/// One request on a fresh connection; returns the status.
+fn exchange(addr: SocketAddr, request: &[u8]) -> u16 {
+    let mut conn = Conn::connect(addr).expect("connect");
+    conn.send(request).expect("write");
+    conn.recv().expect("read").0
 }
 
 fn keep_alive_latencies(addr: SocketAddr) -> Vec<u128> {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_nodelay(true).expect("nodelay");
+    let mut conn = Conn::connect(addr).expect("connect");
     (0..KEEP_ALIVE_REQUESTS)
         .map(|_| {
             let started = Instant::now();
-            exchange(&mut stream, b"GET /tasks/1 HTTP/1.1\r\nHost: bench\r\n\r\n");
-            started.elapsed().as_micros()
-        })
-        .collect()
-}
-
-fn fresh_connection_latencies(addr: SocketAddr) -> Vec<u128> {
-    (0..FRESH_CONNECTIONS)
-        .map(|_| {
-            let started = Instant::now();
-            let mut stream = TcpStream::connect(addr).expect("connect");
-            exchange(
-                &mut stream,
-                b"GET /tasks/1 HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n",
-            );
+            conn.send(GET_TASK).expect("write");
+            conn.recv().expect("read");
             started.elapsed().as_micros()
         })
         .collect()
@@ -153,15 +122,4 @@ fn percentile(samples: &[u128], p: usize) -> u128 {
     sorted.sort_unstable();
     let index = (sorted.len() * p / 100).min(sorted.len().saturating_sub(1));
     sorted.get(index).copied().unwrap_or(0)
-}
-
-/// A field of `/proc/PID/status`, without its unit.
-fn status_field(pid: u32, name: &str) -> String {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(name))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or("?")
-        .to_owned()
 }

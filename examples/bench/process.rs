@@ -72,19 +72,22 @@ impl ServerProcess {
 
     /// `VmRSS` (now) and `VmHWM` (peak) in KiB; zeros for an external server.
     pub fn memory_kib(&self) -> io::Result<(u64, u64)> {
+        Ok((self.status_field("VmRSS:")?, self.status_field("VmHWM:")?))
+    }
+
+    /// A number from the process's `/proc/PID/status` (`VmRSS:`, `Threads:`, ...), without its
+    /// unit; 0 for an external server or a missing field.
+    pub fn status_field(&self, name: &str) -> io::Result<u64> {
         let Some(child) = &self.child else {
-            return Ok((0, 0));
+            return Ok(0);
         };
         let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.split_whitespace().next())
-                .and_then(|kib| kib.parse().ok())
-                .unwrap_or(0)
-        };
-        Ok((field("VmRSS:"), field("VmHWM:")))
+        Ok(status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0))
     }
 }
 
