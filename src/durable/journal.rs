@@ -134,25 +134,36 @@ impl Journal {
     /// # Errors
     /// Why the record did not become durable (the journal is then broken).
     pub(crate) fn commit(&self, ticket: Ticket) -> Result<(), String> {
-        let mut inner = self.lock();
+        let inner = self.lock();
+        self.wait_durable(inner, ticket.seq, Some(ticket.epoch))
+            .map(drop)
+    }
+
+    /// Waits until record `seq` is durable, following a flush in progress or leading one. With
+    /// an `epoch`, a record from before a storage failure (its epoch is gone) is reported lost.
+    fn wait_durable<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner>,
+        seq: u64,
+        epoch: Option<u64>,
+    ) -> Result<MutexGuard<'a, Inner>, String> {
         loop {
-            if ticket.epoch != inner.epoch {
+            if epoch.is_some_and(|epoch| epoch != inner.epoch) {
                 return Err("the change was lost in an earlier storage failure".to_owned());
             }
-            if inner.durable >= ticket.seq {
-                return Ok(());
+            if inner.durable >= seq {
+                return Ok(inner);
             }
             if let Some(reason) = &inner.broken {
                 return Err(reason.clone());
             }
-            if inner.flushing {
-                inner = self
-                    .flushed
+            inner = if inner.flushing {
+                self.flushed
                     .wait(inner)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            inner = self.flush(inner);
+                    .unwrap_or_else(PoisonError::into_inner)
+            } else {
+                self.flush(inner)
+            };
         }
     }
 
@@ -201,25 +212,13 @@ impl Journal {
 
     /// Waits for any flush in progress, then flushes synchronously: afterwards everything
     /// appended is durable. For compaction, under the store lock.
-    fn drain<'a>(
-        &'a self,
-        mut inner: MutexGuard<'a, Inner>,
-    ) -> Result<MutexGuard<'a, Inner>, String> {
-        loop {
-            if let Some(reason) = &inner.broken {
-                return Err(reason.clone());
-            }
-            if inner.flushing {
-                inner = self
-                    .flushed
-                    .wait(inner)
-                    .unwrap_or_else(PoisonError::into_inner);
-            } else if inner.durable < inner.appended {
-                inner = self.flush(inner);
-            } else {
-                return Ok(inner);
-            }
+    fn drain<'a>(&'a self, inner: MutexGuard<'a, Inner>) -> Result<MutexGuard<'a, Inner>, String> {
+        if let Some(reason) = &inner.broken {
+            return Err(reason.clone());
         }
+        // Called under the store lock, so nothing is appended meanwhile.
+        let appended = inner.appended;
+        self.wait_durable(inner, appended, None)
     }
 
     /// Bytes in the current journal file.
