@@ -11,8 +11,12 @@
 //! second. The second fills DIR through the store (concurrent creates, so group commit makes it
 //! quick) unless it already holds tasks, then times `Server::bind` on it: replaying the journal.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+// The benchmark's keep-alive client, shared; not every function is used here.
+#[allow(dead_code)]
+#[path = "bench/client.rs"]
+mod client;
+
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,6 +27,8 @@ use taskd::durable::StorageHooks;
 use taskd::model::{NewTask, Priority};
 use taskd::store::Store;
 use taskd::{Config, Server};
+
+use client::Conn;
 
 struct Options {
     seconds: u64,
@@ -61,33 +67,6 @@ fn temp_dir(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("taskd-bench-{name}-{}", std::process::id()))
 }
 
-/// Reads one response off a keep-alive connection; returns its status.
-fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok(status)
-}
-
 /// Creates per second against `addr` with `clients` keep-alive connections.
 fn load(addr: SocketAddr, clients: usize, seconds: u64, tag: &str) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
@@ -96,10 +75,7 @@ fn load(addr: SocketAddr, clients: usize, seconds: u64, tag: &str) -> f64 {
         .map(|client| {
             let (stop, done, tag) = (stop.clone(), done.clone(), tag.to_owned());
             thread::spawn(move || {
-                let stream = TcpStream::connect(addr).expect("connect");
-                stream.set_nodelay(true).expect("nodelay");
-                let mut writer = stream.try_clone().expect("clone");
-                let mut reader = BufReader::new(stream);
+                let mut conn = Conn::connect(addr).expect("connect");
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let body = format!("{{\"title\":\"{tag}-{client}-{n}\"}}");
@@ -107,8 +83,8 @@ fn load(addr: SocketAddr, clients: usize, seconds: u64, tag: &str) -> f64 {
                         "POST /tasks HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                         body.len()
                     );
-                    writer.write_all(request.as_bytes()).expect("write");
-                    let status = read_response(&mut reader).expect("read");
+                    conn.send(request.as_bytes()).expect("write");
+                    let (status, _) = conn.recv().expect("read");
                     assert_eq!(status, 201);
                     n += 1;
                     done.fetch_add(1, Ordering::Relaxed);
