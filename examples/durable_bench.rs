@@ -104,10 +104,7 @@ fn load(addr: SocketAddr, clients: usize, seconds: u64, tag: &str) -> f64 {
 }
 
 fn throughput(options: &Options) {
-    let memory = Config {
-        workers: options.workers,
-        ..Config::ephemeral()
-    };
+    let memory = Config::ephemeral();
     let dir = temp_dir("throughput");
     let _ = std::fs::remove_dir_all(&dir);
     let durable = Config {

@@ -6,6 +6,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::http1::Refusal;
+
 /// Every way a request can fail. `status()` is the status-code mapper.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
@@ -29,6 +31,20 @@ pub enum ApiError {
     Unprocessable(Vec<ErrorItem>),
     /// 500: something went wrong on our side. The reason goes to stderr, never to the client.
     Internal(String),
+    /// 408: the head, or the body, came too slowly (`--request-timeout`, `--io-timeout`).
+    RequestTimeout,
+    /// 414: the request line is over 8 KiB.
+    UriTooLong,
+    /// 417: an `Expect` other than `100-continue` (RFC 9110 §10.1.1).
+    ExpectationFailed,
+    /// 431: the header section is over 64 KiB or 100 field lines.
+    HeaderFieldsTooLarge,
+    /// 501: a transfer coding taskd cannot decode (RFC 9112 §6.1).
+    NotImplemented,
+    /// 503: the connection cap is reached and no connection is idle; carries `Retry-After`.
+    ServiceUnavailable,
+    /// 505: a major protocol version other than 1 (RFC 9110 §2.5).
+    VersionNotSupported,
 }
 
 impl ApiError {
@@ -53,6 +69,13 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Unprocessable(_) => 422,
             ApiError::Internal(_) => 500,
+            ApiError::RequestTimeout => 408,
+            ApiError::UriTooLong => 414,
+            ApiError::ExpectationFailed => 417,
+            ApiError::HeaderFieldsTooLarge => 431,
+            ApiError::NotImplemented => 501,
+            ApiError::ServiceUnavailable => 503,
+            ApiError::VersionNotSupported => 505,
         }
     }
 
@@ -71,6 +94,14 @@ impl ApiError {
             ApiError::Unauthorized => "Not authenticated",
             ApiError::MethodNotAllowed { .. } => "Method Not Allowed",
             ApiError::Internal(_) => "Internal Server Error",
+            // CONTRACT §1: errors without a text of their own say their reason phrase.
+            ApiError::RequestTimeout
+            | ApiError::UriTooLong
+            | ApiError::ExpectationFailed
+            | ApiError::HeaderFieldsTooLarge
+            | ApiError::NotImplemented
+            | ApiError::ServiceUnavailable
+            | ApiError::VersionNotSupported => crate::http1::reason_phrase(self.status()),
             ApiError::Unprocessable(items) => {
                 return serde_json::to_vec(&Detail {
                     detail: items.as_slice(),
@@ -97,6 +128,21 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        match refusal {
+            Refusal::BadRequest => ApiError::BadRequest("Bad Request".to_owned()),
+            Refusal::RequestTimeout => ApiError::RequestTimeout,
+            Refusal::UriTooLong => ApiError::UriTooLong,
+            Refusal::FieldsTooLarge => ApiError::HeaderFieldsTooLarge,
+            Refusal::ExpectationFailed => ApiError::ExpectationFailed,
+            Refusal::NotImplemented => ApiError::NotImplemented,
+            Refusal::ServiceUnavailable => ApiError::ServiceUnavailable,
+            Refusal::VersionNotSupported => ApiError::VersionNotSupported,
+        }
+    }
+}
 
 impl From<std::io::Error> for ApiError {
     fn from(err: std::io::Error) -> ApiError {

@@ -2,16 +2,14 @@
 //! and typed route values, reads what it needs from the request, and returns a `Reply` or an
 //! `ApiError`; none of them writes to the socket.
 
-use std::io::{self, Read};
-
 use serde_json::{json, Value};
-use tiny_http::Request;
 
 use crate::durable::SpooledFile;
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::{
     check_json_length, read_json, validate_body, Body, Reply, SharedFile, Validator,
 };
+use crate::http1::Request;
 use crate::model::{bool_parsing, parse_lax_bool, NewTask, Priority, TaskPatch, PRIORITY_MESSAGE};
 use crate::router::{PathId, Route, TaskId};
 use crate::store::{Content, ListQuery, Store, StoreError, StoredFile};
@@ -40,7 +38,7 @@ pub struct App {
 ///
 /// # Errors
 /// Whatever the handler answers with.
-pub fn dispatch(app: &App, request: &mut Request, route: Route) -> Result<Reply, ApiError> {
+pub fn dispatch(app: &App, request: &mut Request<'_>, route: Route) -> Result<Reply, ApiError> {
     match route {
         Route::ListTasks { query } => list_tasks(app, &query),
         Route::CreateTask => create_task(app, request),
@@ -77,7 +75,7 @@ pub fn list_tasks(app: &App, query: &str) -> Result<Reply, ApiError> {
 ///
 /// # Errors
 /// The body errors of CONTRACT §4, then 409 for a taken title.
-pub fn create_task(app: &App, request: &mut Request) -> Result<Reply, ApiError> {
+pub fn create_task(app: &App, request: &mut Request<'_>) -> Result<Reply, ApiError> {
     let new_task = read_validated(request, None, NewTask::from_json)?;
     let task = app.store.create(new_task).map_err(|error| match error {
         StoreError::Storage(reason) => ApiError::Internal(reason),
@@ -102,7 +100,7 @@ pub fn get_task(app: &App, id: PathId) -> Result<Reply, ApiError> {
 ///
 /// # Errors
 /// The body errors of CONTRACT §4, one 422 (id first), 404, then 409.
-pub fn update_task(app: &App, request: &mut Request, id: PathId) -> Result<Reply, ApiError> {
+pub fn update_task(app: &App, request: &mut Request<'_>, id: PathId) -> Result<Reply, ApiError> {
     let (id, id_item) = split_id(id);
     let patch = read_validated(request, id_item, TaskPatch::from_json)?;
     let id = id.expect("a bad id always gives a 422 above");
@@ -135,7 +133,11 @@ pub fn delete_task(app: &App, id: PathId) -> Result<Reply, ApiError> {
 /// # Errors
 /// 400 / 413 while reading, 422, 404, 400 `Unsupported file type: ...`; 500 when durable
 /// storage fails.
-pub fn upload_attachment(app: &App, request: &mut Request, id: PathId) -> Result<Reply, ApiError> {
+pub fn upload_attachment(
+    app: &App,
+    request: &mut Request<'_>,
+    id: PathId,
+) -> Result<Reply, ApiError> {
     match app.store.spool() {
         None => upload_into(app, request, id, &InMemory),
         Some(spool) => upload_into(app, request, id, spool),
@@ -172,22 +174,17 @@ fn storage_failure(error: StoreError) -> ApiError {
 
 fn upload_into<S: FileSink>(
     app: &App,
-    request: &mut Request,
+    request: &mut Request<'_>,
     id: PathId,
     sink: &S,
 ) -> Result<Reply, ApiError>
 where
     S::Data: IntoContent,
 {
-    let content_type = header(request, "Content-Type").map(str::to_owned);
-    let size_hint = request.body_length().map(|length| length as u64);
-    let field = upload::read_file_field_into(
-        RequestBody(request),
-        content_type.as_deref(),
-        size_hint,
-        app.limits,
-        sink,
-    )?;
+    let content_type = request.header("Content-Type");
+    let size_hint = request.content_length();
+    let field =
+        upload::read_file_field_into(request.body(), content_type, size_hint, app.limits, sink)?;
     let (id, mut items) = match split_id(id) {
         (id, Some(item)) => (id, vec![item]),
         (id, None) => (id, Vec::new()),
@@ -319,32 +316,14 @@ fn split_id(id: PathId) -> (Option<TaskId>, Option<ErrorItem>) {
 
 /// Reads the JSON body and validates it; a bad path id's item comes first in the 422.
 fn read_validated<T>(
-    request: &mut Request,
+    request: &mut Request<'_>,
     id_item: Option<ErrorItem>,
     validate: Validator<T>,
 ) -> Result<T, ApiError> {
-    let content_type = header(request, "Content-Type").map(str::to_owned);
-    check_json_length(request.body_length())?;
-    let body = read_json(request.as_reader(), content_type.as_deref())?;
+    let content_type = request.header("Content-Type");
+    check_json_length(request.content_length())?;
+    let body = read_json(request.body(), content_type)?;
     validate_body(body, id_item, validate)
-}
-
-/// The first value of a request header, matched case-insensitively.
-pub(crate) fn header<'r>(request: &'r Request, name: &'static str) -> Option<&'r str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
-}
-
-/// The request body as a `Read + Send`: tiny_http's `as_reader()` is not `Send`, the request is.
-struct RequestBody<'r>(&'r mut Request);
-
-impl Read for RequestBody<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.as_reader().read(buf)
-    }
 }
 
 /// Parses the list's query: form-encoded, unknown names ignored, the last repeat wins.

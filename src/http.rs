@@ -2,7 +2,7 @@
 //! order of CONTRACT.md §4, `Content-Type` checks, and the `Date` header's format.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,7 +15,7 @@ use crate::error::{loc, ApiError, ErrorItem};
 /// Largest JSON body accepted (exactly this many bytes is fine).
 pub const MAX_JSON_BYTES: u64 = 1024 * 1024;
 
-/// What a handler answers; `server` turns it into bytes on the wire.
+/// What a handler answers; the connection layer (`http1`) turns it into bytes on the wire.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// The status code.
@@ -61,26 +61,77 @@ impl PartialEq for SharedFile {
     }
 }
 
-impl Read for SharedFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
+/// A piece of a body as the connection layer writes it: bytes in memory, or a stretch of an
+/// open file (read with positioned reads, so the file's cursor is never shared state).
+#[derive(Debug, Clone, Copy)]
+pub enum Segment<'a> {
+    /// Bytes in memory.
+    Bytes(&'a [u8]),
+    /// `len` bytes of `file` from `offset`.
+    File {
+        /// The open file.
+        file: &'a File,
+        /// Where the stretch starts.
+        offset: u64,
+        /// How long it is.
+        len: u64,
+    },
+}
+
+impl Segment<'_> {
+    /// The segment's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Segment::Bytes(bytes) => bytes.len() as u64,
+            Segment::File { len, .. } => *len,
+        }
+    }
+
+    /// Whether the segment is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 impl Body {
-    /// The payload's length in bytes.
-    pub fn len(&self) -> usize {
+    /// The payload's length in bytes: the `Content-Length` sent.
+    pub fn len(&self) -> u64 {
         match self {
             Body::Empty => 0,
-            Body::Json(bytes) => bytes.len(),
-            Body::File { bytes, .. } => bytes.len(),
-            Body::Stream { len, .. } => usize::try_from(*len).unwrap_or(usize::MAX),
+            Body::Json(bytes) => bytes.len() as u64,
+            Body::File { bytes, .. } => bytes.len() as u64,
+            Body::Stream { len, .. } => *len,
         }
     }
 
     /// Whether there is no payload.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The `Content-Type` to send, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        match self {
+            Body::Empty => None,
+            Body::Json(_) => Some("application/json"),
+            Body::File { content_type, .. } | Body::Stream { content_type, .. } => {
+                Some(content_type)
+            }
+        }
+    }
+
+    /// The payload as the pieces the connection layer writes, in order.
+    pub fn segments(&self) -> Vec<Segment<'_>> {
+        match self {
+            Body::Empty => Vec::new(),
+            Body::Json(bytes) => vec![Segment::Bytes(bytes)],
+            Body::File { bytes, .. } => vec![Segment::Bytes(bytes)],
+            Body::Stream { file, len, .. } => vec![Segment::File {
+                file: &file.0,
+                offset: 0,
+                len: *len,
+            }],
+        }
     }
 }
 
@@ -131,6 +182,8 @@ impl From<ApiError> for Reply {
             ApiError::MethodNotAllowed { allow } => headers.push(("Allow", (*allow).to_owned())),
             // RFC 9110 §11.6.1: a 401 MUST carry a challenge.
             ApiError::Unauthorized => headers.push(("WWW-Authenticate", "Bearer".to_owned())),
+            // RFC 9110 §10.2.3: when to try again; a connection frees up in about that long.
+            ApiError::ServiceUnavailable => headers.push(("Retry-After", "1".to_owned())),
             _ => {}
         }
         Reply {
@@ -175,14 +228,14 @@ pub fn validate_body<T>(
 }
 
 /// Refuses a JSON body whose declared `Content-Length` is over the limit. Call it before the
-/// body is touched: tiny_http sends `100 Continue` as soon as the body reader is asked for, and a
-/// client that sent `Expect: 100-continue` must not be told to send a body we will refuse.
+/// body is touched: `100 Continue` goes out as soon as the body is read, and a client that sent
+/// `Expect: 100-continue` must not be told to send a body we will refuse.
 ///
 /// # Errors
 /// 413 `Request body too large (limit 1048576 bytes)`.
-pub fn check_json_length(declared_length: Option<usize>) -> Result<(), ApiError> {
+pub fn check_json_length(declared_length: Option<u64>) -> Result<(), ApiError> {
     match declared_length {
-        Some(length) if length as u64 > MAX_JSON_BYTES => Err(json_too_large()),
+        Some(length) if length > MAX_JSON_BYTES => Err(json_too_large()),
         _ => Ok(()),
     }
 }
@@ -317,7 +370,7 @@ mod tests {
     use std::time::Duration;
 
     fn read(body: &[u8], content_type: Option<&str>) -> Result<JsonBody, ApiError> {
-        check_json_length(Some(body.len()))?;
+        check_json_length(Some(body.len() as u64))?;
         read_json(&mut &body[..], content_type)
     }
 

@@ -3,15 +3,17 @@
 //! It serves the Task Manager of the "Robust Task Endpoints" lesson — `201 Created` with a
 //! `Location`, clean `404`s, `204` with a truly empty body, `405` with a complete `Allow`, `409`
 //! on duplicate titles, multipart attachments and their download — over a minimal synchronous
-//! server: a fixed pool of worker threads on `tiny_http`, a hand-written router and one
-//! status-code mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
+//! server: a blocking accept loop of its own with one thread per connection, a small
+//! hand-written HTTP/1.1 layer (heads parsed by `httparse`), a router and one status-code
+//! mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
 //!
 //! # Layout
-//! - [`server`]: binding, the worker pool, panics as 500s, writing replies, the access log,
-//!   shutdown.
+//! - [`server`]: [`Config`], binding, the service that checks the token, routes and turns panics
+//!   into 500s, the access log, shutdown.
+//! - [`http1`]: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
+//!   timeouts, writing answers. It knows nothing of tasks.
 //! - [`auth`]: the optional bearer token.
 //! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
-//! - `pipeline`: pipelined requests on one connection take effect in the order they were sent.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
@@ -51,8 +53,8 @@ pub mod durable;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod http1;
 pub mod model;
-mod pipeline;
 pub mod router;
 pub mod server;
 pub mod store;

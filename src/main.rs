@@ -1,5 +1,5 @@
-//! The `taskd` binary: parses flags into a `Config`, binds, prints the address, serves until
-//! SIGTERM / SIGINT (graceful, exit 0) or until the listener dies (exit 1).
+//! The `taskd` binary: parses flags into a `Config`, raises its descriptor limit, binds, prints
+//! the address, and serves until SIGTERM / SIGINT (graceful, exit 0).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -9,20 +9,18 @@ use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use taskd::server::SHUTDOWN_GRACE;
 use taskd::{Config, Server, Stopper};
 
-/// How long in-flight requests may take to finish after SIGTERM / SIGINT.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
 const USAGE: &str = "\
-Usage: taskd [--addr HOST:PORT] [--workers N] [--max-upload-bytes N] [--token-file PATH]
-             [--data-dir DIR] [--quiet]
+Usage: taskd [--addr HOST:PORT] [--max-upload-bytes N] [--token-file PATH] [--data-dir DIR]
+             [--request-timeout SECONDS] [--io-timeout SECONDS] [--keep-alive-timeout SECONDS]
+             [--max-connections N] [--quiet]
 
 A small task-manager HTTP API (the \"Robust Task Endpoints\" lesson, in Rust).
 
 Options:
   --addr HOST:PORT        where to listen (default 127.0.0.1:8000; port 0 picks a free port)
-  --workers N             worker threads (default 4)
   --max-upload-bytes N    largest accepted attachment in bytes (default 33554432 = 32 MiB)
   --token-file PATH       require `Authorization: Bearer <token>` (the file's first line) on
                           every route but /healthz, /docs and /openapi.json; the TASKD_TOKEN
@@ -30,8 +28,17 @@ Options:
   --data-dir DIR          keep tasks, attachments and the id counter in DIR (created if
                           missing); every answered change survives a restart or a crash.
                           Without it, everything is in memory and lost on exit
+  --request-timeout SECONDS
+                          a request head must be complete this long after its first
+                          byte, or it gets 408 (default 10)
+  --io-timeout SECONDS    a request body or an answer must move 1 KiB in every window this
+                          long, or the transfer is cut (408 for a body) (default 30)
+  --keep-alive-timeout SECONDS
+                          close a connection idle this long between requests (default 30)
+  --max-connections N     open connections at most; past it the longest-idle one is closed
+                          to make room, or the newcomer gets 503 (default 1024)
   --quiet                 no access log on stderr
-  -h, --help              print this help
+  --workers N             deprecated and ignored: every connection has its own thread  -h, --help              print this help
 
 Subcommand:
   taskd check [--json] http://HOST:PORT
@@ -62,6 +69,7 @@ fn main() -> ExitCode {
         }
     };
     let has_token = config.token.is_some();
+    raise_descriptor_limit();
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(error) => {
@@ -78,11 +86,26 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     announce(handle.addr());
+    // Returns once a signal stopped the server and its connections have closed.
     match handle.wait() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("taskd: exiting: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Each connection holds a descriptor, so the soft limit (often 1024) would cap connections
+/// well below `--max-connections`'s reach; the hard limit is what the administrator allows. Only
+/// the binary does this: a library must not change its host process's limits.
+fn raise_descriptor_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(error) = setrlimit(Resource::Nofile, limit) {
+            eprintln!("taskd: warning: cannot raise the open-files limit: {error}");
         }
     }
 }
@@ -104,8 +127,8 @@ fn announce(addr: SocketAddr) {
     let _ = stdout.flush();
 }
 
-/// On the first SIGTERM or SIGINT, stop taking requests and let the queued ones finish; exit
-/// anyway once `SHUTDOWN_GRACE` has passed.
+/// On the first SIGTERM or SIGINT, stop accepting, close idle connections and let requests in
+/// progress finish; exit anyway once `SHUTDOWN_GRACE` has passed.
 fn stop_on_signals(stopper: Stopper) -> std::io::Result<()> {
     let mut signals = Signals::new([SIGTERM, SIGINT])?;
     thread::Builder::new()
@@ -152,11 +175,25 @@ fn parse_args(
         match name.as_str() {
             "--addr" => config.addr = value()?,
             "--workers" => {
-                config.workers = value()?
+                value()?
                     .parse()
                     .ok()
                     .filter(|&n: &usize| n > 0)
                     .ok_or("--workers takes a whole number of at least 1")?;
+                eprintln!(
+                    "taskd: warning: --workers is deprecated and ignored: every connection has \
+                     its own thread"
+                );
+            }
+            "--request-timeout" => config.request_timeout = seconds(&name, &value()?)?,
+            "--io-timeout" => config.io_timeout = seconds(&name, &value()?)?,
+            "--keep-alive-timeout" => config.keep_alive_timeout = seconds(&name, &value()?)?,
+            "--max-connections" => {
+                config.max_connections = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or("--max-connections takes a whole number of at least 1")?;
             }
             "--max-upload-bytes" => {
                 config.max_upload_bytes = value()?
@@ -181,6 +218,15 @@ fn parse_args(
         return Err("the token is empty".to_owned());
     }
     Ok(Some(config))
+}
+
+/// A positive number of seconds, fractions allowed (`0.5`).
+fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|seconds| seconds.is_finite() && *seconds > 0.0 && *seconds < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{flag} takes a positive number of seconds"))
 }
 
 #[cfg(test)]
@@ -226,6 +272,35 @@ mod tests {
             .unwrap();
         assert_eq!(config.data_dir, Some("/var/lib/taskd".into()));
         assert!(parse(&["--data-dir"], None).is_err());
+    }
+
+    #[test]
+    fn timeouts_and_the_cap_have_the_contract_defaults_and_flags() {
+        let config = parse(&[], None).unwrap().unwrap();
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
+        assert_eq!(config.io_timeout, Duration::from_secs(30));
+        assert_eq!(config.keep_alive_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_connections, 1024);
+        let args = [
+            "--request-timeout=2",
+            "--io-timeout",
+            "0.5",
+            "--keep-alive-timeout=7",
+            "--max-connections=3",
+        ];
+        let config = parse(&args, None).unwrap().unwrap();
+        assert_eq!(config.request_timeout, Duration::from_secs(2));
+        assert_eq!(config.io_timeout, Duration::from_millis(500));
+        assert_eq!(config.keep_alive_timeout, Duration::from_secs(7));
+        assert_eq!(config.max_connections, 3);
+        for bad in [
+            "--io-timeout=0",
+            "--io-timeout=-1",
+            "--io-timeout=x",
+            "--max-connections=0",
+        ] {
+            assert!(parse(&[bad], None).is_err(), "{bad}");
+        }
     }
 
     #[test]

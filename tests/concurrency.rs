@@ -47,14 +47,6 @@ impl XorShift {
     }
 }
 
-/// A fresh server with a pool of four workers.
-fn spawn_four_workers() -> TestServer {
-    spawn_server_with(taskd::Config {
-        workers: 4,
-        ..taskd::Config::ephemeral()
-    })
-}
-
 /// Runs every job on its own thread, all released together by one barrier, and returns their
 /// results in job order.
 fn run_together<T: Send + 'static>(jobs: Vec<Box<dyn FnOnce() -> T + Send>>) -> Vec<T> {
@@ -159,7 +151,7 @@ fn create_all(addr: SocketAddr, t: usize) -> Outcomes {
 /// CONTRACT §5, §6, §3: titles are unique, a refused create consumes no id, ids only grow.
 #[test]
 fn concurrent_creates_give_one_201_per_title() {
-    let server = spawn_four_workers();
+    let server = spawn_server();
     let addr = server.addr();
     let jobs = (0..CREATE_THREADS)
         .map(|t| Box::new(move || create_all(addr, t)) as Box<dyn FnOnce() -> Outcomes + Send>)
@@ -562,7 +554,7 @@ fn assert_final_state(
 /// answer is one the contract allows for its request.
 #[test]
 fn racing_uploads_downloads_patches_and_deletes_stay_consistent() {
-    let server = spawn_four_workers();
+    let server = spawn_server();
     let addr = server.addr();
     let first_ids: Vec<u64> = (0..SLOTS)
         .map(|k| create_task(addr, &format!("slot-{k}")))
@@ -773,7 +765,7 @@ fn assert_answer(step: &Step, response: &Response, label: &str) {
 /// Sends the fifty steps in one write on a fresh connection to a fresh server and checks each
 /// answer in turn; `run` only labels failures.
 fn run_pipeline(run: usize) {
-    let server = spawn_four_workers();
+    let server = spawn_server();
     let addr = server.addr();
     let steps = pipeline_steps(addr);
     assert_eq!(steps.len(), 50);

@@ -1,12 +1,13 @@
 //! A panicking handler (through the test-only fault-injection route): 500 with the contract's
-//! body, and the worker and the store both keep working.
+//! body, and the connection and the store both keep working.
+
+use std::io::Write;
 
 mod common;
 use common::*;
 
-fn server_with_faults(workers: usize) -> TestServer {
+fn server_with_faults() -> TestServer {
     spawn_server_with(taskd::Config {
-        workers,
         fault_injection: true,
         ..taskd::Config::ephemeral()
     })
@@ -14,27 +15,33 @@ fn server_with_faults(workers: usize) -> TestServer {
 
 #[test]
 fn panic_in_a_handler_is_500_with_a_bare_body() {
-    let server = server_with_faults(1);
+    let server = server_with_faults();
     let response = get(server.addr(), "/_test/panic");
     assert_eq!(response.status, 500);
     assert_eq!(response.header("Content-Type"), Some("application/json"));
     assert_eq!(response.text(), r#"{"detail":"Internal Server Error"}"#);
 }
 
-/// With one worker, every later answer proves that the worker survived the panic.
+/// Five panics and five answers on one keep-alive connection: its thread survived each panic.
 #[test]
-fn the_only_worker_survives_repeated_panics() {
-    let server = server_with_faults(1);
+fn the_connection_survives_repeated_panics() {
+    let server = server_with_faults();
+    let addr = server.addr();
+    let mut stream = connect(addr);
+    let mut buffer = Vec::new();
     for _ in 0..5 {
-        assert_eq!(get(server.addr(), "/_test/panic").status, 500);
-        assert_eq!(get(server.addr(), "/healthz").status, 200);
+        for (target, status) in [("/_test/panic", 500), ("/healthz", 200)] {
+            let head = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+            stream.write_all(head.as_bytes()).unwrap();
+            let response = read_one_response(&mut stream, &mut buffer, false);
+            assert_eq!(response.status, status, "{target}");
+        }
     }
 }
 
-/// The panic poisons the store's lock while it is held; the store recovers and loses nothing.
 #[test]
 fn store_stays_usable_after_a_panic_under_its_lock() {
-    let server = server_with_faults(2);
+    let server = server_with_faults();
     let id = create_task(server.addr(), "before the panic");
     assert_eq!(get(server.addr(), "/_test/panic").status, 500);
     assert_eq!(get(server.addr(), &format!("/tasks/{id}")).status, 200);

@@ -100,15 +100,13 @@ fn upload_declared_over_limit_probe(server: &TestServer) {
     assert_eq!(response.status, 413);
 }
 
-/// Bodies a handler leaves unread and the client never finishes sending must not hold the only
-/// worker. tiny_http drains an unread body right after the answer is written, in the thread that
-/// answered, until the client has sent everything it declared; taskd answers such requests from
-/// a drain thread of their own. Covers a refused upload (413), a method that is not allowed
-/// (405) and a GET with a body.
+/// Bodies a handler leaves unread and the client never finishes sending cost their own
+/// connection only: everyone else is answered at once. (tiny_http drained them in the thread
+/// that answered, until the client had sent everything it declared.) Covers a refused upload
+/// (413), a method that is not allowed (405) and a GET with a body.
 #[test]
-fn unread_bodies_left_unsent_do_not_pin_the_only_worker() {
+fn unread_bodies_left_unsent_do_not_delay_anyone_else() {
     let server = spawn_server_with(taskd::Config {
-        workers: 1,
         max_upload_bytes: LIMIT,
         ..taskd::Config::ephemeral()
     });
@@ -126,8 +124,6 @@ fn unread_bodies_left_unsent_do_not_pin_the_only_worker() {
     let mut held_open = Vec::new();
     for (method, target, length, status) in cases {
         let mut stream = connect(addr);
-        // No `Expect`, and more than 1 KiB declared, so tiny_http hands the request over at
-        // once without reading the body first.
         let head = request_head(addr, method, target, &[&content_type, length]);
         stream.write_all(&head).unwrap();
         stream.write_all(b"--").unwrap();
@@ -141,15 +137,12 @@ fn unread_bodies_left_unsent_do_not_pin_the_only_worker() {
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
 
-/// A slow but legitimate upload holds one worker while it trickles in; the other worker keeps
-/// answering everyone else promptly, and the upload still completes intact.
+/// A slow but legitimate upload trickles in on its own connection; everyone else is answered
+/// promptly meanwhile, and the upload still completes intact.
 #[test]
-fn slow_upload_pins_at_most_one_worker() {
+fn a_slow_upload_does_not_delay_anyone_else() {
     use std::time::{Duration, Instant};
-    let server = spawn_server_with(taskd::Config {
-        workers: 2,
-        ..taskd::Config::ephemeral()
-    });
+    let server = spawn_server();
     let addr = server.addr();
     let id = create_task(addr, "slow");
     let content: Vec<u8> = (0..8192u32).map(|i| (i % 251) as u8).collect();

@@ -56,7 +56,7 @@ const KINDS: &[&str] = &[
 fn read(
     body: &[u8],
     content_type: Option<&str>,
-    declared: Option<usize>,
+    declared: Option<u64>,
 ) -> Result<JsonBody, ApiError> {
     check_json_length(declared)?;
     let mut reader = body;
@@ -71,10 +71,10 @@ pub fn check(data: &[u8]) {
     let content_type = CONTENT_TYPES[usize::from(choice) % CONTENT_TYPES.len()];
     let is_json = content_type.is_some_and(is_json_media_type);
 
-    let sized = read(body, content_type, Some(body.len()));
+    let sized = read(body, content_type, Some(body.len() as u64));
     let chunked = read(body, content_type, None);
     assert_eq!(sized, chunked, "Content-Length vs chunked");
-    let declared_over = read(body, content_type, Some(MAX_JSON_BYTES as usize + 1));
+    let declared_over = read(body, content_type, Some(MAX_JSON_BYTES + 1));
     assert!(
         matches!(&declared_over, Err(ApiError::PayloadTooLarge(_))),
         "declared length over the limit: {declared_over:?}"
@@ -204,7 +204,7 @@ fn shifted(result: &Result<JsonBody, ApiError>, shift: u64) -> Result<JsonBody, 
 
 fn check_bom(body: &[u8], content_type: Option<&str>, plain: &Result<JsonBody, ApiError>) {
     let with_bom = [BOM, body].concat();
-    let result = read(&with_bom, content_type, Some(with_bom.len()));
+    let result = read(&with_bom, content_type, Some(with_bom.len() as u64));
     assert_eq!(
         result,
         shifted(plain, BOM.len() as u64),
