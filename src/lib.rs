@@ -47,6 +47,7 @@
 
 pub mod auth;
 pub mod check;
+pub mod cors;
 pub mod durable;
 pub mod error;
 pub mod handlers;
