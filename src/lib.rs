@@ -11,6 +11,8 @@
 //!   shutdown.
 //! - [`auth`]: the optional bearer token.
 //! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
+//! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
+//!   preflights (CONTRACT §12). Pure; not yet wired into the server.
 //! - `pipeline`: pipelined requests on one connection take effect in the order they were sent.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
@@ -19,6 +21,8 @@
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
 //! - [`store`]: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
 //!   No HTTP.
+//! - [`trace`]: `--trace`: one exchange as a block of `> ` / `< ` lines, and the sink that
+//!   writes blocks to stderr whole. Not yet wired into the server.
 //! - [`durable`]: `--data-dir`: the journal with group commit, snapshots, recovery, blobs.
 //! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
 //!
@@ -57,6 +61,7 @@ mod pipeline;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod trace;
 pub mod upload;
 
 pub use error::ApiError;
