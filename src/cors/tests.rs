@@ -575,3 +575,13 @@ fn options_star_is_answered_with_the_servers_methods() {
         Some("GET, HEAD, POST, PATCH, DELETE, OPTIONS")
     );
 }
+
+/// An empty `Access-Control-Request-Method` is still a preflight, for a method no route has.
+#[test]
+fn an_empty_request_method_is_refused() {
+    let cors = configured(&[PAGE]);
+    assert_eq!(
+        refusal(&cors, &preflight("/tasks", PAGE, "", None)),
+        "CORS preflight refused: method  is not allowed on /tasks"
+    );
+}
