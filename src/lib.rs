@@ -14,6 +14,8 @@
 //!   timeouts, writing answers. It knows nothing of tasks.
 //! - [`auth`]: the optional bearer token.
 //! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
+//! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
+//!   preflights (CONTRACT §12). Pure; not yet wired into the server.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
@@ -21,6 +23,8 @@
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
 //! - [`store`]: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
 //!   No HTTP.
+//! - [`trace`]: `--trace`: one exchange as a block of `> ` / `< ` lines, and the sink that
+//!   writes blocks to stderr whole. Not yet wired into the server.
 //! - [`durable`]: `--data-dir`: the journal with group commit, snapshots, recovery, blobs.
 //! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
 //!
@@ -49,6 +53,7 @@
 
 pub mod auth;
 pub mod check;
+pub mod cors;
 pub mod durable;
 pub mod error;
 pub mod handlers;
@@ -58,6 +63,7 @@ pub mod model;
 pub mod router;
 pub mod server;
 pub mod store;
+pub mod trace;
 pub mod upload;
 
 pub use error::ApiError;
