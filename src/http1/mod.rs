@@ -12,7 +12,7 @@
 //! - `write`: serialising and sending answers.
 
 mod body;
-mod chunked;
+pub mod chunked;
 mod conn;
 pub mod head;
 mod io;
