@@ -71,22 +71,14 @@ pub fn has_content(status: u16) -> bool {
 pub fn head(out: &mut Vec<u8>, reply: &Reply, persistence: Persistence) {
     out.clear();
     let status = reply.status;
-    push_fields(
-        out,
-        &[
-            b"HTTP/1.1 ",
-            status.to_string().as_bytes(),
-            b" ",
-            reason_phrase(status).as_bytes(),
-            b"\r\n",
-        ],
-    );
+    // Writing into a Vec cannot fail; formatting numbers in place spares an allocation each.
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     with_date(|date| push_fields(out, &[b"Date: ", date, b"\r\n"]));
     if has_content(status) {
         if let Some(content_type) = reply.body.content_type() {
             push_field(out, "Content-Type", content_type);
         }
-        push_field(out, "Content-Length", &reply.body.len().to_string());
+        let _ = write!(out, "Content-Length: {}\r\n", reply.body.len());
     }
     for (name, value) in &reply.headers {
         push_field(out, name, value);
