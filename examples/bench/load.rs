@@ -171,28 +171,40 @@ fn drive<S: Script>(
         if counting && ticks_at_start.is_none() {
             ticks_at_start = Some(cpu::thread_ticks()?);
         }
-        for ((conn, script), sent) in lanes.iter_mut().zip(&mut sent_at) {
-            let request = script.request();
-            if counting {
-                stats.bytes_sent += request.len() as u64;
-            }
-            *sent = Instant::now();
-            conn.send(request)?;
-        }
-        for ((conn, script), sent) in lanes.iter_mut().zip(&sent_at) {
-            let (status, _) = conn.recv()?;
-            let done = Instant::now();
-            let ok = script.expect(status, conn.body());
-            if counting {
-                stats.requests += 1;
-                stats.errors += u64::from(!ok);
-                stats.latencies.push((done - *sent).as_nanos() as u64);
-            }
-        }
+        let measured = counting.then_some(&mut stats);
+        one_request_each(&mut lanes, &mut sent_at, measured)?;
     }
     stats.elapsed = Instant::now().saturating_duration_since(measure_from);
     if let Some(start) = ticks_at_start {
         stats.client_ticks = cpu::thread_ticks()?.saturating_sub(start);
     }
     Ok(stats)
+}
+
+/// Writes one request on every lane, then reads the answers in order; counts them into `stats`
+/// when measuring.
+fn one_request_each<S: Script>(
+    lanes: &mut [(Conn, S)],
+    sent_at: &mut [Instant],
+    mut stats: Option<&mut Stats>,
+) -> io::Result<()> {
+    for ((conn, script), sent) in lanes.iter_mut().zip(sent_at.iter_mut()) {
+        let request = script.request();
+        if let Some(stats) = stats.as_deref_mut() {
+            stats.bytes_sent += request.len() as u64;
+        }
+        *sent = Instant::now();
+        conn.send(request)?;
+    }
+    for ((conn, script), sent) in lanes.iter_mut().zip(sent_at.iter()) {
+        let (status, _) = conn.recv()?;
+        let done = Instant::now();
+        let ok = script.expect(status, conn.body());
+        if let Some(stats) = stats.as_deref_mut() {
+            stats.requests += 1;
+            stats.errors += u64::from(!ok);
+            stats.latencies.push((done - *sent).as_nanos() as u64);
+        }
+    }
+    Ok(())
 }

@@ -109,47 +109,28 @@ impl Bench<'_> {
         let mib_size = self.options.big_bytes >> 20;
         let up: Vec<f64> = rounds.iter().map(|t| self.gbps(t.up)).collect();
         let down: Vec<f64> = rounds.iter().map(|t| self.gbps(t.down)).collect();
-        let growth = |peak: fn(&Transfer) -> u64| {
-            let grown: Vec<f64> = rounds
-                .iter()
-                .map(|t| peak(t).saturating_sub(t.idle_kib) as f64)
-                .collect();
-            mib(median(&grown) as u64)
-        };
         let statuses: Vec<String> = rounds.iter().map(|t| t.up_status.to_string()).collect();
-        let ok = rounds.iter().all(|t| t.down_ok);
-        let gb = |rates: &[f64]| {
-            let mb: Vec<f64> = rates.iter().map(|rate| rate * 1e3).collect();
-            format!(
-                "{:.2} GB/s, median of {}, {} MB/s",
-                median(rates),
-                rates.len(),
-                spread(&mb)
-            )
+        let up_note = format!(
+            "{}; status {}; peak RSS +{} over idle",
+            rates_note(&up),
+            statuses.join(","),
+            growth(rounds, |t| t.peak_up_kib)
+        );
+        table.push(Row::note(&format!("{mib_size} MiB upload"), label, up_note));
+        let checked = if rounds.iter().all(|t| t.down_ok) {
+            "length ok"
+        } else {
+            "WRONG STATUS OR LENGTH"
         };
-        table.push(Row::note(
-            &format!("{mib_size} MiB upload"),
-            label,
-            format!(
-                "{}; status {}; peak RSS +{} over idle",
-                gb(&up),
-                statuses.join(","),
-                growth(|t| t.peak_up_kib)
-            ),
-        ));
+        let down_note = format!(
+            "{}; {checked}; peak RSS +{} over idle",
+            rates_note(&down),
+            growth(rounds, |t| t.peak_down_kib)
+        );
         table.push(Row::note(
             &format!("{mib_size} MiB download"),
             label,
-            format!(
-                "{}; {}; peak RSS +{} over idle",
-                gb(&down),
-                if ok {
-                    "length ok"
-                } else {
-                    "WRONG STATUS OR LENGTH"
-                },
-                growth(|t| t.peak_down_kib)
-            ),
+            down_note,
         ));
         (median(&up), median(&down))
     }
@@ -180,6 +161,26 @@ impl Bench<'_> {
             peak_down_kib,
         })
     }
+}
+
+/// `0.85 GB/s, median of 3, 659–927 (±16%) MB/s`.
+fn rates_note(gbps: &[f64]) -> String {
+    let mbps: Vec<f64> = gbps.iter().map(|rate| rate * 1e3).collect();
+    format!(
+        "{:.2} GB/s, median of {}, {} MB/s",
+        median(gbps),
+        gbps.len(),
+        spread(&mbps)
+    )
+}
+
+/// The median growth of the RSS from idle to the `peak` of a transfer.
+fn growth(rounds: &[Transfer], peak: fn(&Transfer) -> u64) -> String {
+    let grown: Vec<f64> = rounds
+        .iter()
+        .map(|t| peak(t).saturating_sub(t.idle_kib) as f64)
+        .collect();
+    mib(median(&grown) as u64)
 }
 
 /// Creates a task and uploads `size` bytes to it; returns the time, the status, the task's id and

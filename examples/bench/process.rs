@@ -52,36 +52,9 @@ impl ServerProcess {
         args: &[String],
         ready: Ready,
     ) -> io::Result<ServerProcess> {
-        let (command, rest) = match prefix.split_first() {
-            Some((first, rest)) => (Path::new(first), rest),
-            None => (program, &[][..]),
-        };
-        let mut command = Command::new(command);
-        command.args(rest);
-        if !prefix.is_empty() {
-            command.arg(program);
-        }
-        let port = match ready {
-            Ready::Line => {
-                command.args(["--addr", "127.0.0.1:0"]).args(args);
-                None
-            }
-            Ready::Port => {
-                let port = free_port()?;
-                command.args(args).arg(port.to_string());
-                Some(port)
-            }
-        };
+        let (mut command, port) = command(prefix, program, args, ready)?;
         let started = Instant::now();
-        // A peer's own log lines (axum's "listening on ...") would break up the table.
-        let (stdout, stderr) = match ready {
-            Ready::Line => (Stdio::piped(), Stdio::inherit()),
-            Ready::Port => (Stdio::null(), Stdio::null()),
-        };
         let child = command
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
             .spawn()
             .map_err(|error| io::Error::other(format!("{}: {error}", program.display())))?;
         let mut server = ServerProcess {
@@ -182,6 +155,40 @@ impl Drop for ServerProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// `PREFIX... program ARGS...` with the address arguments `ready` needs, and the port given
+/// to a program that takes one.
+fn command(
+    prefix: &[String],
+    program: &Path,
+    args: &[String],
+    ready: Ready,
+) -> io::Result<(Command, Option<u16>)> {
+    let mut command = match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+        None => Command::new(program),
+    };
+    command.stdin(Stdio::null());
+    let port = match ready {
+        Ready::Line => {
+            command.args(["--addr", "127.0.0.1:0"]).args(args);
+            command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+            None
+        }
+        Ready::Port => {
+            let port = free_port()?;
+            command.args(args).arg(port.to_string());
+            // A peer's own log lines (axum's "listening on ...") would break up the table.
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+            Some(port)
+        }
+    };
+    Ok((command, port))
 }
 
 /// A port that was free a moment ago, for a program that takes a port but not port 0. Another

@@ -16,6 +16,7 @@ use rustix::net::{sockopt, AddressFamily, SocketType};
 
 use crate::burst::exchange;
 use crate::client::{self, Conn};
+use crate::process::ServerProcess;
 use crate::report::{Row, Table};
 use crate::scripts::{multipart_frame, Create};
 use crate::Bench;
@@ -30,12 +31,23 @@ const PROBE_GIVES_UP: Duration = Duration::from_secs(2);
 /// Opening the idle connections stops after this long, whatever the count.
 const IDLE_OPENING_LIMIT: Duration = Duration::from_secs(20);
 
+/// What the scenario saw.
+struct Observed {
+    /// Each newcomer's wait, `None` for one without a 200 within 2 s.
+    waits: Vec<Option<Duration>>,
+    /// Idle connections that could not be opened.
+    refused: usize,
+    /// The server's threads before the silent clients, with them and the idle connections,
+    /// and after the io timeout.
+    threads: [u64; 3],
+}
+
 /// Runs the scenario on a fresh taskd, with `--io-timeout` when its `--help` lists the flag.
 ///
 /// # Errors
 /// When the server cannot start or the attachment cannot be uploaded.
 pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
-    let io_timeout = bench.options.io_timeout;
+    let (idle, io_timeout) = (bench.options.idle, bench.options.io_timeout);
     let mut args = Vec::new();
     if bench.programs.taskd_has("--io-timeout") {
         args = vec!["--io-timeout".to_owned(), io_timeout.to_string()];
@@ -47,6 +59,30 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
     }
     // Unpinned, like a real deployment: this is about who gets answered, not how fast.
     let server = bench.taskd(&args, false)?;
+    let observed = observe(&server, idle, Duration::from_secs(io_timeout))?;
+    table.push(newcomer_row(idle, &observed.waits));
+    let opened = idle - observed.refused.min(idle);
+    let note = format!(
+        "{opened} of {idle} opened ({} not connected within 1 s)",
+        observed.refused
+    );
+    table.push(Row::note("silent: idle connections", "taskd", note));
+    let [before, loaded, after] = observed.threads;
+    let verdict = if after.saturating_sub(before) < SILENT_CLIENTS as u64 {
+        "the silent clients' threads are gone"
+    } else {
+        "the silent clients' threads are still there"
+    };
+    let note = format!(
+        "{before} before, {loaded} with the silent and idle connections, {after} at \
+         --io-timeout + 3 s with the idle ones closed by us: {verdict}"
+    );
+    table.push(Row::note("silent: server threads", "taskd", note));
+    Ok(())
+}
+
+/// The scenario's steps, with the newcomer asking throughout the first three.
+fn observe(server: &ServerProcess, idle: usize, io_timeout: Duration) -> io::Result<Observed> {
     let addr = server.addr;
     let id = upload_attachment(addr)?;
     let threads_before = server.status_field("Threads:")?;
@@ -56,40 +92,26 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
         .map(|_| silent_client(addr, id))
         .collect::<io::Result<Vec<_>>>()?;
     thread::sleep(Duration::from_secs(1));
-    let (idle, refused) = open_idle(addr, bench.options.idle);
+    let (idle, refused) = open_idle(addr, idle);
     thread::sleep(Duration::from_secs(2));
     let waits = newcomer.stop();
     let threads_loaded = server.status_field("Threads:")?;
     drop(idle);
-    let past_timeout = silent_since + Duration::from_secs(io_timeout + 3);
+    // The idle connections' threads end at EOF; the silent clients' only by the timeout.
+    let past_timeout = silent_since + io_timeout + Duration::from_secs(3);
+    let settled = Instant::now() + Duration::from_secs(2);
     thread::sleep(
         past_timeout
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1)),
+            .max(settled)
+            .saturating_duration_since(Instant::now()),
     );
     let threads_after = server.status_field("Threads:")?;
     drop(silent);
-    table.push(newcomer_row(bench.options.idle, &waits));
-    let idle_note = format!(
-        "{} of {} opened ({refused} not connected within 1 s)",
-        bench.options.idle - refused.min(bench.options.idle),
-        bench.options.idle
-    );
-    table.push(Row::note("silent: idle connections", "taskd", idle_note));
-    let verdict = if threads_after <= threads_before {
-        "the silent clients' threads are gone".to_owned()
-    } else {
-        format!(
-            "{} threads more than before the silent clients",
-            threads_after - threads_before
-        )
-    };
-    let note = format!(
-        "{threads_before} before, {threads_loaded} with the silent and idle connections, \
-         {threads_after} at --io-timeout + 3 s (idle ones closed by us): {verdict}"
-    );
-    table.push(Row::note("silent: server threads", "taskd", note));
-    Ok(())
+    Ok(Observed {
+        waits,
+        refused,
+        threads: [threads_before, threads_loaded, threads_after],
+    })
 }
 
 /// Creates a task and uploads a 16 MiB attachment to it; returns the task's id.
