@@ -81,16 +81,17 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
     Ok(())
 }
 
-/// The scenario's steps, with the newcomer asking throughout the first three.
+/// The scenario's steps, with the newcomer asking from the silent clients' requests until the
+/// idle connections have been open for 2 s.
 fn observe(server: &ServerProcess, idle: usize, io_timeout: Duration) -> io::Result<Observed> {
     let addr = server.addr;
     let id = upload_attachment(addr)?;
     let threads_before = server.status_field("Threads:")?;
-    let newcomer = Newcomer::start(addr);
     let silent_since = Instant::now();
     let silent = (0..SILENT_CLIENTS)
         .map(|_| silent_client(addr, id))
         .collect::<io::Result<Vec<_>>>()?;
+    let newcomer = Newcomer::start(addr);
     thread::sleep(Duration::from_secs(1));
     let (idle, refused) = open_idle(addr, idle);
     thread::sleep(Duration::from_secs(2));
