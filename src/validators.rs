@@ -1,0 +1,8 @@
+//! Validators, conditional requests, ranges and list navigation (CONTRACT §11; RFC 9110 §8.8,
+//! §13, §14; RFC 8288), as pure functions over field values: no sockets, no store, no clock
+//! except where a rule names one. The handlers read the request's fields, ask these functions
+//! what to answer, and write it.
+
+pub mod digest;
+
+pub use digest::{Digest, Digester};
