@@ -3,6 +3,10 @@
 //! except where a rule names one. The handlers read the request's fields, ask these functions
 //! what to answer, and write it.
 
+pub mod date;
 pub mod digest;
+pub mod etag;
 
+pub use date::{parse_http_date, parse_http_date_at, whole_seconds};
 pub use digest::{Digest, Digester};
+pub use etag::{EntityTag, Tag, TagList};
