@@ -6,7 +6,9 @@
 pub mod date;
 pub mod digest;
 pub mod etag;
+pub mod preconditions;
 
 pub use date::{parse_http_date, parse_http_date_at, whole_seconds};
 pub use digest::{Digest, Digester};
 pub use etag::{EntityTag, Tag, TagList};
+pub use preconditions::{evaluate, Current, Method, Outcome, Preconditions};
