@@ -7,8 +7,13 @@ pub mod date;
 pub mod digest;
 pub mod etag;
 pub mod preconditions;
+pub mod range;
 
 pub use date::{parse_http_date, parse_http_date_at, whole_seconds};
 pub use digest::{Digest, Digester};
 pub use etag::{EntityTag, Tag, TagList};
 pub use preconditions::{evaluate, Current, Method, Outcome, Preconditions};
+pub use range::{
+    if_range_holds, parse_range, select_ranges, unsatisfied_content_range, ByteRange, Ranges,
+    MAX_RANGE_SPECS,
+};
