@@ -82,7 +82,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::upload::FileSink;
+use crate::upload::{FileSink, Hashing};
 use crate::validators::Digest;
 
 /// Every filter combination the list accepts.
@@ -313,17 +313,22 @@ fn uploads_are_stamped_in_whole_seconds_when_stored() {
     assert_eq!(crate::validators::whole_seconds(stored), stored);
 }
 
-/// Receives `content` through the durable spool and moves it into `blobs/`, as an upload does.
-fn blob(store: &Store, content: &[u8], filename: &str) -> StoredFile {
-    let spool = store.spool().unwrap();
-    let mut writer = spool.create(None).unwrap();
-    spool.write(&mut writer, content).unwrap();
-    let blob = store.persist(spool.finish(writer).unwrap()).unwrap();
-    StoredFile {
+/// Receives `content` through the durable spool, digesting it on the way, and moves it into
+/// `blobs/`, as an upload does.
+fn blob(store: &Store, content: &[u8], filename: &str) -> (StoredFile, Digest) {
+    let sink = Hashing(store.spool().unwrap());
+    let mut writer = sink.create(None).unwrap();
+    for piece in content.chunks(3) {
+        sink.write(&mut writer, piece).unwrap();
+    }
+    let received = sink.finish(writer).unwrap();
+    let blob = store.persist(received.data).unwrap();
+    let file = StoredFile {
         filename: filename.to_owned(),
         content_type: None,
         content: Content::Blob(blob),
-    }
+    };
+    (file, received.digest)
 }
 
 /// Overwrites a blob's bytes in place (same size) and sets its mtime to 1970: what was
@@ -346,10 +351,9 @@ fn durable_records_keep_stored_time_and_digest() {
     let (etag, stored) = {
         let store = Store::open(dir.path(), StorageHooks::default()).unwrap();
         let id = store.create(new_task("a")).unwrap().id;
-        let file = blob(&store, b"hello", "h.txt");
-        let attached = store
-            .attach_digested(id, file, Digest::of(b"hello"), None)
-            .unwrap();
+        let (file, digest) = blob(&store, b"hello", "h.txt");
+        assert_eq!(digest, Digest::of(b"hello"));
+        let attached = store.attach_digested(id, file, digest, None).unwrap();
         let stored = store.attachment(id).unwrap().last_modified().unwrap();
         (attached.etag, stored)
     };
