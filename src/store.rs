@@ -35,10 +35,12 @@ mod attachment;
 mod conditional;
 mod counts;
 mod positions;
+mod records;
 mod state;
 use attachment::{Attached, DigestCell};
 pub use attachment::{ByteSource, Download};
-use state::{snapshot_records, Change, State};
+use records::snapshot_records;
+use state::{Change, State};
 
 /// An attachment as stored: where its bytes are and what is needed to send them back.
 #[derive(Debug, Clone, PartialEq)]
