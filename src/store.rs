@@ -19,6 +19,11 @@
 //! store reloads itself from disk (cutting the journal back to its durable end), so what a
 //! client can read is again exactly what the disk holds. Reads may see a change while its
 //! writer still waits for the fsync, as with any write-ahead log that commits outside its lock.
+//!
+//! For CONTRACT §11 the state also keeps tasks per `done` × `priority` (`counts`, for an O(1)
+//! `X-Total-Count`), each attachment's stored time and digest (`attachment`), and a revision per
+//! task that conditional changes check (`conditional`). Nothing is hashed under the lock: a
+//! digest comes with the upload, or the first download that needs it computes it.
 
 use std::io;
 use std::path::Path;
