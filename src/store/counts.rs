@@ -24,7 +24,10 @@ impl Counts {
     /// the store's doc on poisoning); the tests check that counts match the tasks.
     pub(crate) fn remove(&mut self, done: bool, priority: Priority) {
         let cell = &mut self.cells[usize::from(done)][index(priority)];
-        debug_assert!(*cell > 0, "a task being removed was counted when it was added");
+        debug_assert!(
+            *cell > 0,
+            "a task being removed was counted when it was added"
+        );
         *cell = cell.saturating_sub(1);
     }
 
