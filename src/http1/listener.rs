@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::io::Writer;
 use super::write::Persistence;
 use super::{conn, write, Exchange, Refusal, Service, Settings};
 use crate::error::ApiError;
@@ -177,6 +178,7 @@ fn is_transient(error: &io::Error) -> bool {
 fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     // Answers leave in one write each (see write.rs), so Nagle's algorithm only adds delay.
     let _ = stream.set_nodelay(true);
+    let _ = Writer::prepare(&stream, shared.settings.io_timeout);
     let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     let stream = Arc::new(stream);
     let Some(slot) = shared.registry.admit(id, &stream) else {
