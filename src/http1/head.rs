@@ -151,10 +151,18 @@ impl Scanner {
     }
 }
 
+/// The bytes of the empty lines (CRLF or bare LF) before the request line. A CR alone is no
+/// line end (RFC 9112 §2.2), so `\rGET` is a request line that does not parse, not a skipped
+/// prefix.
 fn leading_empty_lines(buf: &[u8]) -> usize {
-    buf.iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count()
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\n', ..] => at += 1,
+            [b'\r', b'\n', ..] => at += 2,
+            _ => return at,
+        }
+    }
 }
 
 /// Parses a complete head (as delimited by [`scan`]) and applies the message rules.

@@ -122,6 +122,8 @@ fn request_lines_that_do_not_parse_are_400() {
         "GET / HTTP/a.1",
         "GET /",
         "GET / HTTP/1.1\r",
+        "\rGET / HTTP/1.1",
+        "\r\r\nGET / HTTP/1.1",
     ] {
         let text = format!("{line}\r\nHost: a\r\n\r\n");
         assert_eq!(parsed(&text), Err(Refusal::BadRequest), "{line:?}");
