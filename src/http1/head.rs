@@ -151,6 +151,12 @@ impl Scanner {
     }
 }
 
+/// Whether `bytes` begin a request line whose method is `HEAD`, however the rest of the head
+/// fares: the answer to a HEAD request, a refusal included, has no content.
+pub fn is_head_method(bytes: &[u8]) -> bool {
+    bytes[leading_empty_lines(bytes)..].starts_with(b"HEAD ")
+}
+
 /// The bytes of the empty lines (CRLF or bare LF) before the request line. A CR alone is no
 /// line end (RFC 9112 §2.2), so `\rGET` is a request line that does not parse, not a skipped
 /// prefix.
