@@ -135,33 +135,41 @@ fn http_1_0_without_host_is_served() {
 // ---------------------------------------------------------------------------------------------
 
 /// `GET /tasks/<digits> HTTP/1.1` whose request line is exactly `length` bytes long.
-fn long_id_request(length: usize) -> (String, Vec<u8>) {
+/// Its lines end in `line_end` (CRLF or a bare LF).
+fn long_id_request(length: usize, line_end: &str) -> (String, Vec<u8>) {
     let fixed = "GET /tasks/ HTTP/1.1".len();
     let digits = format!("1{}", "0".repeat(length - fixed - 1));
-    let bytes =
-        format!("GET /tasks/{digits} HTTP/1.1\r\nHost: taskd.test\r\nConnection: close\r\n\r\n");
+    let bytes = format!(
+        "GET /tasks/{digits} HTTP/1.1{line_end}Host: taskd.test{line_end}Connection: close{line_end}{line_end}"
+    );
     (digits, bytes.into_bytes())
 }
 
-/// RFC 9112 §3: a request line of 8 KiB is within our limit: a long id is an ordinary 404.
+/// RFC 9112 §3: a request line of 8 KiB is within our limit: a long id is an ordinary 404,
+/// whichever line end follows it.
 #[test]
 fn a_request_line_of_exactly_8_kib_is_served() {
     let server = spawn_server();
-    let (digits, bytes) = long_id_request(8 * 1024);
-    let response = only_response(server.addr(), &bytes);
-    assert_eq!(response.status, 404, "{}", response.text());
-    assert_eq!(
-        response.json(),
-        json!({ "detail": format!("Task {digits} not found") })
-    );
+    for line_end in ["\r\n", "\n"] {
+        let (digits, bytes) = long_id_request(8 * 1024, line_end);
+        let response = only_response(server.addr(), &bytes);
+        assert_eq!(response.status, 404, "{line_end:?}: {}", response.text());
+        assert_eq!(
+            response.json(),
+            json!({ "detail": format!("Task {digits} not found") })
+        );
+    }
 }
 
-/// RFC 9112 §3: a server that receives a request target longer than it parses answers 414.
+/// RFC 9112 §3: a server that receives a request target longer than it parses answers 414,
+/// whichever line end follows it.
 #[test]
 fn a_request_line_over_8_kib_is_414() {
     let server = spawn_server();
-    let (_, bytes) = long_id_request(8 * 1024 + 1);
-    assert_request_refused(server.addr(), &bytes, 414, "URI Too Long");
+    for line_end in ["\r\n", "\n"] {
+        let (_, bytes) = long_id_request(8 * 1024 + 1, line_end);
+        assert_request_refused(server.addr(), &bytes, 414, "URI Too Long");
+    }
 }
 
 /// RFC 9112 §3: the 414 comes before the line ends: a line that never ends is refused too.
