@@ -118,6 +118,14 @@ fn chunk_extensions_are_ignored() {
     );
 }
 
+/// RFC 9112 §7.1.1: extensions up to our 4 KiB limit per chunk-size line are accepted.
+#[test]
+fn chunk_extensions_of_4_kib_are_accepted() {
+    let extension = format!(";x={}", "e".repeat(4 * 1024 - 2));
+    let body = format!("12{extension}\r\n{{\"title\":\"Framed\"}}\r\n0\r\n\r\n");
+    assert_chunked_body_accepted(body.as_bytes());
+}
+
 /// RFC 9112 §7.1.2: trailer fields are read and discarded.
 #[test]
 fn trailer_fields_are_read_and_discarded() {

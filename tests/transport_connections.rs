@@ -220,6 +220,52 @@ fn an_unread_body_whose_client_keeps_sending_gets_its_whole_answer() {
     assert_whole_answer_while_still_sending(&head, 413);
 }
 
+/// A connection whose head was refused (CL with TE): its 400 has been read, the server is
+/// lingering.
+fn lingering_connection(server: &TestServer) -> Client {
+    let mut client = Client::open(server.addr());
+    let answer = client.exchange(&post_tasks(
+        &["Content-Length: 5", "Transfer-Encoding: chunked"],
+        b"",
+    ));
+    assert_refused(&answer, 400, "Bad Request");
+    client
+}
+
+/// RFC 9112 §9.6: the lingering close is bounded: after 1 MiB discarded the server closes, so a
+/// client that sends forever cannot hold a thread.
+#[test]
+fn a_lingering_close_stops_reading_after_1_mib() {
+    const ENOUGH: usize = 64 * 1024 * 1024;
+    let server = spawn_server();
+    let mut client = lingering_connection(&server);
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = 0;
+    while sent < ENOUGH && std::io::Write::write_all(&mut client.stream, &chunk).is_ok() {
+        sent += chunk.len();
+    }
+    assert!(
+        sent < ENOUGH,
+        "the server read {sent} bytes and kept reading"
+    );
+}
+
+/// RFC 9112 §9.6: ...and after 2 s, however slowly the client sends.
+#[test]
+fn a_lingering_close_stops_reading_after_2_s() {
+    let server = spawn_server();
+    let client = lingering_connection(&server);
+    let trickle = Trickle::start(
+        &client.stream,
+        vec![b'x'; 64 * 200],
+        64,
+        Duration::from_millis(50),
+    );
+    let (sent, took) = timed(|| trickle.finish());
+    assert!(sent < 64 * 200, "the server kept reading for {took:?}");
+    assert!(took >= Duration::from_millis(1500), "closed after {took:?}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Answers without content
 // ---------------------------------------------------------------------------------------------
