@@ -59,7 +59,7 @@ fn a_connection_used_within_the_keep_alive_timeout_stays_open() {
     let mut client = Client::open(server.addr());
     for _ in 0..5 {
         assert_eq!(client.exchange(&healthz()).status, 200);
-        thread::sleep(Duration::from_millis(200));
+        thread::sleep(Duration::from_millis(150));
     }
 }
 
