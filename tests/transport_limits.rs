@@ -34,10 +34,7 @@ fn an_idle_connection_is_closed_unanswered_after_the_keep_alive_timeout() {
     let mut client = Client::open(server.addr());
     assert_eq!(client.exchange(&healthz()).status, 200);
     let ((), waited) = timed(|| client.assert_closed_silently());
-    assert!(
-        waited >= SHORT - Duration::from_millis(50),
-        "closed after {waited:?}"
-    );
+    assert!(waited >= SHORT / 2, "closed after {waited:?}");
 }
 
 /// RFC 9112 §9.5: a fresh connection that sends nothing is idle too.
@@ -46,10 +43,7 @@ fn a_fresh_connection_that_sends_nothing_is_closed_after_the_keep_alive_timeout(
     let server = spawn_configured(|config| config.keep_alive_timeout = SHORT);
     let mut client = Client::open(server.addr());
     let ((), waited) = timed(|| client.assert_closed_silently());
-    assert!(
-        waited >= SHORT - Duration::from_millis(50),
-        "closed after {waited:?}"
-    );
+    assert!(waited >= SHORT / 2, "closed after {waited:?}");
 }
 
 /// The idle deadline counts from the last answer: a connection used more often stays open.
