@@ -185,6 +185,7 @@ where
     let size_hint = request.content_length();
     let field =
         upload::read_file_field_into(request.body(), content_type, size_hint, app.limits, sink)?;
+    read_epilogue(request)?;
     let (id, mut items) = match split_id(id) {
         (id, Some(item)) => (id, vec![item]),
         (id, None) => (id, Vec::new()),
@@ -305,6 +306,20 @@ fn missing(id: &TaskId, error: StoreError) -> ApiError {
 
 fn title_taken() -> ApiError {
     ApiError::Conflict("A task with that title already exists".to_owned())
+}
+
+/// The most of a multipart epilogue (what follows the closing delimiter) read before storing;
+/// past it the connection layer drains or closes as for any unread body.
+const EPILOGUE_LIMIT: u64 = 64 * 1024;
+
+/// RFC 9112 §8: a request whose body ends before its framing says is incomplete, and an
+/// incomplete request changes nothing (CONTRACT §13). multer stops at the closing delimiter, so
+/// read on to the end of the body before the upload is stored; a body that ends early is the
+/// connection layer's to settle (no answer at all).
+fn read_epilogue(request: &mut Request<'_>) -> Result<(), ApiError> {
+    let mut epilogue = std::io::Read::take(request.body(), EPILOGUE_LIMIT);
+    std::io::copy(&mut epilogue, &mut std::io::sink())?;
+    Ok(())
 }
 
 fn split_id(id: PathId) -> (Option<TaskId>, Option<ErrorItem>) {

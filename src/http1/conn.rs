@@ -241,14 +241,15 @@ struct Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
-    /// The answer to a head the layer refused: always the last on its connection.
+    /// The answer to a head the layer refused: always the last on its connection. A refused
+    /// HEAD request gets no content either (RFC 9110 §9.3.2: the server MUST NOT send any).
     fn refusal(reply: &'a Reply, raw_head: &'a [u8], started: Instant) -> Answer<'a> {
         Answer {
             reply,
             request: None,
             raw_head,
             persistence: Persistence::Close,
-            head_only: false,
+            head_only: head::is_head_method(raw_head),
             started,
         }
     }

@@ -349,12 +349,16 @@ impl Registry {
         Some(slot)
     }
 
-    /// The connection waits for a request; false if it was closed meanwhile.
+    /// The connection waits for a request; false if it was closed meanwhile. A connection idle
+    /// already (a fresh one, idle since it was admitted) keeps its time: however late its thread
+    /// starts, the longest-idle connection is still the one that waited longest.
     pub(super) fn mark_idle(&self, slot: &Slot) -> bool {
         let now = self.now();
         slot.state
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
-                (state != CLOSED).then_some(now)
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| match state {
+                CLOSED => None,
+                BUSY => Some(now),
+                since => Some(since),
             })
             .is_ok()
     }

@@ -10,6 +10,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use taskd::{Config, Handle, Server};
 
+mod wire;
+#[allow(unused_imports)] // only the transport tests use these
+pub use wire::*;
+
 /// A running server; dropping it shuts it down and joins its workers.
 pub struct TestServer {
     handle: Handle,
