@@ -1,8 +1,9 @@
 //! `--trace`: each exchange (a request and its answer) as one block of text, the way `curl -v`
 //! shows one, and the sink that writes each block to stderr whole.
 //!
-//! A block is a `* ` line naming the exchange, then every request line prefixed `> ` and every
-//! response line prefixed `< `, head and body alike, so no byte a client sends can forge a line
+//! A block is a `* ` line naming the exchange (its number, counted as blocks are written, the
+//! client and the connection), then every request line prefixed `> ` and every response line
+//! prefixed `< `, head and body alike, so no byte a client sends can forge a line
 //! of another kind or of another block. Heads are shown as they crossed the wire, except:
 //! - the values of `Authorization`, `Proxy-Authorization` and `Cookie` read `[redacted]`
 //!   (names compared case-insensitively, the name kept as sent);
