@@ -181,19 +181,7 @@ impl Connection<'_> {
         let keep_alive = head.keep_alive && !shared.is_stopping();
         let settled = settle(reply, &request, &*shared.service, keep_alive);
         let body = &mut request.body;
-        let request_line = (head.method(head_bytes), head.target(head_bytes));
-        let answer = Answer {
-            reply: settled.as_ref().map(|(reply, _)| reply),
-            request: Some(request_line),
-            raw_head: head_bytes,
-            request_body: body.sample(),
-            request_body_len: body.total_len(),
-            continue_sent: body.is_continue_sent(),
-            transport_error: body.failure().map(TransportError::Body),
-            persistence: settled.as_ref().map_or(Persistence::Close, |(_, p)| *p),
-            head_only: request_line.0 == "HEAD",
-            started,
-        };
+        let answer = Answer::for_request(settled.as_ref(), head, head_bytes, body, started);
         let persistence = answer.persistence;
         if !out.answer(&answer) || settled.is_none() {
             // The client stopped reading (the write was abandoned), or the connection ended
@@ -260,6 +248,29 @@ struct Answer<'a> {
 }
 
 impl<'a> Answer<'a> {
+    /// The answer to a parsed request (`None` when the client went away before its body ended).
+    fn for_request(
+        settled: Option<&'a (Reply, Persistence)>,
+        head: &Head,
+        head_bytes: &'a [u8],
+        body: &'a BodyReader<'_>,
+        started: Instant,
+    ) -> Answer<'a> {
+        let method = head.method(head_bytes);
+        Answer {
+            reply: settled.map(|(reply, _)| reply),
+            request: Some((method, head.target(head_bytes))),
+            raw_head: head_bytes,
+            request_body: body.sample(),
+            request_body_len: body.total_len(),
+            continue_sent: body.is_continue_sent(),
+            transport_error: body.failure().map(TransportError::Body),
+            persistence: settled.map_or(Persistence::Close, |(_, persistence)| *persistence),
+            head_only: method == "HEAD",
+            started,
+        }
+    }
+
     /// The answer to a head the layer refused: always the last on its connection.
     fn refusal(
         reply: &'a Reply,
