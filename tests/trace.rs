@@ -32,6 +32,17 @@ fn blocks(stderr: &str) -> Vec<Vec<&str>> {
     blocks
 }
 
+/// The one block with this line. Blocks appear as exchanges end, each after its answer was
+/// written, so two clients one after the other may see their blocks in either order.
+fn block_with<'a>(blocks: &'a [Vec<&'a str>], line: &str) -> &'a [&'a str] {
+    let found: Vec<&Vec<&str>> = blocks
+        .iter()
+        .filter(|block| block.contains(&line))
+        .collect();
+    assert_eq!(found.len(), 1, "blocks with {line:?}: {blocks:#?}");
+    found[0]
+}
+
 /// Runs `exchanges` against a `taskd --trace ARGS`, stops it, and returns its blocks' text.
 fn traced(args: &[&str], exchanges: impl FnOnce(SocketAddr)) -> String {
     let mut all_args = vec!["--trace"];
@@ -149,12 +160,12 @@ fn a_json_body_is_cut_after_2_kib_with_the_rest_counted() {
     });
     let blocks = blocks(&stderr);
     assert_eq!(blocks.len(), 32, "{stderr}");
-    let request = &blocks[0];
+    let request = block_with(&blocks, &format!("> Content-Length: {}", body.len()));
     let shown = format!("> {}", &body[..2048]);
     assert!(request.contains(&shown.as_str()), "{request:?}");
     let more = format!("> [… {} more bytes]", body.len() - 2048);
     assert!(request.contains(&more.as_str()), "{request:?}");
-    let list = &blocks[31];
+    let list = block_with(&blocks, "> GET /tasks?limit=100 HTTP/1.1");
     let last = list.last().unwrap();
     assert_eq!(
         *last,
@@ -181,17 +192,11 @@ fn other_bodies_are_summarised() {
     });
     let blocks = blocks(&stderr);
     assert_eq!(blocks.len(), 3, "{stderr}");
-    assert!(
-        blocks[1].contains(&format!("> [{upload_len} bytes of multipart/form-data]").as_str()),
-        "{:?}",
-        blocks[1]
-    );
-    assert_eq!(
-        blocks[2].last(),
-        Some(&"< [3000 bytes of image/png]"),
-        "{:?}",
-        blocks[2]
-    );
+    let upload = block_with(&blocks, "> POST /tasks/1/attachment HTTP/1.1");
+    let summary = format!("> [{upload_len} bytes of multipart/form-data]");
+    assert!(upload.contains(&summary.as_str()), "{upload:?}");
+    let download = block_with(&blocks, "> GET /tasks/1/attachment HTTP/1.1");
+    assert_eq!(download.last(), Some(&"< [3000 bytes of image/png]"));
 }
 
 /// RFC 9110 §9.3.2 and §6.4.1: no body follows the head of a HEAD's answer or of a 204.
@@ -204,17 +209,18 @@ fn head_and_204_answers_show_no_body() {
     });
     let blocks = blocks(&stderr);
     assert_eq!(blocks.len(), 3, "{stderr}");
-    for block in &blocks[1..] {
+    let head = block_with(&blocks, "> HEAD /tasks HTTP/1.1");
+    let deleted = block_with(&blocks, "> DELETE /tasks/1 HTTP/1.1");
+    for block in [head, deleted] {
         assert_eq!(block.last(), Some(&"<"), "{block:?}");
     }
     // HEAD's answer declares GET's length (a list of one task), and sends none of it.
-    let declared = blocks[1]
+    let declared = head
         .iter()
         .find_map(|line| line.strip_prefix("< Content-Length: "));
     assert!(
         declared.is_some_and(|length| length.parse::<u32>().unwrap() > 2),
-        "{:?}",
-        blocks[1]
+        "{head:?}"
     );
 }
 
@@ -313,11 +319,12 @@ fn slow_heads_and_broken_chunks_are_traced_with_why() {
     });
     let blocks = blocks(&stderr);
     assert_eq!(blocks.len(), 2, "{stderr}");
-    assert!(blocks[0]
-        .contains(&"* refused: the request head was not complete within --request-timeout"));
-    assert!(blocks[0].contains(&"< HTTP/1.1 408 Request Timeout"));
-    assert!(blocks[1].contains(&"* refused: the body's chunked framing is broken (RFC 9112 §7.1)"));
-    assert!(blocks[1].contains(&"< HTTP/1.1 400 Bad Request"));
+    let slow = block_with(&blocks, "< HTTP/1.1 408 Request Timeout");
+    let note = "* refused: the request head was not complete within --request-timeout";
+    assert!(slow.contains(&note), "{slow:?}");
+    let broken = block_with(&blocks, "< HTTP/1.1 400 Bad Request");
+    let note = "* refused: the body's chunked framing is broken (RFC 9112 §7.1)";
+    assert!(broken.contains(&note), "{broken:?}");
 }
 
 /// RFC 9110 §10.1.1: the interim answer is shown before the final one, as `curl -v` shows it.
