@@ -29,6 +29,8 @@
 //!   saw into a block.
 //! - [`durable`]: `--data-dir`: the journal with group commit, snapshots, recovery, blobs.
 //! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
+//! - [`validators`]: entity tags, HTTP dates, preconditions, ranges, `multipart/byteranges`,
+//!   list navigation, and the digest behind the tags. Pure functions.
 //!
 //! # Example
 //! Start a server on an ephemeral port, make one request, shut it down:
@@ -67,6 +69,7 @@ pub mod server;
 pub mod store;
 pub mod trace;
 pub mod upload;
+pub mod validators;
 
 pub use error::ApiError;
 pub use server::{Config, Handle, Server, Stopper};

@@ -1,11 +1,13 @@
 //! Attachment uploads (CONTRACT §9): the `file` field of a `multipart/form-data` body, read with
 //! multer from a blocking reader under the contract's limits and 400s, plus the checks and the
 //! `Content-Disposition` header for serving it back. A [`FileSink`] decides where the file's
-//! bytes go while they arrive: memory ([`InMemory`]) or, in durable mode, a temporary file.
+//! bytes go while they arrive: memory ([`InMemory`]) or, in durable mode, a temporary file;
+//! [`Hashing`] around either digests them on the way (the attachment's `ETag`).
 
 mod blocking;
 mod disposition;
 mod framing;
+mod hashing;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +18,7 @@ use url::form_urlencoded;
 
 use self::blocking::{Driver, Mailbox};
 use self::disposition::{last_param, split_params, PartHead};
+pub use self::hashing::{Hashed, Hashing};
 use crate::error::ApiError;
 
 const INVALID: &str = "Invalid multipart data.";

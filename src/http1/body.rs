@@ -8,7 +8,7 @@ use std::io::{self, IoSlice, Read};
 use std::time::Duration;
 
 use super::chunked::{Decoded, Decoder};
-use super::io::{self as wire, Inbound, Pace, Stop};
+use super::io::{self as wire, Inbound, Pace, Stop, Writer};
 use super::rules::Framing;
 
 /// The interim response, with no fields at all (RFC 9110 §15.2: a 1xx has no content, so no
@@ -192,9 +192,9 @@ impl<'c> BodyReader<'c> {
         if !self.inbound.buffered().is_empty() {
             return Ok(());
         }
-        let mut pace = Pace::new(self.window);
-        let mut slices = [IoSlice::new(CONTINUE)];
-        wire::write_all(self.inbound.stream(), &mut slices, &mut pace)
+        let mut writer = Writer::new(self.inbound.stream(), self.window);
+        writer
+            .write_all(&mut [IoSlice::new(CONTINUE)])
             .map_err(BodyFailure::from)?;
         self.continue_sent = true;
         Ok(())

@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::io::Writer;
 use super::write::Persistence;
 use super::{conn, write, Exchange, Refusal, Service, Settings, TransportError};
 use crate::error::ApiError;
@@ -43,10 +44,11 @@ pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
 pub struct Shared {
     pub(super) service: Arc<dyn Service>,
     pub(super) settings: Settings,
-    pub(super) registry: Registry,
+    /// Its own `Arc`: a thread lets go of `Shared` (and with it the service and its store)
+    /// *before* it leaves the registry, so when the registry is empty the store is released.
+    pub(super) registry: Arc<Registry>,
     stopping: AtomicBool,
     next_connection: AtomicU64,
-    refusers: AtomicUsize,
 }
 
 impl Shared {
@@ -80,10 +82,9 @@ pub fn start(
     let shared = Arc::new(Shared {
         service,
         settings,
-        registry: Registry::new(settings.max_connections.max(1)),
+        registry: Arc::new(Registry::new(settings.max_connections.max(1))),
         stopping: AtomicBool::new(false),
         next_connection: AtomicU64::new(1),
-        refusers: AtomicUsize::new(0),
     });
     let listener = Arc::new(listener);
     let acceptor = {
@@ -177,47 +178,62 @@ fn is_transient(error: &io::Error) -> bool {
 fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     // Answers leave in one write each (see write.rs), so Nagle's algorithm only adds delay.
     let _ = stream.set_nodelay(true);
+    let _ = Writer::prepare(&stream, shared.settings.io_timeout);
     let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     let stream = Arc::new(stream);
     let Some(slot) = shared.registry.admit(id, &stream) else {
         refuse(shared, stream, peer, id);
         return;
     };
-    let thread_shared = shared.clone();
-    let thread_slot = slot.clone();
+    let guard = Leave {
+        shared: Some(shared.clone()),
+        registry: shared.registry.clone(),
+        slot: Some(slot),
+    };
     let spawned = thread::Builder::new()
         .name("taskd-conn".to_owned())
         .spawn(move || {
-            let _leave = Leave(&thread_shared.registry, &thread_slot);
-            conn::serve(&thread_shared, &thread_slot, peer);
+            let (shared, slot) = guard.parts();
+            conn::serve(shared, slot, peer);
+            drop(guard);
         });
     if let Err(error) = spawned {
+        // The closure, and the guard in it, were dropped: the slot has left the registry.
         eprintln!("taskd: cannot start a connection thread, closing the connection: {error}");
-        shared.registry.leave(&slot);
     }
 }
 
-/// Takes the connection out of the registry when its thread ends, however it ends.
-struct Leave<'a>(&'a Registry, &'a Arc<Slot>);
+/// Ends a connection's stay, however its thread ends: first lets go of `Shared` (the service
+/// and its store), then leaves the registry, whose emptiness `Running::wait` waits for.
+struct Leave {
+    shared: Option<Arc<Shared>>,
+    registry: Arc<Registry>,
+    slot: Option<Arc<Slot>>,
+}
 
-impl Drop for Leave<'_> {
+impl Leave {
+    fn parts(&self) -> (&Shared, &Slot) {
+        let shared = self.shared.as_deref().expect("held until drop");
+        (shared, self.slot.as_deref().expect("held until drop"))
+    }
+}
+
+impl Drop for Leave {
     fn drop(&mut self) {
-        self.0.leave(self.1);
+        drop(self.shared.take());
+        if let Some(slot) = self.slot.take() {
+            self.registry.leave(&slot);
+        }
     }
 }
 
 /// At the cap with no idle connection: 503 with `Retry-After: 1` (RFC 9110 §15.6.4), from a
 /// thread of its own so the accept loop never waits on a client.
 fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u64) {
-    let claimed = shared
-        .refusers
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
-            (running < MAX_REFUSERS).then_some(running + 1)
-        })
-        .is_ok();
-    if !claimed {
+    if !shared.registry.claim_refuser() {
         return;
     }
+    let registry = shared.registry.clone();
     let thread_shared = shared.clone();
     let spawned = thread::Builder::new()
         .name("taskd-refuse".to_owned())
@@ -244,13 +260,14 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
                 elapsed: started.elapsed(),
                 completed: sent.is_ok(),
             });
+            drop(thread_shared);
             if sent.is_ok() {
                 conn::linger(&stream);
             }
-            thread_shared.refusers.fetch_sub(1, Ordering::SeqCst);
+            registry.release_refuser();
         });
     if spawned.is_err() {
-        shared.refusers.fetch_sub(1, Ordering::SeqCst);
+        shared.registry.release_refuser();
     }
 }
 
@@ -287,7 +304,9 @@ impl Slot {
 /// The open connections: the cap, and which are idle.
 pub struct Registry {
     slots: Mutex<HashMap<u64, Arc<Slot>>>,
-    /// Signalled when the last connection leaves.
+    /// Threads answering 503 to connections over the cap (see `MAX_REFUSERS`).
+    refusers: AtomicUsize,
+    /// Signalled when the last connection or refuser leaves.
     emptied: Condvar,
     epoch: Instant,
     max: usize,
@@ -297,6 +316,7 @@ impl Registry {
     fn new(max: usize) -> Registry {
         Registry {
             slots: Mutex::new(HashMap::new()),
+            refusers: AtomicUsize::new(0),
             emptied: Condvar::new(),
             epoch: Instant::now(),
             max,
@@ -366,6 +386,21 @@ impl Registry {
         }
     }
 
+    /// Takes one of the `MAX_REFUSERS` places, if one is free.
+    fn claim_refuser(&self) -> bool {
+        self.refusers
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
+                (running < MAX_REFUSERS).then_some(running + 1)
+            })
+            .is_ok()
+    }
+
+    fn release_refuser(&self) {
+        let _slots = self.lock();
+        self.refusers.fetch_sub(1, Ordering::SeqCst);
+        self.emptied.notify_all();
+    }
+
     fn close_idle(&self) {
         for slot in self.lock().values() {
             if let Some(since) = slot.idle_since() {
@@ -381,13 +416,16 @@ impl Registry {
         }
     }
 
-    /// Waits until no connection is open, at most `timeout`; whether none is.
+    /// Waits until no connection is open and no refuser runs, at most `timeout`; whether so.
     fn wait_empty(&self, timeout: Duration) -> bool {
+        let busy = |slots: &mut HashMap<u64, Arc<Slot>>| {
+            !slots.is_empty() || self.refusers.load(Ordering::SeqCst) > 0
+        };
         let slots = self.lock();
-        let (slots, _) = self
+        let (mut slots, _) = self
             .emptied
-            .wait_timeout_while(slots, timeout, |slots| !slots.is_empty())
+            .wait_timeout_while(slots, timeout, busy)
             .unwrap_or_else(PoisonError::into_inner);
-        slots.is_empty()
+        !busy(&mut slots)
     }
 }
