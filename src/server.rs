@@ -4,7 +4,7 @@
 //! shutdown.
 
 use std::cell::{Cell, RefCell};
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::path::PathBuf;
@@ -293,7 +293,9 @@ impl http1::Service for Service {
         }
         if let Some(hints) = &self.hints {
             if let Some(line) = hints.hint(origin, request.header("Host")) {
-                eprintln!("{line}");
+                // Not eprintln!, which panics when stderr is gone: a hint must never cost an
+                // answer.
+                let _ = writeln!(io::stderr(), "{line}");
             }
         }
         let mut reply = self.answer_caught(request);

@@ -100,6 +100,13 @@ function servePage() {
   });
 }
 
+// Every taskd this test started, killed when node exits, however it exits: a taskd whose
+// stderr reader is gone cannot even report its own SIGTERM, so it would outlive the test.
+const children = [];
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 /** Starts taskd on 127.0.0.1:0 and resolves with its base URL once it printed its ready line. */
 function startTaskd(args, env = {}) {
   // Only what this test configures: no token or origins inherited from the caller's shell.
@@ -110,6 +117,7 @@ function startTaskd(args, env = {}) {
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.push(child);
   const taskd = { child, stderr: '', base: null };
   // 'close' comes after 'exit', once stdout and stderr are drained.
   taskd.closed = new Promise((resolve) => child.once('close', resolve));
