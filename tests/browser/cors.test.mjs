@@ -186,7 +186,7 @@ async function main() {
 
     if (!currentTag) {
       skip('PATCH with If-Match: a stale tag is 412, the current one 200',
-        'taskd sent no ETag (the validators issue, 12, is not merged yet); these steps run once it does');
+        'taskd sends no ETag yet (issue 12 wires ETag, If-Match and 412 into the handlers); these steps run once it does');
       await step('PATCH without If-Match (preflight for PATCH, JSON and token)', async () => {
         const shown = await call(allowing, 'PATCH', location, { token: TOKEN, json: { done: true } });
         check(!shown.blocked && shown.status === 200, `PATCH: ${shown.status || shown.error}`);
