@@ -16,6 +16,8 @@ pub enum ApiError {
     BadRequest(String),
     /// 401: a bearer token is configured and the request lacks it.
     Unauthorized,
+    /// 403: a CORS preflight refused (CONTRACT §12); the text says which check failed.
+    Forbidden(String),
     /// 404: the text is the contract's `detail` (`Not Found`, `Task 7 not found`, ...).
     NotFound(String),
     /// 405: RFC 9110 §15.5.6 — the response MUST carry `Allow`, listing every supported method.
@@ -63,6 +65,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
@@ -88,6 +91,7 @@ impl ApiError {
         }
         let text = match self {
             ApiError::BadRequest(text)
+            | ApiError::Forbidden(text)
             | ApiError::NotFound(text)
             | ApiError::Conflict(text)
             | ApiError::PayloadTooLarge(text) => text.as_str(),
@@ -229,6 +233,7 @@ mod tests {
         let cases = [
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Unauthorized, 401),
+            (ApiError::Forbidden("x".into()), 403),
             (ApiError::no_route(), 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
             (ApiError::Conflict("x".into()), 409),

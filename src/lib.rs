@@ -8,14 +8,15 @@
 //! mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
 //!
 //! # Layout
-//! - [`server`]: [`Config`], binding, the service that checks the token, routes and turns panics
-//!   into 500s, the access log, shutdown.
+//! - [`server`]: [`Config`], binding, the service that answers CORS preflights, checks the
+//!   token, routes, turns panics into 500s and adds the CORS fields, the access log or the
+//!   `--trace` blocks, shutdown.
 //! - [`http1`]: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
 //!   timeouts, writing answers. It knows nothing of tasks.
 //! - [`auth`]: the optional bearer token.
 //! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
 //! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
-//!   preflights (CONTRACT §12). Pure; not yet wired into the server.
+//!   preflights (CONTRACT §12). Pure: the server asks it and adds what it is told.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
@@ -23,8 +24,9 @@
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
 //! - [`store`]: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
 //!   No HTTP.
-//! - [`trace`]: `--trace`: one exchange as a block of `> ` / `< ` lines, and the sink that
-//!   writes blocks to stderr whole. Not yet wired into the server.
+//! - [`trace`]: `--trace`: one exchange as a block of `> ` / `< ` lines, the sink that writes
+//!   blocks to stderr whole, and [`trace::capture`], which turns what the connection layer
+//!   saw into a block.
 //! - [`durable`]: `--data-dir`: the journal with group commit, snapshots, recovery, blobs.
 //! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
 //! - [`validators`]: entity tags, HTTP dates, preconditions, ranges, `multipart/byteranges`,

@@ -1,9 +1,10 @@
 //! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the [`http1::Service`]
-//! that checks the token, routes, runs the handler and turns a panic into a 500, the access log,
-//! and shutdown.
+//! that answers CORS preflights, checks the token, routes, runs the handler, turns a panic into a
+//! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
+//! shutdown.
 
 use std::cell::{Cell, RefCell};
-use std::io;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use crate::auth;
+use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::durable::StorageHooks;
 use crate::error::ApiError;
 use crate::handlers::{self, App};
@@ -18,6 +20,7 @@ use crate::http::Reply;
 use crate::http1::{self, Exchange, Request, Settings};
 use crate::router;
 use crate::store::Store;
+use crate::trace::{self, TraceSink};
 use crate::upload::UploadLimits;
 
 /// Default listening address of the binary.
@@ -42,8 +45,13 @@ pub struct Config {
     pub addr: String,
     /// Largest accepted file in an upload.
     pub max_upload_bytes: u64,
-    /// Write one access-log line per request to stderr.
+    /// Write one access-log line per request to stderr (unless `trace` is on), and with CORS
+    /// off, one hint per page origin that could not read the answers; `--quiet` turns both off.
     pub access_log: bool,
+    /// Which origins may read the answers from a browser (CONTRACT §12); off by default.
+    pub cors: Cors,
+    /// `--trace`: each exchange as a block of text on stderr, in place of the access log.
+    pub trace: bool,
     /// When set, every route but `/healthz`, `/docs` and `/openapi.json` needs
     /// `Authorization: Bearer <token>`.
     pub token: Option<String>,
@@ -74,6 +82,8 @@ impl Default for Config {
             addr: DEFAULT_ADDR.to_owned(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             access_log: true,
+            cors: Cors::off(),
+            trace: false,
             token: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             io_timeout: DEFAULT_IO_TIMEOUT,
@@ -102,6 +112,11 @@ impl Config {
             io_timeout: self.io_timeout,
             keep_alive_timeout: self.keep_alive_timeout,
             max_connections: self.max_connections,
+            body_sample_bytes: if self.trace {
+                trace::TRACE_BODY_BYTES
+            } else {
+                0
+            },
         }
     }
 }
@@ -115,6 +130,11 @@ struct Service {
     token: Option<String>,
     access_log: bool,
     fault_injection: bool,
+    cors: Cors,
+    /// With CORS off and without `--quiet`: the page origins already named in a hint.
+    hints: Option<ForeignOriginHints>,
+    /// With `--trace`: where the blocks go (the access log is then off).
+    trace: Option<TraceSink>,
 }
 
 /// A bound server that is not yet answering requests.
@@ -157,6 +177,9 @@ impl Server {
             token: config.token,
             access_log: config.access_log,
             fault_injection: config.fault_injection,
+            hints: (config.access_log && !config.cors.is_enabled()).then(ForeignOriginHints::new),
+            cors: config.cors,
+            trace: config.trace.then(TraceSink::stderr),
         };
         install_panic_hook();
         Ok(Server {
@@ -254,8 +277,73 @@ impl Drop for Handle {
 }
 
 impl http1::Service for Service {
-    /// Answers one request. A panicking handler becomes a 500 and the connection lives on.
+    /// Answers one request: a CORS preflight before anything else (browsers send no token on
+    /// one), then the token, the route and the handler; every answer gets the CORS fields.
     fn respond(&self, request: &mut Request<'_>) -> Reply {
+        let origin = request.header("Origin");
+        let preflight = PreflightRequest {
+            method: request.method(),
+            target: request.target(),
+            origin,
+            request_method: request.header("Access-Control-Request-Method"),
+            request_headers: request.header("Access-Control-Request-Headers"),
+        };
+        if let Some(answer) = self.cors.preflight(&preflight) {
+            return answer.into_reply();
+        }
+        if let Some(hints) = &self.hints {
+            if let Some(line) = hints.hint(origin, request.header("Host")) {
+                // Not eprintln!, which panics when stderr is gone: a hint must never cost an
+                // answer.
+                let _ = writeln!(io::stderr(), "{line}");
+            }
+        }
+        let mut reply = self.answer_caught(request);
+        cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
+        reply
+    }
+
+    /// The CORS fields on the layer's own answers too: those to a known `Origin` when the head
+    /// parsed, the origin-independent ones when it did not (CONTRACT §12 "every response").
+    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
+        let origin = request.and_then(|request| request.header("Origin"));
+        cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
+    }
+
+    /// The `--trace` block of the exchange, or else one access-log line per answer: never a
+    /// body or `Authorization`; the target is escaped so a client cannot forge log lines.
+    fn log(&self, exchange: &Exchange<'_>) {
+        if let Some(sink) = &self.trace {
+            trace::capture::write(sink, exchange);
+            return;
+        }
+        let Some(reply) = exchange.reply else {
+            return;
+        };
+        if !self.access_log {
+            return;
+        }
+        let (method, target) = exchange.request.unwrap_or(("-", "-"));
+        let micros = exchange.elapsed.as_micros();
+        let status = reply.status;
+        let sent = exchange.body_bytes;
+        let cut = if exchange.completed {
+            ""
+        } else {
+            " (abandoned)"
+        };
+        eprintln!(
+            "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
+            exchange.peer,
+            target.escape_default()
+        );
+    }
+}
+
+impl Service {
+    /// Runs [`answer`] and turns a panic into a 500 (the connection lives on) and an internal
+    /// error into a log line.
+    fn answer_caught(&self, request: &mut Request<'_>) -> Reply {
         let (method, target) = (request.method(), request.target());
         ANSWERING.set(true);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| answer(self, request)));
@@ -279,28 +367,6 @@ impl http1::Service for Service {
                 Reply::from(ApiError::Internal(message))
             }
         }
-    }
-
-    /// One access-log line per answer: never a body or `Authorization`; the target is escaped
-    /// so a client cannot forge log lines.
-    fn log(&self, exchange: &Exchange<'_>) {
-        if !self.access_log {
-            return;
-        }
-        let (method, target) = exchange.request.unwrap_or(("-", "-"));
-        let micros = exchange.elapsed.as_micros();
-        let status = exchange.reply.status;
-        let sent = exchange.body_bytes;
-        let cut = if exchange.completed {
-            ""
-        } else {
-            " (abandoned)"
-        };
-        eprintln!(
-            "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
-            exchange.peer,
-            target.escape_default()
-        );
     }
 }
 

@@ -235,3 +235,22 @@ fn json_bodies_are_object_schemas() {
         }
     }
 }
+
+/// Issue 13: the page's About box (the document's `info.description`) tells a learner how to
+/// call taskd from a page on another origin and how to watch the wire.
+#[test]
+fn the_about_box_mentions_cors_and_the_trace() {
+    let (_, document) = page_and_document();
+    let about = document["info"]["description"]
+        .as_str()
+        .expect("info.description");
+    for needle in [
+        "--cors-origin",
+        "TASKD_CORS_ORIGINS",
+        "preflight",
+        "--trace",
+        "[redacted]",
+    ] {
+        assert!(about.contains(needle), "the About box lacks {needle}");
+    }
+}

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::io::Writer;
 use super::write::Persistence;
-use super::{conn, write, Exchange, Refusal, Service, Settings};
+use super::{conn, write, Exchange, Refusal, Service, Settings, TransportError};
 use crate::error::ApiError;
 use crate::http::Reply;
 
@@ -239,7 +239,8 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
         .name("taskd-refuse".to_owned())
         .spawn(move || {
             let started = Instant::now();
-            let reply = Reply::from(ApiError::from(Refusal::ServiceUnavailable));
+            let mut reply = Reply::from(ApiError::from(Refusal::ServiceUnavailable));
+            thread_shared.service.amend(None, &mut reply);
             let mut head = Vec::new();
             write::head(&mut head, &reply, Persistence::Close);
             let window = thread_shared.settings.io_timeout;
@@ -249,7 +250,11 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
                 connection: id,
                 request: None,
                 raw_head: &[],
-                reply: &reply,
+                request_body: &[],
+                request_body_len: 0,
+                continue_sent: false,
+                transport_error: Some(TransportError::Refused(Refusal::ServiceUnavailable)),
+                reply: Some(&reply),
                 response_head: &head,
                 body_bytes: sent.unwrap_or(0),
                 elapsed: started.elapsed(),

@@ -154,6 +154,15 @@ async function main() {
       return `${shown.length} operations built from /openapi.json`;
     });
 
+    await step('the About box explains CORS and --trace', async () => {
+      const about = page.locator('#api-about');
+      await expectVisible(about, 'the About box');
+      const text = await page.locator('#api-description').textContent();
+      check(text.includes('--cors-origin') && text.includes('preflight') && text.includes('--trace'),
+        `the About box does not mention --cors-origin, the preflight and --trace: ${text.slice(-400)}`);
+      return 'Calling taskd from a web page (CORS), Watching the wire';
+    });
+
     await step('accessibility: every form control is labelled, every action is a button', async () => {
       const report = await page.evaluate(() => {
         // Open every card so that every control is rendered, then close them again.

@@ -125,6 +125,9 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
         match stream.read(&mut buf) {
             Ok(0) => break false,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // signal(7): a socket read with a timeout fails with EINTR after the process was
+            // stopped and continued, even with no signal handler; it is no answer.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 break true
             }
@@ -165,7 +168,11 @@ pub fn read_one_response(
             }
         }
         let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).expect("read (timed out?)");
+        let n = match stream.read(&mut chunk) {
+            // As in `send_raw`: EINTR after a stop and continue is no answer; read again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            read => read.expect("read (timed out?)"),
+        };
         assert!(
             n > 0,
             "connection closed mid-response: {:?}",
