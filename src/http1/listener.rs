@@ -1,18 +1,18 @@
-//! The accept loop and the connection registry. Accepting never blocks on anything but
+//! The accept loop, binding, starting and stopping. Accepting never blocks on anything but
 //! `accept` itself: at `--max-connections` the longest-idle connection is closed to make room
 //! (RFC 9112 §9.5 lets a server close an idle connection at any time), and when none is idle the
 //! newcomer gets 503 from a short-lived thread of its own. Running out of file descriptors
 //! pauses accepting briefly instead of ending it (tiny_http's accept loop died for good).
 
-use std::collections::HashMap;
 use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::io::Writer;
+use super::registry::{Registry, Slot};
 use super::write::Persistence;
 use super::{conn, write, Exchange, Refusal, Service, Settings, TransportError};
 use crate::error::ApiError;
@@ -22,12 +22,6 @@ use crate::http::Reply;
 const BACKLOG: i32 = 1024;
 /// The longest pause when `accept` fails for want of descriptors or memory.
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
-/// Most threads answering 503 at once; past this a refused connection is just closed.
-const MAX_REFUSERS: usize = 64;
-/// A connection's registry state: busy, closed, or idle since this many nanoseconds (+ 1) after
-/// the registry's epoch.
-const BUSY: u64 = 0;
-const CLOSED: u64 = u64::MAX;
 
 /// Binds `addr` with a listen backlog of [`BACKLOG`] (std's `bind` uses 128).
 ///
@@ -268,168 +262,5 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
         });
     if spawned.is_err() {
         shared.registry.release_refuser();
-    }
-}
-
-/// One open connection, as the registry knows it.
-#[derive(Debug)]
-pub struct Slot {
-    /// The connection's number.
-    pub id: u64,
-    /// Shared with its thread, so the registry can shut it down from outside.
-    pub stream: Arc<TcpStream>,
-    /// `BUSY`, `CLOSED`, or when it became idle.
-    state: AtomicU64,
-}
-
-impl Slot {
-    fn idle_since(&self) -> Option<u64> {
-        let state = self.state.load(Ordering::SeqCst);
-        (state != BUSY && state != CLOSED).then_some(state)
-    }
-
-    /// Closes it if it is idle as of `since`; false if it has become busy or closed meanwhile.
-    fn close_if_idle(&self, since: u64) -> bool {
-        let closed = self
-            .state
-            .compare_exchange(since, CLOSED, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok();
-        if closed {
-            let _ = self.stream.shutdown(Shutdown::Both);
-        }
-        closed
-    }
-}
-
-/// The open connections: the cap, and which are idle.
-pub struct Registry {
-    slots: Mutex<HashMap<u64, Arc<Slot>>>,
-    /// Threads answering 503 to connections over the cap (see `MAX_REFUSERS`).
-    refusers: AtomicUsize,
-    /// Signalled when the last connection or refuser leaves.
-    emptied: Condvar,
-    epoch: Instant,
-    max: usize,
-}
-
-impl Registry {
-    fn new(max: usize) -> Registry {
-        Registry {
-            slots: Mutex::new(HashMap::new()),
-            refusers: AtomicUsize::new(0),
-            emptied: Condvar::new(),
-            epoch: Instant::now(),
-            max,
-        }
-    }
-
-    /// The map; a panic elsewhere cannot leave it half-changed, so a poisoned lock is fine.
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(CLOSED - 1) + 1
-    }
-
-    /// Registers a new connection (idle: it has sent nothing yet), closing the longest-idle one
-    /// at the cap. `None` when the cap is reached and every connection is busy.
-    fn admit(&self, id: u64, stream: &Arc<TcpStream>) -> Option<Arc<Slot>> {
-        let mut slots = self.lock();
-        while slots.len() >= self.max {
-            let (victim, since) = slots
-                .values()
-                .filter_map(|slot| slot.idle_since().map(|since| (slot.id, since)))
-                .min_by_key(|&(_, since)| since)?;
-            if slots[&victim].close_if_idle(since) {
-                slots.remove(&victim);
-            }
-        }
-        let slot = Arc::new(Slot {
-            id,
-            stream: stream.clone(),
-            state: AtomicU64::new(self.now()),
-        });
-        slots.insert(id, slot.clone());
-        Some(slot)
-    }
-
-    /// The connection waits for a request; false if it was closed meanwhile. A connection idle
-    /// already (a fresh one, idle since it was admitted) keeps its time: however late its thread
-    /// starts, the longest-idle connection is still the one that waited longest.
-    pub(super) fn mark_idle(&self, slot: &Slot) -> bool {
-        let now = self.now();
-        slot.state
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| match state {
-                CLOSED => None,
-                BUSY => Some(now),
-                since => Some(since),
-            })
-            .is_ok()
-    }
-
-    /// A request's first byte arrived; false if the connection was closed meanwhile.
-    pub(super) fn mark_busy(&self, slot: &Slot) -> bool {
-        slot.state
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
-                (state != CLOSED).then_some(BUSY)
-            })
-            .is_ok()
-    }
-
-    fn leave(&self, slot: &Slot) {
-        let mut slots = self.lock();
-        if slots
-            .get(&slot.id)
-            .is_some_and(|held| std::ptr::eq(&**held, slot))
-        {
-            slots.remove(&slot.id);
-        }
-        if slots.is_empty() {
-            self.emptied.notify_all();
-        }
-    }
-
-    /// Takes one of the `MAX_REFUSERS` places, if one is free.
-    fn claim_refuser(&self) -> bool {
-        self.refusers
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
-                (running < MAX_REFUSERS).then_some(running + 1)
-            })
-            .is_ok()
-    }
-
-    fn release_refuser(&self) {
-        let _slots = self.lock();
-        self.refusers.fetch_sub(1, Ordering::SeqCst);
-        self.emptied.notify_all();
-    }
-
-    fn close_idle(&self) {
-        for slot in self.lock().values() {
-            if let Some(since) = slot.idle_since() {
-                slot.close_if_idle(since);
-            }
-        }
-    }
-
-    fn close_all(&self) {
-        for slot in self.lock().values() {
-            slot.state.store(CLOSED, Ordering::SeqCst);
-            let _ = slot.stream.shutdown(Shutdown::Both);
-        }
-    }
-
-    /// Waits until no connection is open and no refuser runs, at most `timeout`; whether so.
-    fn wait_empty(&self, timeout: Duration) -> bool {
-        let busy = |slots: &mut HashMap<u64, Arc<Slot>>| {
-            !slots.is_empty() || self.refusers.load(Ordering::SeqCst) > 0
-        };
-        let slots = self.lock();
-        let (mut slots, _) = self
-            .emptied
-            .wait_timeout_while(slots, timeout, busy)
-            .unwrap_or_else(PoisonError::into_inner);
-        !busy(&mut slots)
     }
 }

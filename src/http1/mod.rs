@@ -3,7 +3,8 @@
 //! [`Service`] for an answer, writes it and reads the next request. It knows nothing of tasks;
 //! the application knows nothing of sockets.
 //!
-//! - `listener`: the accept loop, the connection registry (cap, idle eviction), shutdown.
+//! - `listener`: binding, the accept loop, the 503 at the cap, shutdown.
+//! - `registry`: the open connections, which are idle, and closing them (cap, shutdown).
 //! - `conn`: one connection's loop: deadlines, answering, lingering close.
 //! - `head` and `rules`: pure parsing of request heads, and the framing rules.
 //! - `chunked`: the pure chunked decoder.
@@ -17,6 +18,7 @@ mod conn;
 pub mod head;
 mod io;
 mod listener;
+mod registry;
 pub mod rules;
 mod write;
 
