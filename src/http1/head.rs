@@ -171,7 +171,7 @@ fn leading_empty_lines(buf: &[u8]) -> usize {
     }
 }
 
-/// Parses a complete head (as delimited by [`scan`]) and applies the message rules.
+/// Parses a complete head (as delimited by [`Scanner::scan`]) and applies the message rules.
 ///
 /// # Errors
 /// The status the head earns: 400 for anything that does not parse or breaks a framing rule,

@@ -23,7 +23,7 @@ const BACKLOG: i32 = 1024;
 /// The longest pause when `accept` fails for want of descriptors or memory.
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Binds `addr` with a listen backlog of [`BACKLOG`] (std's `bind` uses 128).
+/// Binds `addr` with a listen backlog of 1024 (std's `bind` uses 128).
 ///
 /// # Errors
 /// When the address does not resolve or cannot be bound.
