@@ -20,6 +20,7 @@
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
 //! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
+//! - [`log`]: lines on stderr that never panic.
 //! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
 //! - [`store`]: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
@@ -63,6 +64,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod http1;
+pub mod log;
 pub mod model;
 pub mod router;
 pub mod server;

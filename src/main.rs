@@ -10,6 +10,7 @@ use std::time::Duration;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use taskd::cors::{Cors, CORS_ORIGINS_VAR};
+use taskd::log;
 use taskd::server::SHUTDOWN_GRACE;
 use taskd::{Config, Server, Stopper};
 
@@ -148,10 +149,14 @@ fn stop_on_signals(stopper: Stopper) -> std::io::Result<()> {
         .name("taskd-signals".to_owned())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                eprintln!("taskd: signal {signal}: finishing in-flight requests");
+                log::line(format_args!(
+                    "taskd: signal {signal}: finishing in-flight requests"
+                ));
                 stopper.stop();
                 thread::sleep(SHUTDOWN_GRACE);
-                eprintln!("taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting");
+                log::line(format_args!(
+                    "taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting"
+                ));
                 std::process::exit(0);
             }
         })?;

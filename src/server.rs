@@ -6,7 +6,7 @@
 mod config;
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Arc, Once};
@@ -198,9 +198,7 @@ impl http1::Service for Service {
         }
         if let Some(hints) = &self.hints {
             if let Some(line) = hints.hint(origin, request.header("Host")) {
-                // Not eprintln!, which panics when stderr is gone: a hint must never cost an
-                // answer.
-                let _ = writeln!(io::stderr(), "{line}");
+                crate::log::line(format_args!("{line}"));
             }
         }
         let mut reply = self.answer_caught(request);
@@ -237,11 +235,11 @@ impl http1::Service for Service {
         } else {
             " (abandoned)"
         };
-        eprintln!(
+        crate::log::line(format_args!(
             "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
             exchange.peer,
             target.escape_default()
-        );
+        ));
     }
 }
 
@@ -258,7 +256,10 @@ impl Service {
             Ok(Err(error)) => {
                 // A body that failed to arrive is the connection layer's to answer (400/408).
                 if let (ApiError::Internal(reason), None) = (&error, request.body().failure()) {
-                    eprintln!("taskd: {method} {}: 500: {reason}", target.escape_default());
+                    crate::log::line(format_args!(
+                        "taskd: {method} {}: 500: {reason}",
+                        target.escape_default()
+                    ));
                 }
                 Reply::from(error)
             }
@@ -268,7 +269,9 @@ impl Service {
                     .take()
                     .map_or_else(String::new, |site| format!(" at {site}"));
                 let target = target.escape_default();
-                eprintln!("taskd: {method} {target}: 500: handler panicked{site}: {message}");
+                crate::log::line(format_args!(
+                    "taskd: {method} {target}: 500: handler panicked{site}: {message}"
+                ));
                 Reply::from(ApiError::Internal(message))
             }
         }

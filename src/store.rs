@@ -304,7 +304,9 @@ impl Store {
                 .map_err(|error| error.to_string())
         });
         if let Err(reason) = written {
-            eprintln!("taskd: compaction failed, the journals are kept: {reason}");
+            crate::log::line(format_args!(
+                "taskd: compaction failed, the journals are kept: {reason}"
+            ));
         }
         disk.compacted();
     }

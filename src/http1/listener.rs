@@ -131,7 +131,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 if backoff.take().is_some() {
-                    eprintln!("taskd: accepting connections again");
+                    crate::log::line(format_args!("taskd: accepting connections again"));
                 }
                 admit(shared, stream, peer);
             }
@@ -142,7 +142,9 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 // served; accepting resumes once some close. One log line per episode.
                 let pause = match backoff {
                     None => {
-                        eprintln!("taskd: cannot accept connections ({error}); retrying");
+                        crate::log::line(format_args!(
+                            "taskd: cannot accept connections ({error}); retrying"
+                        ));
                         Duration::from_millis(5)
                     }
                     Some(pause) => (pause * 2).min(MAX_BACKOFF),
@@ -193,7 +195,9 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         });
     if let Err(error) = spawned {
         // The closure, and the guard in it, were dropped: the slot has left the registry.
-        eprintln!("taskd: cannot start a connection thread, closing the connection: {error}");
+        crate::log::line(format_args!(
+            "taskd: cannot start a connection thread, closing the connection: {error}"
+        ));
     }
 }
 

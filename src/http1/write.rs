@@ -102,7 +102,7 @@ fn push_fields(out: &mut Vec<u8>, parts: &[&[u8]]) {
 /// never sent (a response-splitting guard).
 fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
     if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
-        eprintln!("taskd: dropped an unsendable {name} field");
+        crate::log::line(format_args!("taskd: dropped an unsendable {name} field"));
         return;
     }
     push_fields(out, &[name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
