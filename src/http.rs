@@ -1,5 +1,6 @@
-//! HTTP values shared by the handlers: the `Reply` a handler returns, reading a JSON body in the
-//! order of CONTRACT.md §4, `Content-Type` checks, and the `Date` header's format.
+//! HTTP values shared by the handlers: the `Reply` a handler returns (whole bodies, and the
+//! stretches of an attachment a 206 sends), reading a JSON body in the order of CONTRACT.md §4,
+//! `Content-Type` checks, and the `Date` header's format.
 
 use std::fs::File;
 use std::io::Read;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{loc, ApiError, ErrorItem};
+use crate::validators::{self, ByteRangesBody, EntityTag};
 
 /// Largest JSON body accepted (exactly this many bytes is fine).
 pub const MAX_JSON_BYTES: u64 = 1024 * 1024;
@@ -49,6 +51,38 @@ pub enum Body {
         /// Its length, sent as `Content-Length`.
         len: u64,
     },
+    /// One stretch of an attachment's file (a 206 with one range, durable mode), streamed
+    /// from the open file; the rest of the file is never read.
+    FileRange {
+        /// The `Content-Type` to send: the attachment's own (RFC 9110 §15.3.7.1).
+        content_type: String,
+        /// The open file.
+        file: SharedFile,
+        /// Where the stretch starts.
+        offset: u64,
+        /// Its length, sent as `Content-Length`.
+        len: u64,
+    },
+    /// A `multipart/byteranges` body (a 206 with several ranges, RFC 9110 §14.6): literal
+    /// delimiters and part heads, and slices of the attachment read from `source` as they are
+    /// sent, so nothing is copied.
+    ByteRanges {
+        /// `multipart/byteranges; boundary=...`.
+        content_type: String,
+        /// The attachment the slices are taken from.
+        source: Source,
+        /// The laid-out body.
+        layout: ByteRangesBody,
+    },
+}
+
+/// Where a ranged body's slices are read from: an attachment's shared bytes, or its open file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// In memory, shared with the store.
+    Memory(Bytes),
+    /// The open blob file (durable mode).
+    File(SharedFile),
 }
 
 /// An open file that a `Reply` can carry: `Clone` and `PartialEq` by identity.
@@ -100,7 +134,8 @@ impl Body {
             Body::Empty => 0,
             Body::Json(bytes) => bytes.len() as u64,
             Body::File { bytes, .. } => bytes.len() as u64,
-            Body::Stream { len, .. } => *len,
+            Body::Stream { len, .. } | Body::FileRange { len, .. } => *len,
+            Body::ByteRanges { layout, .. } => layout.len(),
         }
     }
 
@@ -114,9 +149,10 @@ impl Body {
         match self {
             Body::Empty => None,
             Body::Json(_) => Some("application/json"),
-            Body::File { content_type, .. } | Body::Stream { content_type, .. } => {
-                Some(content_type)
-            }
+            Body::File { content_type, .. }
+            | Body::Stream { content_type, .. }
+            | Body::FileRange { content_type, .. }
+            | Body::ByteRanges { content_type, .. } => Some(content_type),
         }
     }
 
@@ -131,7 +167,38 @@ impl Body {
                 offset: 0,
                 len: *len,
             }],
+            Body::FileRange {
+                file, offset, len, ..
+            } => vec![Segment::File {
+                file: &file.0,
+                offset: *offset,
+                len: *len,
+            }],
+            Body::ByteRanges { source, layout, .. } => layout
+                .segments()
+                .iter()
+                .map(|segment| part_segment(source, segment))
+                .collect(),
         }
+    }
+}
+
+/// One piece of a `multipart/byteranges` body as the connection layer writes it.
+fn part_segment<'a>(source: &'a Source, segment: &'a validators::Segment) -> Segment<'a> {
+    match (segment, source) {
+        (validators::Segment::Literal(bytes), _) => Segment::Bytes(bytes),
+        (validators::Segment::Slice { start, len }, Source::Memory(bytes)) => {
+            let range = usize::try_from(*start)
+                .ok()
+                .and_then(|start| Some(start..start.checked_add(usize::try_from(*len).ok()?)?));
+            let slice = range.and_then(|range| bytes.get(range));
+            Segment::Bytes(slice.expect("ranges are resolved against these very bytes"))
+        }
+        (validators::Segment::Slice { start, len }, Source::File(file)) => Segment::File {
+            file: &file.0,
+            offset: *start,
+            len: *len,
+        },
     }
 }
 
@@ -144,6 +211,33 @@ impl Reply {
             headers: Vec::new(),
             body: Body::Json(body),
         }
+    }
+
+    /// A JSON body already serialized (so its entity tag could be computed from these bytes).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(body),
+        }
+    }
+
+    /// 304 Not Modified (RFC 9110 §15.4.5): the tag and `Cache-Control` a 200 would carry; no
+    /// body and, so, no `Content-Type`, `Content-Length` or `Last-Modified`.
+    pub fn not_modified(tag: &EntityTag) -> Reply {
+        Reply {
+            status: 304,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+        .with_validator(tag)
+    }
+
+    /// Adds `ETag` and `Cache-Control: no-cache` (CONTRACT §11): a cache may keep the answer
+    /// but must revalidate it first (RFC 9111 §5.2.2.4), which the tag makes cheap.
+    pub fn with_validator(self, tag: &EntityTag) -> Reply {
+        self.with_header("ETag", tag.as_str())
+            .with_header("Cache-Control", "no-cache")
     }
 
     /// 200 with a document compiled into the binary.
@@ -184,6 +278,11 @@ impl From<ApiError> for Reply {
             ApiError::Unauthorized => headers.push(("WWW-Authenticate", "Bearer".to_owned())),
             // RFC 9110 §10.2.3: when to try again; a connection frees up in about that long.
             ApiError::ServiceUnavailable => headers.push(("Retry-After", "1".to_owned())),
+            // RFC 9110 §15.5.17: a 416 to a byte range says how long the representation is.
+            ApiError::RangeNotSatisfiable { size } => headers.push((
+                "Content-Range",
+                validators::unsatisfied_content_range(*size),
+            )),
             _ => {}
         }
         Reply {
