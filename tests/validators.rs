@@ -203,3 +203,34 @@ fn errors_and_service_routes_carry_no_validators() {
         assert!(!response.has_header("Last-Modified"), "{target}");
     }
 }
+
+/// Durable mode keeps what the validators need: after a restart the task, the attachment and
+/// the list have the same tags, and the attachment the same `Last-Modified`.
+#[test]
+fn durable_validators_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("taskd-validators-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = || Config {
+        data_dir: Some(dir.clone()),
+        ..Config::ephemeral()
+    };
+    let fields = |addr: SocketAddr| {
+        let download = get(addr, "/tasks/1/attachment");
+        [
+            get(addr, "/tasks/1").header("ETag").map(str::to_owned),
+            download.header("ETag").map(str::to_owned),
+            download.header("Last-Modified").map(str::to_owned),
+            get(addr, "/tasks").header("ETag").map(str::to_owned),
+        ]
+    };
+    let before = {
+        let server = spawn_server_with(config());
+        create_task(server.addr(), "Kept");
+        upload(server.addr(), 1, "a.png", Some("image/png"), b"\x89PNG");
+        fields(server.addr())
+    };
+    let after = fields(spawn_server_with(config()).addr());
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(before.iter().all(Option::is_some), "{before:?}");
+    assert_eq!(before, after);
+}

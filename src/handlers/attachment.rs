@@ -79,7 +79,7 @@ pub fn download_attachment(
         ),
         _ => Ranges::Ignore,
     };
-    let headers = download_headers(&download, &validators);
+    let mut headers = download_headers(&download, &validators);
     let content_type = download.content_type().to_owned();
     let source = download
         .into_source()
@@ -87,7 +87,13 @@ pub fn download_attachment(
     let (status, body) = match ranges {
         Ranges::Ignore => (200, whole(content_type, source)),
         Ranges::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size: source.len() }),
-        Ranges::Satisfiable(ranges) => (206, partial(content_type, source, &validators, &ranges)),
+        Ranges::Satisfiable(ranges) => {
+            if let [range] = ranges.as_slice() {
+                // §15.3.7.1: one part, described by Content-Range in the header section.
+                headers.push(("Content-Range", range.content_range(source.len())));
+            }
+            (206, partial(content_type, source, &validators, &ranges))
+        }
     };
     Ok(Reply {
         status,
