@@ -1,6 +1,6 @@
 //! What `taskd check` sends about validators and ranges (the checks are in `validators.rs`):
 //! a task's `ETag` before and after a PATCH, a revalidation with `If-None-Match`, a PATCH with
-//! the stale tag, then an upload of the alphabet and three ranged downloads of it.
+//! the stale tag, then an upload of the alphabet, its revalidation and three ranged downloads.
 
 use serde_json::json;
 
@@ -65,7 +65,21 @@ fn tags_round(session: &mut Session, task: &str) {
     session.check("etag.if_match", title, &stale, validators::stale_if_match);
 }
 
-/// A single range, two ranges, and a unit nobody knows, on a download of the alphabet.
+/// A download that has an `ETag` is revalidated with it: 304 (FastAPI's `FileResponse` sends a tag
+/// but answers 200 again). Without a tag there is nothing to check; the task's NOTE said why.
+fn revalidate_download(session: &mut Session, attachment: &str) {
+    let plain = session.setup(&get(session, attachment));
+    let Some(tag) = plain.as_ref().and_then(entity_tag).map(str::to_owned) else {
+        return;
+    };
+    let revalidate = get(session, attachment).with_header("If-None-Match", &tag);
+    let title = "a download with If-None-Match: <its ETag> answers 304 with no body";
+    let rule = |response: &Response| validators::not_modified(response, &tag);
+    session.check("etag.download_304", title, &revalidate, rule);
+}
+
+/// A revalidation of the download, then a single range, two ranges, and a unit nobody knows,
+/// on a download of the alphabet.
 fn ranges_round(session: &mut Session, attachment: &str) {
     let request = upload(
         session,
@@ -81,6 +95,7 @@ fn ranges_round(session: &mut Session, attachment: &str) {
         let why = "the upload of alphabet.txt did not succeed";
         return session.skip("range.single", "the range checks", why);
     }
+    revalidate_download(session, attachment);
     let ranged =
         |session: &Session, range: &str| get(session, attachment).with_header("Range", range);
     let title = "Range: bytes=0-3 answers 206 with those 4 bytes and Content-Range";
