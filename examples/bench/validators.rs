@@ -26,11 +26,14 @@ const TAGGED: usize = 256;
 /// The size of a range, and of the small attachment it is compared with.
 const MIB: u64 = 1 << 20;
 
+/// Pre-built requests, shared by every connection of a lane.
+type Requests = Arc<Vec<Vec<u8>>>;
+
 /// One lane of a race: a server and the requests sent to it, all expecting one status.
 struct Lane<'a> {
     label: String,
     server: &'a ServerProcess,
-    requests: Arc<Vec<Vec<u8>>>,
+    requests: Requests,
     status: u16,
 }
 
@@ -176,10 +179,7 @@ fn lane<'a>(
 
 /// The plain GETs of up to [`TAGGED`] of `ids`, and the same with `If-None-Match: <its tag>`;
 /// the tag is computed from the body as the server computes it.
-fn tagged_requests(
-    server: &ServerProcess,
-    ids: &[u64],
-) -> io::Result<(Arc<Vec<Vec<u8>>>, Arc<Vec<Vec<u8>>>)> {
+fn tagged_requests(server: &ServerProcess, ids: &[u64]) -> io::Result<(Requests, Requests)> {
     let step = (ids.len() / TAGGED).max(1);
     let chosen: Vec<u64> = ids.iter().step_by(step).copied().collect();
     let mut conn = Conn::connect(server.addr)?;
