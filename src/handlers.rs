@@ -4,9 +4,10 @@
 //!
 //! - this file: dispatch and the task operations;
 //! - `list`: `GET /tasks`, its query, `X-Total-Count` and `Link`;
-//! - `attachment`: upload, download (ranges included) and delete of an attachment;
+//! - `attachment`: download (ranges included) and delete of an attachment; `attach`: its upload;
 //! - `conditional`: the precondition and range fields of CONTRACT §11, and their verdicts.
 
+mod attach;
 mod attachment;
 mod conditional;
 mod list;
@@ -21,7 +22,8 @@ use crate::router::{PathId, Route, TaskId};
 use crate::store::{Revision, Store, StoreError};
 use crate::upload::UploadLimits;
 
-pub use attachment::{delete_attachment, download_attachment, upload_attachment};
+pub use attach::upload_attachment;
+pub use attachment::{delete_attachment, download_attachment};
 use conditional::{check_change, check_read, tagged, undated, Fields};
 pub use list::list_tasks;
 

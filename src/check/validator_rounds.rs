@@ -37,32 +37,34 @@ fn tags_round(session: &mut Session, task: &str) {
     let changed = session
         .setup(&done)
         .is_some_and(|response| (200..300).contains(&response.status));
-    let mut current = before.clone();
-    if changed {
-        let title = "the ETag changes when a PATCH changes the task";
-        let rule = |response: &Response| validators::tag_changed(&before, response);
-        let after = session.check("etag.changed", title, &get(session, task), rule);
-        if let Some(tag) = after.as_ref().and_then(entity_tag) {
-            current = tag.to_owned();
-        }
-    }
+    let current = if changed {
+        tag_after_change(session, task, &before)
+    } else {
+        before.clone()
+    };
     let revalidate = get(session, task).with_header("If-None-Match", &current);
     let title = "GET with If-None-Match: <its ETag> answers 304 with no body";
     let rule = |response: &Response| validators::not_modified(response, &current);
     session.check("etag.304", title, &revalidate, rule);
-    if !changed || current == before {
+    let title = "PATCH with a stale If-Match answers 412 Precondition Failed";
+    if current == before {
         let why = "the PATCH did not change the task's tag, so no tag was stale";
-        return session.skip(
-            "etag.if_match",
-            "PATCH with a stale If-Match answers 412",
-            why,
-        );
+        return session.skip("etag.if_match", title, why);
     }
     let stale = Request::new("PATCH", path)
         .with_header("If-Match", &before)
         .with_json(&json!({"done": false}));
-    let title = "PATCH with a stale If-Match answers 412 Precondition Failed";
     session.check("etag.if_match", title, &stale, validators::stale_if_match);
+}
+
+/// The task's tag after the PATCH changed it (checked to differ from `before`); `before` when
+/// there is none.
+fn tag_after_change(session: &mut Session, task: &str, before: &str) -> String {
+    let title = "the ETag changes when a PATCH changes the task";
+    let rule = |response: &Response| validators::tag_changed(before, response);
+    let after = session.check("etag.changed", title, &get(session, task), rule);
+    let tag = after.as_ref().and_then(entity_tag);
+    tag.map_or_else(|| before.to_owned(), str::to_owned)
 }
 
 /// A download that has an `ETag` is revalidated with it: 304 (FastAPI's `FileResponse` sends a tag
