@@ -390,3 +390,23 @@ fn empty_and_repeated_fields() {
     );
     assert_eq!(repeated.status, 304);
 }
+
+/// A 304 ends at its head (RFC 9112 §6.3): the next answer on the connection follows at once.
+#[test]
+fn a_304_on_a_kept_alive_connection_is_followed_by_the_next_answer() {
+    let server = server_with_task();
+    let addr = server.addr();
+    let current = tag(&get(addr, "/tasks/1"));
+    let revalidate =
+        format!("GET /tasks/1 HTTP/1.1\r\nHost: {addr}\r\nIf-None-Match: {current}\r\n\r\n");
+    let mut stream = connect(addr);
+    let mut both = revalidate.into_bytes();
+    both.extend_from_slice(&request_head(addr, "GET", "/tasks/1", &[]));
+    std::io::Write::write_all(&mut stream, &both).unwrap();
+    let mut buffer = Vec::new();
+    let first = read_one_response(&mut stream, &mut buffer, false);
+    assert_not_modified(&first, &current);
+    let second = read_one_response(&mut stream, &mut buffer, false);
+    assert_eq!(second.status, 200);
+    assert_eq!(second.json()["title"], "Report");
+}
