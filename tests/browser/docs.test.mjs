@@ -198,7 +198,14 @@ async function main() {
       check(text.includes('Created') && text.includes('RFC 9110 §15.3.2') && text.includes('Location'),
         `the 201 explanation lacks "Created", "RFC 9110 §15.3.2" or "Location": ${text.slice(0, 200)}`);
       await expectVisible(page.locator('#status-guide tr[data-status-row="201"]'), 'the 201 row of the status table');
-      return 'RFC 9110 §15.3.2 and Location, from the status table';
+      // The 201's ETag is the new task's: its button fills If-Match on the task's own cards.
+      const etag = (await op.locator('[data-response] dd[data-header="etag"]').textContent()).trim();
+      await explain.locator('button[data-use-etag="If-Match"]').click();
+      const ifMatch = page.locator('details[data-operation="update_task"] input[data-param="If-Match"]');
+      check((await ifMatch.inputValue()) === etag, `update_task's If-Match holds ${JSON.stringify(await ifMatch.inputValue())}, not the 201's ETag ${etag}`);
+      // Emptied again (the cards are closed, so not by typing), for the steps that follow.
+      await page.evaluate(() => document.querySelectorAll('input[data-param="If-Match"]').forEach((i) => { i.value = ''; }));
+      return 'RFC 9110 §15.3.2 and Location, from the status table; its ETag fills If-Match of /tasks/{task_id}';
     });
 
     await step('desktop screenshot (1280×900)', async () => {
