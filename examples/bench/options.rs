@@ -24,7 +24,7 @@ Scenarios (--scenarios, comma-separated; default all but scale and pages):
   scale     taskd with 10 vs --scale-tasks tasks (about 90 s)
   conditional  GET /tasks/{id}: 304 (If-None-Match) vs 200 on taskd, and the baseline's 200
   pages     GET /tasks?skip=..&limit=100 with --scale-tasks tasks, taskd next to the baseline
-  range     a 1 MiB range of a --big-mib attachment in a --data-dir vs a 1 MiB download
+  range     1 MiB ranges of a --big-mib attachment in a --data-dir vs 1 MiB downloads
 
 Options:
   --duration SECS      measured time of each round (default 5)

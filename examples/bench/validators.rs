@@ -4,8 +4,9 @@
 //!   the 200 should cost about what it did before, and a 304 less than its 200;
 //! - `pages`: a list page (`limit=100`, 64 skips across the list) with `--scale-tasks` tasks in
 //!   the store, taskd next to the baseline (`X-Total-Count` is O(1), so about the same);
-//! - `range`: a 1 MiB range of a `--big-mib` attachment in a `--data-dir` next to the whole
-//!   download of a 1 MiB attachment on the same server (a range streams only its bytes).
+//! - `range`: 1 MiB ranges (64 offsets) of a `--big-mib` attachment in a `--data-dir` next to
+//!   whole downloads of 64 attachments of 1 MiB on the same server (a range streams only its
+//!   bytes, so it should cost about what a download of its size does).
 
 use std::io;
 use std::sync::Arc;
@@ -23,8 +24,10 @@ use crate::Bench;
 
 /// Tasks revalidated in the conditional scenario (the generator cycles over them).
 const TAGGED: usize = 256;
-/// The size of a range, and of the small attachment it is compared with.
+/// The size of a range, and of the small attachments it is compared with.
 const MIB: u64 = 1 << 20;
+/// Range offsets across the big attachment, and small attachments.
+const WINDOWS: u64 = 64;
 
 /// Pre-built requests, shared by every connection of a lane.
 type Requests = Arc<Vec<Vec<u8>>>;
@@ -135,9 +138,13 @@ impl Bench<'_> {
         ];
         let result = (|| {
             let taskd = self.taskd(&args, true)?;
-            let big = self.on_load_core(|| attach(taskd.addr, size))?;
-            let small = self.on_load_core(|| attach(taskd.addr, MIB))?;
-            let windows = (0..64u64).map(|i| i * (size - MIB) / 63);
+            let big = self.on_load_core(|| attach(taskd.addr, size, "big"))?;
+            // As many 1 MiB files as there are range offsets: both lanes read 64 MiB of files
+            // over and over, so neither has the smaller working set.
+            let small: Vec<u64> = (0..WINDOWS)
+                .map(|n| self.on_load_core(|| attach(taskd.addr, MIB, &format!("small{n}"))))
+                .collect::<io::Result<_>>()?;
+            let windows = (0..WINDOWS).map(|i| i * (size - MIB) / (WINDOWS - 1));
             let ranges = windows.map(|first| {
                 format!(
                     "GET /tasks/{big}/attachment HTTP/1.1\r\nHost: bench\r\nRange: bytes={first}-{}\r\n\r\n",
@@ -145,7 +152,8 @@ impl Bench<'_> {
                 )
                 .into_bytes()
             });
-            let whole = Get::requests("bench", [format!("/tasks/{small}/attachment")].into_iter());
+            let targets = small.iter().map(|id| format!("/tasks/{id}/attachment"));
+            let whole = Get::requests("bench", targets);
             let lanes = [
                 lane("taskd 1 MiB range", &taskd, Arc::new(ranges.collect()), 206),
                 lane("taskd 1 MiB download", &taskd, whole, 200),
@@ -199,10 +207,10 @@ fn tagged_requests(server: &ServerProcess, ids: &[u64]) -> io::Result<(Requests,
     Ok((get_requests(&chosen), Arc::new(revalidate)))
 }
 
-/// Creates a task and uploads `size` bytes to it; returns its id.
-fn attach(addr: std::net::SocketAddr, size: u64) -> io::Result<u64> {
+/// Creates a task titled after `name` and uploads `size` bytes to it; returns its id.
+fn attach(addr: std::net::SocketAddr, size: u64, name: &str) -> io::Result<u64> {
     let mut conn = Conn::connect(addr)?;
-    conn.send(Create::new("bench", &format!("range{size}")).next_bytes())?;
+    conn.send(Create::new("bench", &format!("range-{name}")).next_bytes())?;
     conn.recv()?;
     let id = client::json_id(conn.body()).ok_or_else(|| io::Error::other("range: create"))?;
     let (head, tail) = multipart_frame("bench", id, size);
