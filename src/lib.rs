@@ -2,7 +2,8 @@
 //!
 //! It serves the Task Manager of the "Robust Task Endpoints" lesson — `201 Created` with a
 //! `Location`, clean `404`s, `204` with a truly empty body, `405` with a complete `Allow`, `409`
-//! on duplicate titles, multipart attachments and their download — over a minimal synchronous
+//! on duplicate titles, multipart attachments and their download, `ETag`s with 304 and 412,
+//! byte ranges and list navigation — over a minimal synchronous
 //! server: a blocking accept loop of its own with one thread per connection, a small
 //! hand-written HTTP/1.1 layer (heads parsed by `httparse`), a router and one status-code
 //! mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
@@ -18,8 +19,10 @@
 //! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
 //!   preflights (CONTRACT §12). Pure: the server asks it and adds what it is told.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
-//! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`].
-//! - [`http`]: the `Reply` value, JSON body reading, media types, the `Date` format.
+//! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`];
+//!   where CONTRACT §11 applies, preconditions before any body is read, validators and ranges.
+//! - [`http`]: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
+//!   JSON body reading, media types, the `Date` format.
 //! - [`log`]: lines on stderr that never panic.
 //! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
 //! - [`model`]: tasks and their validation. No HTTP, no locks.

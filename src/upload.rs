@@ -181,6 +181,30 @@ pub fn read_file_field_into<R: Read + Send, S: FileSink>(
     read_multipart(body, &boundary, Parts::new(size_hint, limits, sink))
 }
 
+/// The 413 that [`read_file_field_into`] answers from the declared length alone, for a
+/// `multipart/form-data` body declared larger than the largest acceptable file plus room for
+/// its framing. A conditional upload needs it on its own: CONTRACT §11 refuses by the declared
+/// length, then by the preconditions, and only then reads the body.
+///
+/// # Errors
+/// 413 `File too large (limit N bytes)`.
+pub fn check_declared_length(
+    content_type: Option<&str>,
+    size_hint: Option<u64>,
+    limits: UploadLimits,
+) -> Result<(), ApiError> {
+    let is_form = content_type.is_some_and(|value| {
+        let (media_type, _) = split_params(value.as_bytes());
+        media_type.eq_ignore_ascii_case(b"multipart/form-data")
+    });
+    let too_long = size_hint
+        .is_some_and(|length| length > limits.max_file_bytes.saturating_add(FRAMING_ALLOWANCE));
+    if is_form && too_long {
+        return Err(too_large(limits));
+    }
+    Ok(())
+}
+
 /// 413 for a file over the upload limit.
 fn too_large(limits: UploadLimits) -> ApiError {
     let limit = limits.max_file_bytes;

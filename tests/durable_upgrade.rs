@@ -212,3 +212,53 @@ fn the_next_snapshot_records_old_digests_and_new_uploads_keep_their_time() {
     dir.touch(&old, 1_000_000_000, None);
     assert_eq!(old.last_modified().unwrap(), at(1_000_000_000));
 }
+
+/// Over HTTP, an old attachment's `Last-Modified` is its blob's time, so it is a strong date
+/// (§8.8.2.2): `If-Range` with it applies the `Range`, `If-Modified-Since` with it gives 304,
+/// and the tags are the same after a restart.
+#[test]
+fn an_old_attachments_dates_work_as_validators_over_http() {
+    let dir = OldDataDir::new("http-dates");
+    {
+        let store = open(&dir);
+        dir.touch(&store.attachment(2).unwrap(), 1_796_086_800, None);
+    }
+    let config = || Config {
+        data_dir: Some(dir.path().to_owned()),
+        ..Config::ephemeral()
+    };
+    let server = spawn_server_with(config());
+    let addr = server.addr();
+    let target = "/tasks/2/attachment";
+    let whole = get(addr, target);
+    let stored = "Tue, 01 Dec 2026 01:00:00 GMT";
+    assert_eq!(whole.header("Last-Modified"), Some(stored));
+    let headers = [("Range", "bytes=10-19"), ("If-Range", stored)];
+    let ranged = request(addr, "GET", target, &headers, b"");
+    assert_eq!(ranged.status, 206);
+    assert_eq!(ranged.header("Content-Range"), Some("bytes 10-19/600"));
+    assert_eq!(ranged.body, &whole.body[10..20]);
+    let other_date = [
+        ("Range", "bytes=10-19"),
+        ("If-Range", "Tue, 01 Dec 2026 01:00:01 GMT"),
+    ];
+    assert_eq!(request(addr, "GET", target, &other_date, b"").status, 200);
+    let since = request(addr, "GET", target, &[("If-Modified-Since", stored)], b"");
+    assert_eq!(since.status, 304);
+    let tags = (
+        whole.header("ETag").map(str::to_owned),
+        get(addr, "/tasks/2").header("ETag").map(str::to_owned),
+    );
+    drop(server);
+    let server = spawn_server_with(config());
+    let again = get(server.addr(), target);
+    let task = get(server.addr(), "/tasks/2");
+    assert_eq!(
+        tags,
+        (
+            again.header("ETag").map(str::to_owned),
+            task.header("ETag").map(str::to_owned)
+        )
+    );
+    assert_eq!(again.header("Last-Modified"), Some(stored));
+}

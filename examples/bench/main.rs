@@ -10,13 +10,17 @@
 //! blocking-hello vs axum), `create` (taskd vs axum), `durable` (`--data-dir` vs memory),
 //! `mixed`, `upload`, `burst` (32 and 256 connections at once, 1 s client timeouts), `silent`
 //! (clients that never read a download, idle connections, a newcomer's `/healthz`, threads
-//! after `--io-timeout`), `big` (256 MiB upload and download vs the baseline), `scale`.
+//! after `--io-timeout`), `big` (256 MiB upload and download vs the baseline), `scale`,
+//! `conditional` (304 vs 200, and the baseline's 200), `pages` (a list page at 1,000,000 tasks
+//! vs the baseline) and `range` (a 1 MiB range of a 256 MiB durable attachment vs a 1 MiB
+//! download).
 //!
 //! ```text
 //! cargo run --release --example bench                       # about 4 minutes
 //! cargo run --release --example bench -- --scenarios get,create --rounds 5
 //! cargo run --release --example bench -- --scenarios burst,silent --duration 1
 //! cargo run --release --example bench -- --scenarios scale  # 10 vs 1,000,000 tasks
+//! cargo run --release --example bench -- --scenarios conditional,pages,range --baseline HEAD~1
 //! cargo run --release --example bench -- --url http://127.0.0.1:8000 --scenarios get,create
 //! ```
 //!
@@ -35,6 +39,7 @@ mod scale;
 mod scripts;
 mod servers;
 mod silent;
+mod validators;
 mod versus;
 
 use std::io::{self, Write};
@@ -139,6 +144,9 @@ impl Bench<'_> {
             "silent" => silent::run(self, table),
             "big" => self.big(table),
             "scale" => scale::run(self, table),
+            "conditional" => self.conditional(table),
+            "pages" => self.pages(table),
+            "range" => self.range(table),
             _ => Err(io::Error::other(format!("unknown scenario {name}"))),
         }
     }

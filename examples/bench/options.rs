@@ -10,7 +10,7 @@ use crate::load::Load;
 pub const USAGE: &str = "\
 Usage: cargo run --release --example bench -- [options]
 
-Scenarios (--scenarios, comma-separated; default all but scale):
+Scenarios (--scenarios, comma-separated; default all but scale and pages):
   startup   spawn → ready line and idle RSS, taskd next to the baseline (5 each, alternating)
   get       GET /tasks/{id}: taskd, blocking-hello, axum, side by side
   create    POST /tasks with unique titles: taskd, axum, side by side
@@ -22,6 +22,9 @@ Scenarios (--scenarios, comma-separated; default all but scale):
             /healthz latency of a newcomer every 200 ms, and the threads after --io-timeout
   big       a --big-mib upload and its download, taskd next to the baseline
   scale     taskd with 10 vs --scale-tasks tasks (about 90 s)
+  conditional  GET /tasks/{id}: 304 (If-None-Match) vs 200 on taskd, and the baseline's 200
+  pages     GET /tasks?skip=..&limit=100 with --scale-tasks tasks, taskd next to the baseline
+  range     1 MiB ranges of a --big-mib attachment in a --data-dir vs 1 MiB downloads
 
 Options:
   --duration SECS      measured time of each round (default 5)
@@ -45,7 +48,8 @@ Options:
   --url http://H:P     drive an already running server instead (get, create, mixed only)
   --no-build           use the binaries as they are instead of building them first";
 
-const DEFAULT_SCENARIOS: &str = "startup,get,create,durable,mixed,upload,burst,silent,big";
+const DEFAULT_SCENARIOS: &str =
+    "startup,get,create,durable,mixed,upload,burst,silent,big,conditional,range";
 
 /// The options; see `USAGE`.
 pub struct Options {

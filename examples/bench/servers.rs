@@ -68,7 +68,10 @@ impl Programs {
                 *programs.slot(kind) = report_skip(folder, built);
             }
         }
-        if let (Some(rev), true) = (&options.baseline, wants_any(&["startup", "big"])) {
+        if let (Some(rev), true) = (
+            &options.baseline,
+            wants_any(&["startup", "big", "conditional", "pages"]),
+        ) {
             programs.baseline = report_skip("baseline", baseline(options, &target, rev));
         }
         Ok(programs)

@@ -150,7 +150,7 @@ fn push(name: &str, outcomes: &[Outcome], table: &mut Table) {
 }
 
 /// `push`, with `extra(median round)` at the start of each row's note.
-fn push_with(
+pub fn push_with(
     name: &str,
     outcomes: &[Outcome],
     table: &mut Table,

@@ -148,7 +148,8 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
 }
 
 /// Reads exactly one response off `stream`, framed by its `Content-Length` (no body for 1xx,
-/// 204, or the answer to a HEAD when `head_request`), leaving any further bytes in `buffer`.
+/// 204, 304, or the answer to a HEAD when `head_request`: RFC 9112 §6.3), leaving any further
+/// bytes in `buffer`. A 206 is framed like a 200, multipart/byteranges too.
 pub fn read_one_response(
     stream: &mut TcpStream,
     buffer: &mut Vec<u8>,
@@ -157,7 +158,8 @@ pub fn read_one_response(
     loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = parse_response(&buffer[..end + 4]).expect("a parseable head");
-            let no_body = head_request || head.status < 200 || head.status == 204;
+            let no_body =
+                head_request || head.status < 200 || head.status == 204 || head.status == 304;
             let length: usize = match head.header("Content-Length") {
                 Some(value) if !no_body => value.parse().expect("numeric Content-Length"),
                 _ => 0,
