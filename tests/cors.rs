@@ -217,6 +217,15 @@ fn errors_401_redirects_and_panics_carry_the_fields() {
         assert_readable_by(response, PAGE);
     }
     assert_eq!(cases[0].1.header("WWW-Authenticate"), Some("Bearer"));
+    // CONTRACT §11's answers too: a 304 (RFC 9110 §15.4.5 lets it carry these fields) and a 412.
+    let tag = cases[1].1.header("ETag").expect("the 201 has a tag");
+    let if_none_match = format!("If-None-Match: {tag}");
+    let not_modified = send(addr, "GET", "/tasks/1", &authed(&[&if_none_match]));
+    assert_eq!(not_modified.status, 304);
+    assert_readable_by(&not_modified, PAGE);
+    let stale = send(addr, "DELETE", "/tasks/1", &authed(&["If-Match: \"stale\""]));
+    assert_eq!(stale.status, 412, "{}", stale.text());
+    assert_readable_by(&stale, PAGE);
 }
 
 /// The layer's own 400 (broken chunked framing) and 408 (a body too slow) replace the answer
