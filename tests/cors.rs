@@ -223,7 +223,12 @@ fn errors_401_redirects_and_panics_carry_the_fields() {
     let not_modified = send(addr, "GET", "/tasks/1", &authed(&[&if_none_match]));
     assert_eq!(not_modified.status, 304);
     assert_readable_by(&not_modified, PAGE);
-    let stale = send(addr, "DELETE", "/tasks/1", &authed(&["If-Match: \"stale\""]));
+    let stale = send(
+        addr,
+        "DELETE",
+        "/tasks/1",
+        &authed(&["If-Match: \"stale\""]),
+    );
     assert_eq!(stale.status, 412, "{}", stale.text());
     assert_readable_by(&stale, PAGE);
 }

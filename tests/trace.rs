@@ -97,7 +97,10 @@ fn an_exchange_shows_both_heads_and_bodies_as_they_crossed_the_wire() {
         "< Content-Type: application/json".to_owned(),
         format!("< Content-Length: {}", created.body.len()),
         "< Location: /tasks/1".to_owned(),
-        format!("< ETag: {}", created.header("ETag").expect("the 201 has a tag")),
+        format!(
+            "< ETag: {}",
+            created.header("ETag").expect("the 201 has a tag")
+        ),
         "< Connection: close".to_owned(),
         "<".to_owned(),
         format!("< {}", created.text()),
