@@ -138,8 +138,11 @@ impl<'c> BodyReader<'c> {
             let room = usize::try_from(limit - (self.read - start))
                 .map_or(scratch.len(), |left| left.min(scratch.len()));
             match self.read(&mut scratch[..room]) {
-                Ok(0) | Err(_) => return false,
+                // A chunked body's last read decodes the last chunk and the trailers and hands
+                // out no data: that zero is its end, not a failure.
+                Ok(0) => return self.is_complete(),
                 Ok(_) => {}
+                Err(_) => return false,
             }
         }
         true
@@ -266,3 +269,7 @@ impl Read for BodyReader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "body_tests.rs"]
+mod tests;
