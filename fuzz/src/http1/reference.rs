@@ -1,0 +1,167 @@
+//! Independent whole-buffer readings of the same grammar, for the framing oracles: where a
+//! request head ends (RFC 9112 §2.2), and what a chunked body holds (§7.1) with taskd's limits
+//! (CONTRACT §13). Written line by line over a slice, not as a state machine, so a mistake in
+//! `chunked::Decoder`'s states does not repeat itself here.
+
+use taskd::http1::chunked::{MAX_EXTENSION_BYTES, MAX_TRAILER_BYTES, MAX_TRAILER_FIELDS};
+use taskd::http1::rules::is_tchar;
+
+/// The length of the head at the start of `bytes`: empty lines before the request line are
+/// skipped (§2.2), the request line ends at its LF, and the head at the first empty line
+/// after it (LF LF or LF CR LF). `None` when `bytes` holds no complete head.
+pub fn head_end(bytes: &[u8]) -> Option<usize> {
+    let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let line_end = start + bytes[start..].iter().position(|&b| b == b'\n')?;
+    (line_end..bytes.len())
+        .filter(|&at| bytes[at] == b'\n')
+        .find_map(|lf| match &bytes[lf + 1..] {
+            [b'\n', ..] => Some(lf + 2),
+            [b'\r', b'\n', ..] => Some(lf + 3),
+            _ => None,
+        })
+}
+
+/// What a chunked body's bytes hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunked {
+    /// A whole body: its data, and the length of its framing (trailers included).
+    Body { data: Vec<u8>, end: usize },
+    /// The framing breaks; the data that came before the fault.
+    Malformed { data_before: Vec<u8> },
+    /// The bytes end before the body does; the data so far.
+    Truncated { data: Vec<u8> },
+}
+
+/// Why reading stopped early.
+enum Stop {
+    Malformed,
+    Truncated,
+}
+
+/// Reads the chunked body at the start of `bytes`.
+pub fn decode_chunked(bytes: &[u8]) -> Chunked {
+    let mut data = Vec::new();
+    let mut at = 0;
+    let result = loop {
+        let size = match chunk_size_line(bytes, &mut at) {
+            Ok(size) => size,
+            Err(stop) => break Err(stop),
+        };
+        if size == 0 {
+            break trailer_section(bytes, &mut at);
+        }
+        let available = bytes.len() - at;
+        let take = usize::try_from(size).map_or(available, |size| size.min(available));
+        data.extend_from_slice(&bytes[at..at + take]);
+        at += take;
+        if (take as u64) < size {
+            break Err(Stop::Truncated);
+        }
+        if let Err(stop) = crlf(bytes, &mut at) {
+            break Err(stop);
+        }
+    };
+    match result {
+        Ok(()) => Chunked::Body { data, end: at },
+        Err(Stop::Malformed) => Chunked::Malformed { data_before: data },
+        Err(Stop::Truncated) => Chunked::Truncated { data },
+    }
+}
+
+/// `chunk-size [ BWS ";" chunk-ext ] CRLF`: 1 to 16 hex digits, then optional whitespace that
+/// only an extension may follow; extensions are up to 4 KiB of field bytes, not parsed.
+fn chunk_size_line(bytes: &[u8], at: &mut usize) -> Result<u64, Stop> {
+    let digits = bytes[*at..]
+        .iter()
+        .take_while(|b| b.is_ascii_hexdigit())
+        .count();
+    if digits > 16 {
+        return Err(Stop::Malformed);
+    }
+    let rest = &bytes[*at + digits..];
+    if digits == 0 {
+        return Err(if rest.is_empty() {
+            Stop::Truncated
+        } else {
+            Stop::Malformed
+        });
+    }
+    let hex = std::str::from_utf8(&bytes[*at..*at + digits]).expect("hex digits");
+    let size = u64::from_str_radix(hex, 16).expect("at most 16 hex digits");
+    *at += digits;
+    let spaces = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    match rest.get(spaces) {
+        None => return Err(Stop::Truncated),
+        Some(b';') => {
+            *at += spaces + 1;
+            let extension = bytes[*at..]
+                .iter()
+                .take_while(|&&b| is_field_byte(b))
+                .count();
+            if extension > MAX_EXTENSION_BYTES {
+                return Err(Stop::Malformed);
+            }
+            *at += extension;
+        }
+        Some(b'\r') if spaces == 0 => {}
+        Some(_) => return Err(Stop::Malformed),
+    }
+    crlf(bytes, at)?;
+    Ok(size)
+}
+
+/// Exactly CR LF.
+fn crlf(bytes: &[u8], at: &mut usize) -> Result<(), Stop> {
+    match &bytes[*at..] {
+        [b'\r', b'\n', ..] => {
+            *at += 2;
+            Ok(())
+        }
+        [] | [b'\r'] => Err(Stop::Truncated),
+        _ => Err(Stop::Malformed),
+    }
+}
+
+/// `*( field-line CRLF ) CRLF`: each line `name ":" value` with a token name; at most 16 KiB
+/// (field bytes and each line's CR) in at most 100 lines.
+fn trailer_section(bytes: &[u8], at: &mut usize) -> Result<(), Stop> {
+    let mut counted = 0;
+    let mut fields = 0;
+    loop {
+        if bytes[*at..].first() == Some(&b'\r') {
+            return crlf(bytes, at);
+        }
+        let line = bytes[*at..]
+            .iter()
+            .take_while(|&&b| is_field_byte(b))
+            .count();
+        // The limit is checked as bytes arrive, so it wins over whatever follows.
+        if counted + line > MAX_TRAILER_BYTES
+            || (counted + line == MAX_TRAILER_BYTES && bytes.get(*at + line) == Some(&b'\r'))
+        {
+            return Err(Stop::Malformed);
+        }
+        counted += line + 1;
+        let name_end = bytes[*at..*at + line].iter().position(|&b| b == b':');
+        let name_ok = name_end
+            .is_some_and(|colon| colon > 0 && bytes[*at..*at + colon].iter().all(|&b| is_tchar(b)));
+        let end = *at + line;
+        if line == 0 && end == bytes.len() {
+            return Err(Stop::Truncated);
+        }
+        *at = end;
+        crlf(bytes, at)?;
+        fields += 1;
+        if !name_ok || fields > MAX_TRAILER_FIELDS {
+            return Err(Stop::Malformed);
+        }
+    }
+}
+
+/// HTAB, SP, visible ASCII, obs-text (RFC 9110 §5.5).
+fn is_field_byte(byte: u8) -> bool {
+    byte == b'\t' || (0x20..=0x7e).contains(&byte) || byte >= 0x80
+}
