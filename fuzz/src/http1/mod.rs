@@ -22,8 +22,9 @@
 //!   next request starts;
 //! - framing, whatever the split: refusals are only 400/414/431/417/501/505 and end the
 //!   connection; each request starts where the previous one ended; a head is what the grammar
-//!   says it is (it ends at the first empty line after the request line, and parses again the
-//!   same); a `Content-Length` body is exactly the next `n` bytes; a chunked body is what an
+//!   says it is (it ends at the first empty line after the request line, parses again the
+//!   same, and its framing, `Expect` and persistence are what its field lines say, read
+//!   independently); a `Content-Length` body is exactly the next `n` bytes; a chunked body is what an
 //!   independent whole-buffer decoder ([`reference`]) makes of the same bytes; HTTP/1.0 has
 //!   neither chunked bodies nor `100-continue`.
 
@@ -213,6 +214,13 @@ fn check_served(stream: &[u8], served: &Served) {
     );
     let head = head::parse(head_bytes).expect("a served head parses again");
     assert_eq!(head.method(head_bytes), served.method);
+    let http11 = served.version == Version::Http11;
+    let expected = reference::served_framing(http11, head.fields(head_bytes));
+    assert_eq!(
+        expected,
+        Ok((served.framing, served.expect_continue, served.keep_alive)),
+        "framing, Expect and persistence from the field lines"
+    );
     assert!(!served.method.is_empty() && served.method.bytes().all(rules::is_tchar));
     assert!(!served.target.is_empty() && served.target.bytes().all(|b| b.is_ascii_graphic()));
     if served.version == Version::Http10 {

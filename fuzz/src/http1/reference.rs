@@ -1,10 +1,11 @@
 //! Independent whole-buffer readings of the same grammar, for the framing oracles: where a
-//! request head ends (RFC 9112 §2.2), and what a chunked body holds (§7.1) with taskd's limits
+//! request head ends (RFC 9112 §2.2), what a served head's fields say about its framing and
+//! persistence (§3.2, §6, §9.3), and what a chunked body holds (§7.1) with taskd's limits
 //! (CONTRACT §13). Written line by line over a slice, not as a state machine, so a mistake in
 //! `chunked::Decoder`'s states does not repeat itself here.
 
 use taskd::http1::chunked::{MAX_EXTENSION_BYTES, MAX_TRAILER_BYTES, MAX_TRAILER_FIELDS};
-use taskd::http1::rules::is_tchar;
+use taskd::http1::rules::{is_tchar, Framing};
 
 /// The length of the head at the start of `bytes`: empty lines before the request line are
 /// skipped (§2.2), the request line ends at its LF, and the head at the first empty line
@@ -164,4 +165,55 @@ fn trailer_section(bytes: &[u8], at: &mut usize) -> Result<(), Stop> {
 /// HTAB, SP, visible ASCII, obs-text (RFC 9110 §5.5).
 fn is_field_byte(byte: u8) -> bool {
     byte == b'\t' || (0x20..=0x7e).contains(&byte) || byte >= 0x80
+}
+
+/// What a head's field lines must say for the layer to serve it (RFC 9112 §3.2, §6.1, §6.3,
+/// §9.3; RFC 9110 §10.1.1), read straight from the lines: the framing, whether `100-continue`
+/// was asked for, whether the connection persists. `Err` names the rule a served head broke.
+pub fn served_framing<'b>(
+    http11: bool,
+    fields: impl Iterator<Item = (&'b str, &'b [u8])>,
+) -> Result<(Framing, bool, bool), &'static str> {
+    let mut hosts = 0;
+    let (mut lengths, mut codings, mut expects, mut options) = (vec![], vec![], 0, vec![]);
+    for (name, value) in fields {
+        match name.to_ascii_lowercase().as_str() {
+            "host" => hosts += 1,
+            "content-length" => lengths.push(value),
+            "transfer-encoding" => codings.extend(elements(value)),
+            "expect" => expects += 1,
+            "connection" => options.extend(elements(value).map(|o| o.to_ascii_lowercase())),
+            _ => {}
+        }
+    }
+    if hosts > 1 || (http11 && hosts == 0) {
+        return Err("one Host, and in HTTP/1.1 exactly one");
+    }
+    let framing = match (&lengths[..], &codings[..]) {
+        ([], []) => Framing::None,
+        ([length], []) => {
+            let digits = std::str::from_utf8(length).map_err(|_| "Content-Length")?;
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("Content-Length is 1*DIGIT");
+            }
+            match digits.parse::<i64>() {
+                Ok(length) => Framing::Length(length.unsigned_abs()),
+                Err(_) => return Err("Content-Length fits 63 bits"),
+            }
+        }
+        ([], [coding]) if http11 && coding.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
+        ([], _) => return Err("Transfer-Encoding is exactly chunked, in HTTP/1.1"),
+        _ => return Err("one Content-Length, without Transfer-Encoding"),
+    };
+    let keep_alive = !options.iter().any(|o| o == b"close")
+        && (http11 || options.iter().any(|o| o == b"keep-alive"));
+    Ok((framing, http11 && expects > 0, keep_alive))
+}
+
+/// The non-empty elements of a comma-separated list, trimmed (RFC 9110 §5.6.1).
+fn elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|element| !element.is_empty())
 }
