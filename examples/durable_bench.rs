@@ -33,7 +33,6 @@ use client::Conn;
 struct Options {
     seconds: u64,
     clients: usize,
-    workers: usize,
     startup: Option<u64>,
     dir: Option<PathBuf>,
 }
@@ -42,7 +41,6 @@ fn parse() -> Options {
     let mut options = Options {
         seconds: 10,
         clients: 16,
-        workers: 8,
         startup: None,
         dir: None,
     };
@@ -54,7 +52,6 @@ fn parse() -> Options {
         match flag.as_str() {
             "--seconds" => options.seconds = value.parse().expect("--seconds N"),
             "--clients" => options.clients = value.parse().expect("--clients N"),
-            "--workers" => options.workers = value.parse().expect("--workers N"),
             "--startup" => options.startup = Some(value.parse().expect("--startup N")),
             "--dir" => options.dir = Some(value.into()),
             _ => panic!("unknown flag {flag}"),
@@ -116,8 +113,8 @@ fn throughput(options: &Options) {
         let rate = load(handle.addr(), options.clients, options.seconds, name);
         handle.shutdown();
         println!(
-            "{name:>8}: {rate:>9.0} creates/s ({} clients, {} workers, {} s)",
-            options.clients, options.workers, options.seconds
+            "{name:>8}: {rate:>9.0} creates/s ({} clients, {} s)",
+            options.clients, options.seconds
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,7 +1,8 @@
 //! How many idle keep-alive connections taskd carries while still answering others promptly.
 //!
-//! tiny_http spends one thread and two descriptors per open connection and has no idle timeout,
-//! so idle clients cost memory and descriptors but no worker. This starts the release binary,
+//! taskd spends a thread and descriptors on every open connection (tiny_http's connection
+//! threads today, its own connection threads with issue 11), so idle clients cost memory and
+//! descriptors, and they must not cost anyone else an answer. This starts the release binary,
 //! opens idle keep-alive connections in steps (each has made one request and then stays silent),
 //! and at each step reports the server's resident memory and threads, and the latency a normal
 //! client sees on a fresh connection and on a keep-alive one.

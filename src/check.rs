@@ -7,7 +7,9 @@
 //! - `message`: [`Request`] and [`Response`] values and their descriptions.
 //! - `script`, `rounds`: what is sent in which order.
 //! - `session`: the request budget, the run's own tasks, methods seen to work, cleanup.
-//! - `rules`, `methods`, `validation`, `uploads`: pure checks from responses to [`Outcome`]s.
+//! - `validator_rounds`: what is sent about validators, conditional requests and ranges.
+//! - `rules`, `methods`, `validation`, `uploads`, `validators`: pure checks from responses to
+//!   [`Outcome`]s.
 //! - `disposition`: a strict `Content-Disposition` reader (RFC 6266, RFC 8187).
 //! - `report`: the text and `--json` reports.
 //!
@@ -28,6 +30,8 @@ mod script;
 mod session;
 mod uploads;
 mod validation;
+mod validator_rounds;
+mod validators;
 
 #[cfg(test)]
 mod tests;
@@ -45,7 +49,8 @@ Audits a server of the lesson's Task Manager API (taskd, your FastAPI app, anyth
 implements it) over plain HTTP, and explains each HTTP mistake it finds. It runs the lesson's
 Stage 4 sequence, its three exercises, and the HTTP rules a lesson-level server should get
 right: 201 + Location, 404 bodies, 204 with nothing in it, 405 + Allow, HEAD, OPTIONS, 409,
-400 vs 415 for uploads, 422 shapes, Content-Disposition, trailing slashes, bad input.
+400 vs 415 for uploads, 422 shapes, Content-Disposition, trailing slashes, bad input; and
+ETags, 304, 412 and byte ranges (NOTEs where a server has none, FAILs where it errs).
 
 Output: one line per check, PASS, FAIL or NOTE (allowed, but not what taskd does). Each FAIL
 says what was sent, what came back, what HTTP expects and the RFC section. The last line is

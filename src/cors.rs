@@ -14,6 +14,8 @@ mod origin;
 
 pub use hints::{ForeignOriginHints, MAX_HINTED_ORIGINS};
 
+use crate::error::ApiError;
+use crate::http::Reply;
 use crate::router::{self, Route};
 
 /// The flag that names an allowed origin (repeatable).
@@ -113,6 +115,18 @@ impl PreflightAnswer {
             PreflightOutcome::Refused(_) => 403,
             PreflightOutcome::UnknownPath => 404,
         }
+    }
+
+    /// The reply to send: 204 with no body, or the JSON error of a 403 or a 404, each with
+    /// every field of the answer.
+    pub fn into_reply(self) -> Reply {
+        let mut reply = match self.outcome {
+            PreflightOutcome::Allowed => Reply::no_content(),
+            PreflightOutcome::Refused(detail) => Reply::from(ApiError::Forbidden(detail)),
+            PreflightOutcome::UnknownPath => Reply::from(ApiError::no_route()),
+        };
+        extend_headers(&mut reply.headers, self.headers);
+        reply
     }
 }
 

@@ -193,10 +193,10 @@ impl Opening {
         let dir = self.dir;
         if let Some((offset, reason)) = tail.torn {
             let path = journal_path(&dir, tail.generation);
-            eprintln!(
+            crate::log::line(format_args!(
                 "taskd: {}: cut an unacknowledged torn record at byte offset {offset} ({reason})",
                 path.display()
-            );
+            ));
         }
         let faults = Faults(self.hooks.fail_writes.clone());
         let journal = Journal::open(&dir, tail.generation, tail.valid_len, faults.clone())?;
@@ -425,7 +425,10 @@ impl Disk {
     pub(crate) fn remove_blob(&self, blob: &Blob) {
         let path = self.blobs.join(&blob.name);
         if let Err(error) = fs::remove_file(&path) {
-            eprintln!("taskd: cannot remove {}: {error}", path.display());
+            crate::log::line(format_args!(
+                "taskd: cannot remove {}: {error}",
+                path.display()
+            ));
         }
     }
 

@@ -16,6 +16,8 @@ pub enum ApiError {
     BadRequest(String),
     /// 401: a bearer token is configured and the request lacks it.
     Unauthorized,
+    /// 403: a CORS preflight refused (CONTRACT §12); the text says which check failed.
+    Forbidden(String),
     /// 404: the text is the contract's `detail` (`Not Found`, `Task 7 not found`, ...).
     NotFound(String),
     /// 405: RFC 9110 §15.5.6 — the response MUST carry `Allow`, listing every supported method.
@@ -25,6 +27,15 @@ pub enum ApiError {
     },
     /// 409: the request clashes with the current state (a duplicate title).
     Conflict(String),
+    /// 412: a precondition (`If-Match`, `If-Unmodified-Since`, or `If-None-Match` on a method
+    /// other than GET and HEAD) is false; nothing was changed (RFC 9110 §13.2.2, §15.5.13).
+    PreconditionFailed,
+    /// 416: no range of a `Range` field is satisfiable; carries `Content-Range: bytes */size`
+    /// (RFC 9110 §15.5.17).
+    RangeNotSatisfiable {
+        /// The attachment's length.
+        size: u64,
+    },
     /// 413: a body or file over its limit; the text names the limit.
     PayloadTooLarge(String),
     /// 422: validation problems, in the order the contract lists them.
@@ -63,9 +74,12 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict(_) => 409,
+            ApiError::PreconditionFailed => 412,
+            ApiError::RangeNotSatisfiable { .. } => 416,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Unprocessable(_) => 422,
             ApiError::Internal(_) => 500,
@@ -88,6 +102,7 @@ impl ApiError {
         }
         let text = match self {
             ApiError::BadRequest(text)
+            | ApiError::Forbidden(text)
             | ApiError::NotFound(text)
             | ApiError::Conflict(text)
             | ApiError::PayloadTooLarge(text) => text.as_str(),
@@ -96,6 +111,8 @@ impl ApiError {
             ApiError::Internal(_) => "Internal Server Error",
             // CONTRACT §1: errors without a text of their own say their reason phrase.
             ApiError::RequestTimeout
+            | ApiError::PreconditionFailed
+            | ApiError::RangeNotSatisfiable { .. }
             | ApiError::UriTooLong
             | ApiError::ExpectationFailed
             | ApiError::HeaderFieldsTooLarge
@@ -229,9 +246,12 @@ mod tests {
         let cases = [
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Unauthorized, 401),
+            (ApiError::Forbidden("x".into()), 403),
             (ApiError::no_route(), 404),
             (ApiError::MethodNotAllowed { allow: "GET" }, 405),
             (ApiError::Conflict("x".into()), 409),
+            (ApiError::PreconditionFailed, 412),
+            (ApiError::RangeNotSatisfiable { size: 3 }, 416),
             (ApiError::PayloadTooLarge("x".into()), 413),
             (ApiError::Unprocessable(vec![]), 422),
             (ApiError::Internal("disk on fire".into()), 500),
@@ -245,6 +265,19 @@ mod tests {
     fn internal_error_body_reveals_nothing() {
         let body = ApiError::Internal("secret path /var/x".into()).to_json();
         assert_eq!(body, br#"{"detail":"Internal Server Error"}"#);
+    }
+
+    /// CONTRACT §1: errors without a text of their own say their reason phrase.
+    #[test]
+    fn validator_errors_say_their_reason_phrase() {
+        assert_eq!(
+            ApiError::PreconditionFailed.to_json(),
+            br#"{"detail":"Precondition Failed"}"#
+        );
+        assert_eq!(
+            ApiError::RangeNotSatisfiable { size: 3 }.to_json(),
+            br#"{"detail":"Range Not Satisfiable"}"#
+        );
     }
 
     #[test]

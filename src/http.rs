@@ -1,9 +1,8 @@
-//! HTTP values shared by the handlers: the `Reply` a handler returns, reading a JSON body in the
-//! order of CONTRACT.md §4, `Content-Type` checks, and the `Date` header's format.
+//! HTTP values shared by the handlers: the `Reply` a handler returns (its `Body` is in `body`),
+//! reading a JSON body in the order of CONTRACT.md §4, `Content-Type` checks, and the `Date`
+//! header's format.
 
-use std::fs::File;
 use std::io::Read;
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -11,6 +10,10 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::error::{loc, ApiError, ErrorItem};
+use crate::validators::{self, EntityTag};
+
+mod body;
+pub use body::{Body, Segment, SharedFile, Source};
 
 /// Largest JSON body accepted (exactly this many bytes is fine).
 pub const MAX_JSON_BYTES: u64 = 1024 * 1024;
@@ -26,115 +29,6 @@ pub struct Reply {
     pub body: Body,
 }
 
-/// A reply's payload.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Body {
-    /// No body at all (204): no `Content-Type`, no `Content-Length` (RFC 9110 §8.6).
-    Empty,
-    /// `application/json`.
-    Json(Vec<u8>),
-    /// An attachment's bytes with its media type, shared with the store, not copied.
-    File {
-        /// The `Content-Type` to send.
-        content_type: String,
-        /// The bytes.
-        bytes: Bytes,
-    },
-    /// An attachment streamed from its file (durable mode), never read into memory.
-    Stream {
-        /// The `Content-Type` to send.
-        content_type: String,
-        /// The open file.
-        file: SharedFile,
-        /// Its length, sent as `Content-Length`.
-        len: u64,
-    },
-}
-
-/// An open file that a `Reply` can carry: `Clone` and `PartialEq` by identity.
-#[derive(Debug, Clone)]
-pub struct SharedFile(pub Arc<File>);
-
-impl PartialEq for SharedFile {
-    fn eq(&self, other: &SharedFile) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-/// A piece of a body as the connection layer writes it: bytes in memory, or a stretch of an
-/// open file (read with positioned reads, so the file's cursor is never shared state).
-#[derive(Debug, Clone, Copy)]
-pub enum Segment<'a> {
-    /// Bytes in memory.
-    Bytes(&'a [u8]),
-    /// `len` bytes of `file` from `offset`.
-    File {
-        /// The open file.
-        file: &'a File,
-        /// Where the stretch starts.
-        offset: u64,
-        /// How long it is.
-        len: u64,
-    },
-}
-
-impl Segment<'_> {
-    /// The segment's length in bytes.
-    pub fn len(&self) -> u64 {
-        match self {
-            Segment::Bytes(bytes) => bytes.len() as u64,
-            Segment::File { len, .. } => *len,
-        }
-    }
-
-    /// Whether the segment is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl Body {
-    /// The payload's length in bytes: the `Content-Length` sent.
-    pub fn len(&self) -> u64 {
-        match self {
-            Body::Empty => 0,
-            Body::Json(bytes) => bytes.len() as u64,
-            Body::File { bytes, .. } => bytes.len() as u64,
-            Body::Stream { len, .. } => *len,
-        }
-    }
-
-    /// Whether there is no payload.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The `Content-Type` to send, if any.
-    pub fn content_type(&self) -> Option<&str> {
-        match self {
-            Body::Empty => None,
-            Body::Json(_) => Some("application/json"),
-            Body::File { content_type, .. } | Body::Stream { content_type, .. } => {
-                Some(content_type)
-            }
-        }
-    }
-
-    /// The payload as the pieces the connection layer writes, in order.
-    pub fn segments(&self) -> Vec<Segment<'_>> {
-        match self {
-            Body::Empty => Vec::new(),
-            Body::Json(bytes) => vec![Segment::Bytes(bytes)],
-            Body::File { bytes, .. } => vec![Segment::Bytes(bytes)],
-            Body::Stream { file, len, .. } => vec![Segment::File {
-                file: &file.0,
-                offset: 0,
-                len: *len,
-            }],
-        }
-    }
-}
-
 impl Reply {
     /// A JSON reply.
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Reply {
@@ -144,6 +38,33 @@ impl Reply {
             headers: Vec::new(),
             body: Body::Json(body),
         }
+    }
+
+    /// A JSON body already serialized (so its entity tag could be computed from these bytes).
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(body),
+        }
+    }
+
+    /// 304 Not Modified (RFC 9110 §15.4.5): the tag and `Cache-Control` a 200 would carry; no
+    /// body and, so, no `Content-Type`, `Content-Length` or `Last-Modified`.
+    pub fn not_modified(tag: &EntityTag) -> Reply {
+        Reply {
+            status: 304,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+        .with_validator(tag)
+    }
+
+    /// Adds `ETag` and `Cache-Control: no-cache` (CONTRACT §11): a cache may keep the answer
+    /// but must revalidate it first (RFC 9111 §5.2.2.4), which the tag makes cheap.
+    pub fn with_validator(self, tag: &EntityTag) -> Reply {
+        self.with_header("ETag", tag.as_str())
+            .with_header("Cache-Control", "no-cache")
     }
 
     /// 200 with a document compiled into the binary.
@@ -184,6 +105,11 @@ impl From<ApiError> for Reply {
             ApiError::Unauthorized => headers.push(("WWW-Authenticate", "Bearer".to_owned())),
             // RFC 9110 §10.2.3: when to try again; a connection frees up in about that long.
             ApiError::ServiceUnavailable => headers.push(("Retry-After", "1".to_owned())),
+            // RFC 9110 §15.5.17: a 416 to a byte range says how long the representation is.
+            ApiError::RangeNotSatisfiable { size } => headers.push((
+                "Content-Range",
+                validators::unsatisfied_content_range(*size),
+            )),
             _ => {}
         }
         Reply {

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use taskd::cors::{Cors, CORS_ORIGINS_VAR};
+use taskd::log;
 use taskd::server::SHUTDOWN_GRACE;
 use taskd::{Config, Server, Stopper};
 
 const USAGE: &str = "\
 Usage: taskd [--addr HOST:PORT] [--max-upload-bytes N] [--token-file PATH] [--data-dir DIR]
              [--request-timeout SECONDS] [--io-timeout SECONDS] [--keep-alive-timeout SECONDS]
-             [--max-connections N] [--quiet]
+             [--max-connections N] [--cors-origin ORIGIN]... [--trace] [--quiet]
 
 A small task-manager HTTP API (the \"Robust Task Endpoints\" lesson, in Rust).
 
@@ -37,8 +39,16 @@ Options:
                           close a connection idle this long between requests (default 30)
   --max-connections N     open connections at most; past it the longest-idle one is closed
                           to make room, or the newcomer gets 503 (default 1024)
-  --quiet                 no access log on stderr
-  --workers N             deprecated and ignored: every connection has its own thread  -h, --help              print this help
+  --cors-origin ORIGIN    let pages on ORIGIN (scheme://host[:port], exactly as the browser
+                          sends it in `Origin`) read the answers: CORS, off by default.
+                          Repeatable; `*` allows any page; TASKD_CORS_ORIGINS takes a
+                          comma-separated list too
+  --trace                 print every exchange on stderr, heads as they crossed the wire and
+                          the first 2 KiB of JSON and text bodies (credentials redacted), in
+                          place of the access log; wins over --quiet
+  --quiet                 no access log on stderr, and no CORS hints
+  --workers N             deprecated and ignored: every connection has its own thread
+  -h, --help              print this help
 
 Subcommand:
   taskd check [--json] http://HOST:PORT
@@ -53,7 +63,11 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("check") {
         return taskd::check::run(std::env::args().skip(2));
     }
-    let config = match parse_args(std::env::args().skip(1), std::env::var("TASKD_TOKEN").ok()) {
+    let env = Environment {
+        token: std::env::var("TASKD_TOKEN").ok(),
+        cors_origins: std::env::var(CORS_ORIGINS_VAR).ok(),
+    };
+    let config = match parse_args(std::env::args().skip(1), env) {
         Ok(Some(config)) => Config {
             fault_injection: std::env::var_os(FAULT_INJECTION_VAR)
                 .is_some_and(|value| value == "1"),
@@ -135,32 +149,51 @@ fn stop_on_signals(stopper: Stopper) -> std::io::Result<()> {
         .name("taskd-signals".to_owned())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                eprintln!("taskd: signal {signal}: finishing in-flight requests");
+                log::line(format_args!(
+                    "taskd: signal {signal}: finishing in-flight requests"
+                ));
                 stopper.stop();
                 thread::sleep(SHUTDOWN_GRACE);
-                eprintln!("taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting");
+                log::line(format_args!(
+                    "taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting"
+                ));
                 std::process::exit(0);
             }
         })?;
     Ok(())
 }
 
-/// `Ok(None)` means `--help`. `env_token` is `TASKD_TOKEN`; `--token-file` wins over it.
+/// The environment variables that configure taskd.
+#[derive(Debug, Default)]
+struct Environment {
+    /// `TASKD_TOKEN`; `--token-file` wins over it.
+    token: Option<String>,
+    /// `TASKD_CORS_ORIGINS`, comma-separated; united with the `--cors-origin` values.
+    cors_origins: Option<String>,
+}
+
+/// `Ok(None)` means `--help`.
 fn parse_args(
     mut args: impl Iterator<Item = String>,
-    env_token: Option<String>,
+    env: Environment,
 ) -> Result<Option<Config>, String> {
     let mut config = Config {
-        token: env_token,
+        token: env.token,
         ..Config::default()
     };
+    let mut cors_origins = Vec::new();
     while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
-        }
-        if flag == "--quiet" {
-            config.access_log = false;
-            continue;
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--quiet" => {
+                config.access_log = false;
+                continue;
+            }
+            "--trace" => {
+                config.trace = true;
+                continue;
+            }
+            _ => {}
         }
         let (name, inline_value) = match flag.split_once('=') {
             Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
@@ -201,6 +234,7 @@ fn parse_args(
                     .map_err(|_| "--max-upload-bytes takes a whole number of bytes")?;
             }
             "--data-dir" => config.data_dir = Some(value()?.into()),
+            "--cors-origin" => cors_origins.push(value()?),
             "--token-file" => {
                 let path = value()?;
                 let text = std::fs::read_to_string(&path)
@@ -217,6 +251,7 @@ fn parse_args(
     {
         return Err("the token is empty".to_owned());
     }
+    config.cors = Cors::from_config(&cors_origins, env.cors_origins.as_deref())?;
     Ok(Some(config))
 }
 
@@ -233,9 +268,12 @@ fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: Option<&str>) -> Result<Option<Config>, String> {
-        let args = args.iter().map(|arg| (*arg).to_owned());
-        parse_args(args, env.map(str::to_owned))
+    fn parse(args: &[&str], env_token: Option<&str>) -> Result<Option<Config>, String> {
+        let env = Environment {
+            token: env_token.map(str::to_owned),
+            cors_origins: None,
+        };
+        parse_args(args.iter().map(|arg| (*arg).to_owned()), env)
     }
 
     #[test]
@@ -307,5 +345,45 @@ mod tests {
     fn quiet_turns_off_the_access_log() {
         assert!(parse(&[], None).unwrap().unwrap().access_log);
         assert!(!parse(&["--quiet"], None).unwrap().unwrap().access_log);
+    }
+
+    #[test]
+    fn trace_is_off_unless_asked_and_independent_of_quiet() {
+        assert!(!parse(&[], None).unwrap().unwrap().trace);
+        let config = parse(&["--quiet", "--trace"], None).unwrap().unwrap();
+        assert!(config.trace && !config.access_log);
+    }
+
+    #[test]
+    fn cors_origins_come_from_flags_and_the_environment() {
+        assert!(!parse(&[], None).unwrap().unwrap().cors.is_enabled());
+        let env = Environment {
+            token: None,
+            cors_origins: Some("http://localhost:3000, https://app.example".to_owned()),
+        };
+        let args = [
+            "--cors-origin",
+            "http://localhost:5173",
+            "--cors-origin=http://[::1]:8080",
+        ];
+        let config = parse_args(args.iter().map(|arg| (*arg).to_owned()), env)
+            .unwrap()
+            .unwrap();
+        for origin in [
+            "http://localhost:5173",
+            "http://[::1]:8080",
+            "http://localhost:3000",
+            "https://app.example",
+        ] {
+            assert!(config.cors.allows(origin), "{origin}");
+        }
+        assert!(!config.cors.allows("http://localhost:8000"));
+    }
+
+    #[test]
+    fn a_bad_origin_is_refused_naming_the_value() {
+        let error = parse(&["--cors-origin", "http://localhost:5173/"], None).unwrap_err();
+        assert!(error.contains("\"http://localhost:5173/\""), "{error}");
+        assert!(parse(&["--cors-origin"], None).is_err());
     }
 }

@@ -289,3 +289,5 @@ fn redirect_location(decoded_path: &str, query: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validators_doc_tests;

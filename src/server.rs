@@ -1,110 +1,30 @@
 //! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the [`http1::Service`]
-//! that checks the token, routes, runs the handler and turns a panic into a 500, the access log,
-//! and shutdown.
+//! that answers CORS preflights, checks the token, routes, runs the handler, turns a panic into a
+//! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
+//! shutdown.
+
+mod config;
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
-use std::path::PathBuf;
 use std::sync::{Arc, Once};
-use std::time::Duration;
 
+pub use self::config::{
+    Config, DEFAULT_ADDR, DEFAULT_IO_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REQUEST_TIMEOUT, SHUTDOWN_GRACE,
+};
 use crate::auth;
-use crate::durable::StorageHooks;
+use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::Reply;
 use crate::http1::{self, Exchange, Request, Settings};
 use crate::router;
 use crate::store::Store;
+use crate::trace::{self, TraceSink};
 use crate::upload::UploadLimits;
-
-/// Default listening address of the binary.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
-/// Default largest upload in bytes (32 MiB).
-pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 32 * 1024 * 1024;
-/// Default `--request-timeout`: a request head must be complete this long after its first byte.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default `--io-timeout`: a body or an answer must move 1 KiB in every window this long.
-pub const DEFAULT_IO_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default `--keep-alive-timeout`: an idle connection is closed after this long.
-pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default `--max-connections`.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// How long requests in progress may take to finish once the server is told to stop.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// How to run a server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// `HOST:PORT` to listen on; port 0 picks a free port.
-    pub addr: String,
-    /// Largest accepted file in an upload.
-    pub max_upload_bytes: u64,
-    /// Write one access-log line per request to stderr.
-    pub access_log: bool,
-    /// When set, every route but `/healthz`, `/docs` and `/openapi.json` needs
-    /// `Authorization: Bearer <token>`.
-    pub token: Option<String>,
-    /// A request head must be complete this long after its first byte, or it gets 408.
-    pub request_timeout: Duration,
-    /// A request body, or an answer being written, must move 1 KiB in every window this long.
-    pub io_timeout: Duration,
-    /// A connection that sends nothing for this long between requests is closed.
-    pub keep_alive_timeout: Duration,
-    /// Open connections at most; past it the longest-idle one is closed, or the newcomer gets
-    /// 503.
-    pub max_connections: usize,
-    /// Test hook: `GET /_test/panic` panics while holding the store lock, to show that a panic
-    /// becomes a 500 and leaves the connection and the store usable. Never set it in production.
-    #[doc(hidden)]
-    pub fault_injection: bool,
-    /// Durable mode: keep tasks, attachments and the id counter in this directory (created if
-    /// missing). `None` keeps everything in memory.
-    pub data_dir: Option<PathBuf>,
-    /// Test hooks for durable mode (failing writes, the compaction floor).
-    #[doc(hidden)]
-    pub storage_hooks: StorageHooks,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            addr: DEFAULT_ADDR.to_owned(),
-            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-            access_log: true,
-            token: None,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            io_timeout: DEFAULT_IO_TIMEOUT,
-            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            fault_injection: false,
-            data_dir: None,
-            storage_hooks: StorageHooks::default(),
-        }
-    }
-}
-
-impl Config {
-    /// The default config on `127.0.0.1:0` without an access log, for tests and embedding.
-    pub fn ephemeral() -> Config {
-        Config {
-            addr: "127.0.0.1:0".to_owned(),
-            access_log: false,
-            ..Config::default()
-        }
-    }
-
-    fn settings(&self) -> Settings {
-        Settings {
-            request_timeout: self.request_timeout,
-            io_timeout: self.io_timeout,
-            keep_alive_timeout: self.keep_alive_timeout,
-            max_connections: self.max_connections,
-        }
-    }
-}
 
 /// The fault-injection route of [`Config::fault_injection`].
 const PANIC_TARGET: &str = "/_test/panic";
@@ -115,6 +35,11 @@ struct Service {
     token: Option<String>,
     access_log: bool,
     fault_injection: bool,
+    cors: Cors,
+    /// With CORS off and without `--quiet`: the page origins already named in a hint.
+    hints: Option<ForeignOriginHints>,
+    /// With `--trace`: where the blocks go (the access log is then off).
+    trace: Option<TraceSink>,
 }
 
 /// A bound server that is not yet answering requests.
@@ -157,6 +82,9 @@ impl Server {
             token: config.token,
             access_log: config.access_log,
             fault_injection: config.fault_injection,
+            hints: (config.access_log && !config.cors.is_enabled()).then(ForeignOriginHints::new),
+            cors: config.cors,
+            trace: config.trace.then(TraceSink::stderr),
         };
         install_panic_hook();
         Ok(Server {
@@ -254,8 +182,71 @@ impl Drop for Handle {
 }
 
 impl http1::Service for Service {
-    /// Answers one request. A panicking handler becomes a 500 and the connection lives on.
+    /// Answers one request: a CORS preflight before anything else (browsers send no token on
+    /// one), then the token, the route and the handler; every answer gets the CORS fields.
     fn respond(&self, request: &mut Request<'_>) -> Reply {
+        let origin = request.header("Origin");
+        let preflight = PreflightRequest {
+            method: request.method(),
+            target: request.target(),
+            origin,
+            request_method: request.header("Access-Control-Request-Method"),
+            request_headers: request.header("Access-Control-Request-Headers"),
+        };
+        if let Some(answer) = self.cors.preflight(&preflight) {
+            return answer.into_reply();
+        }
+        if let Some(hints) = &self.hints {
+            if let Some(line) = hints.hint(origin, request.header("Host")) {
+                crate::log::line(format_args!("{line}"));
+            }
+        }
+        let mut reply = self.answer_caught(request);
+        cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
+        reply
+    }
+
+    /// The CORS fields on the layer's own answers too: those to a known `Origin` when the head
+    /// parsed, the origin-independent ones when it did not (CONTRACT §12 "every response").
+    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
+        let origin = request.and_then(|request| request.header("Origin"));
+        cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
+    }
+
+    /// The `--trace` block of the exchange, or else one access-log line per answer: never a
+    /// body or `Authorization`; the target is escaped so a client cannot forge log lines.
+    fn log(&self, exchange: &Exchange<'_>) {
+        if let Some(sink) = &self.trace {
+            trace::capture::write(sink, exchange);
+            return;
+        }
+        let Some(reply) = exchange.reply else {
+            return;
+        };
+        if !self.access_log {
+            return;
+        }
+        let (method, target) = exchange.request.unwrap_or(("-", "-"));
+        let micros = exchange.elapsed.as_micros();
+        let status = reply.status;
+        let sent = exchange.body_bytes;
+        let cut = if exchange.completed {
+            ""
+        } else {
+            " (abandoned)"
+        };
+        crate::log::line(format_args!(
+            "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
+            exchange.peer,
+            target.escape_default()
+        ));
+    }
+}
+
+impl Service {
+    /// Runs [`answer`] and turns a panic into a 500 (the connection lives on) and an internal
+    /// error into a log line.
+    fn answer_caught(&self, request: &mut Request<'_>) -> Reply {
         let (method, target) = (request.method(), request.target());
         ANSWERING.set(true);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| answer(self, request)));
@@ -265,7 +256,10 @@ impl http1::Service for Service {
             Ok(Err(error)) => {
                 // A body that failed to arrive is the connection layer's to answer (400/408).
                 if let (ApiError::Internal(reason), None) = (&error, request.body().failure()) {
-                    eprintln!("taskd: {method} {}: 500: {reason}", target.escape_default());
+                    crate::log::line(format_args!(
+                        "taskd: {method} {}: 500: {reason}",
+                        target.escape_default()
+                    ));
                 }
                 Reply::from(error)
             }
@@ -275,32 +269,12 @@ impl http1::Service for Service {
                     .take()
                     .map_or_else(String::new, |site| format!(" at {site}"));
                 let target = target.escape_default();
-                eprintln!("taskd: {method} {target}: 500: handler panicked{site}: {message}");
+                crate::log::line(format_args!(
+                    "taskd: {method} {target}: 500: handler panicked{site}: {message}"
+                ));
                 Reply::from(ApiError::Internal(message))
             }
         }
-    }
-
-    /// One access-log line per answer: never a body or `Authorization`; the target is escaped
-    /// so a client cannot forge log lines.
-    fn log(&self, exchange: &Exchange<'_>) {
-        if !self.access_log {
-            return;
-        }
-        let (method, target) = exchange.request.unwrap_or(("-", "-"));
-        let micros = exchange.elapsed.as_micros();
-        let status = exchange.reply.status;
-        let sent = exchange.body_bytes;
-        let cut = if exchange.completed {
-            ""
-        } else {
-            " (abandoned)"
-        };
-        eprintln!(
-            "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
-            exchange.peer,
-            target.escape_default()
-        );
     }
 }
 

@@ -19,20 +19,33 @@
 //! store reloads itself from disk (cutting the journal back to its durable end), so what a
 //! client can read is again exactly what the disk holds. Reads may see a change while its
 //! writer still waits for the fsync, as with any write-ahead log that commits outside its lock.
+//!
+//! For CONTRACT §11 the state also keeps tasks per `done` × `priority` (`counts`, for an O(1)
+//! `X-Total-Count`), each attachment's stored time and digest (`attachment`), and a revision per
+//! task that conditional changes check (`conditional`). Nothing is hashed under the lock: a
+//! digest comes with the upload, or the first download that needs it computes it.
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use crate::durable::{self, Blob, Disk, Spool, StorageHooks, Ticket};
 use crate::model::{AttachmentInfo, NewTask, Priority, Task, TaskPatch};
+use crate::validators::{whole_seconds, EntityTag, Navigation};
 
+mod attachment;
+mod conditional;
+mod counts;
 mod positions;
+mod records;
 mod state;
-use state::{snapshot_records, Change, State};
+use attachment::{Attached, DigestCell};
+pub use attachment::{ByteSource, Download};
+use records::snapshot_records;
+use state::{Change, State};
 
 /// An attachment as stored: where its bytes are and what is needed to send them back.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +68,8 @@ pub enum Content {
 }
 
 impl StoredFile {
-    fn size(&self) -> u64 {
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
         match &self.content {
             Content::Memory(bytes) => bytes.len() as u64,
             Content::Blob(blob) => blob.size,
@@ -76,16 +90,6 @@ impl StoredFile {
     }
 }
 
-/// An attachment ready to be sent: its details and its bytes.
-#[derive(Debug)]
-pub struct Download {
-    /// The stored attachment.
-    pub file: StoredFile,
-    /// In durable mode, the blob, opened while it was current, so a concurrent replace or
-    /// delete cannot take it away mid-download (an open file outlives its removal).
-    pub opened: Option<File>,
-}
-
 /// Why a change was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -97,6 +101,34 @@ pub enum StoreError {
     NoAttachment,
     /// Durable mode: the change could not be made durable (500); the reason is for the log.
     Storage(String),
+    /// The task or its attachment changed since the [`Revision`] the caller checked its
+    /// preconditions against: check them again on the new state (nothing was changed).
+    Changed,
+}
+
+/// Which version of a task and its attachment a caller looked at. A conditional request checks
+/// its preconditions outside the lock (computing a tag may read a whole blob), then makes its
+/// change only if the task is still at this revision, so two clients holding the same `ETag`
+/// cannot both pass `If-Match` and overwrite each other (the lost update of RFC 9110 §13.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revision(u64);
+
+/// A list page and the number of matches before `skip` and `limit`, read under one lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPage {
+    /// The page.
+    pub tasks: Vec<Task>,
+    /// Matches before `skip` and `limit`: `X-Total-Count`.
+    pub total: u64,
+}
+
+/// What an upload made: the task (the 200's body) and the attachment's new tag (its `ETag`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedTask {
+    /// The task with its new attachment.
+    pub task: Task,
+    /// The attachment's strong tag ([`EntityTag::for_attachment`]).
+    pub etag: EntityTag,
 }
 
 /// Filters and paging for the list.
@@ -110,6 +142,19 @@ pub struct ListQuery {
     pub skip: u64,
     /// Most matches to return.
     pub limit: usize,
+}
+
+impl ListQuery {
+    /// The page's navigation (`X-Total-Count`, `Link`) for `total` matches.
+    pub fn navigation(&self, total: u64) -> Navigation {
+        Navigation {
+            done: self.done,
+            priority: self.priority,
+            skip: self.skip,
+            limit: self.limit as u64,
+            total,
+        }
+    }
 }
 
 /// The shared store. Cheap to lock; every method holds the lock briefly.
@@ -181,7 +226,11 @@ impl Store {
         };
         if disk.journal.is_broken() {
             disk.journal.repair().map_err(StoreError::Storage)?;
-            let mut fresh = State::default();
+            // Revisions go on from where they were, so none handed out before is reused.
+            let mut fresh = State {
+                next_revision: state.next_revision,
+                ..State::default()
+            };
             if let Err(error) = disk.reload(&mut |record| fresh.replay(record)) {
                 let reason = format!("cannot reload after a storage failure: {error}");
                 disk.journal.fail(&reason);
@@ -197,7 +246,7 @@ impl Store {
         &self,
         state: &mut State,
         change: Change,
-    ) -> Result<(Option<Ticket>, Option<StoredFile>), StoreError> {
+    ) -> Result<(Option<Ticket>, Option<Attached>), StoreError> {
         state.check(&change)?;
         let ticket = match &self.disk {
             None => None,
@@ -214,7 +263,7 @@ impl Store {
     }
 
     /// After unlocking: waits until the change is durable, then frees what it replaced.
-    fn settle(&self, ticket: Option<Ticket>, freed: Option<StoredFile>) -> Result<(), StoreError> {
+    fn settle(&self, ticket: Option<Ticket>, freed: Option<Attached>) -> Result<(), StoreError> {
         let (Some(disk), Some(ticket)) = (&self.disk, ticket) else {
             // Memory mode: free the attachment (possibly many MiB) here, not under the lock.
             drop(freed);
@@ -227,11 +276,7 @@ impl Store {
             drop(self.lock_for_change());
             return Err(StoreError::Storage(reason));
         }
-        if let Some(StoredFile {
-            content: Content::Blob(blob),
-            ..
-        }) = freed
-        {
+        if let Some(Content::Blob(blob)) = freed.map(|attached| attached.file.content) {
             disk.remove_blob(&blob);
         }
         self.compact_if_due(disk);
@@ -259,7 +304,9 @@ impl Store {
                 .map_err(|error| error.to_string())
         });
         if let Err(reason) = written {
-            eprintln!("taskd: compaction failed, the journals are kept: {reason}");
+            crate::log::line(format_args!(
+                "taskd: compaction failed, the journals are kept: {reason}"
+            ));
         }
         disk.compacted();
     }
@@ -285,21 +332,7 @@ impl Store {
 
     /// Tasks in id order, filtered, then skipped, then limited.
     pub fn list(&self, query: &ListQuery) -> Vec<Task> {
-        let state = self.lock();
-        if query.done.is_none() && query.priority.is_none() {
-            return state.page(query.skip, query.limit);
-        }
-        // With a filter, the k-th *match* is not indexed: walk the map (O(n) at worst).
-        let skip = usize::try_from(query.skip).unwrap_or(usize::MAX);
-        state
-            .tasks
-            .iter()
-            .filter(|(_, r)| query.done.is_none_or(|done| r.done == done))
-            .filter(|(_, r)| query.priority.is_none_or(|p| r.priority == p))
-            .skip(skip)
-            .take(query.limit)
-            .map(|(id, entry)| entry.to_task(*id))
-            .collect()
+        self.lock().list(query)
     }
 
     /// Applies a validated patch and returns the whole task.
@@ -307,12 +340,7 @@ impl Store {
     /// # Errors
     /// `NoSuchTask`, then `TitleTaken` when the new title belongs to another task; `Storage`.
     pub fn update(&self, id: u64, patch: TaskPatch) -> Result<Task, StoreError> {
-        let mut state = self.lock_for_change()?;
-        let (ticket, _) = self.record(&mut state, Change::Patch { id, patch })?;
-        let task = state.task(id);
-        drop(state);
-        self.settle(ticket, None)?;
-        Ok(task)
+        self.update_if(id, patch, None)
     }
 
     /// Deletes a task with its attachment; its title becomes free.
@@ -320,10 +348,7 @@ impl Store {
     /// # Errors
     /// `NoSuchTask`; `Storage`.
     pub fn delete(&self, id: u64) -> Result<(), StoreError> {
-        let mut state = self.lock_for_change()?;
-        let (ticket, freed) = self.record(&mut state, Change::Delete { id })?;
-        drop(state);
-        self.settle(ticket, freed)
+        self.delete_if(id, None)
     }
 
     /// Whether a task with this id exists.
@@ -331,12 +356,31 @@ impl Store {
         self.lock().tasks.contains_key(&id)
     }
 
-    /// Sets (or replaces) a task's attachment and returns the task.
+    /// Sets (or replaces) a task's attachment and returns the task. Its digest is computed on
+    /// first use; [`Store::attach_digested`] takes the one computed while it was received.
     ///
     /// # Errors
     /// `NoSuchTask`; `Storage`.
     pub fn attach(&self, id: u64, file: StoredFile) -> Result<Task, StoreError> {
+        self.attach_stamped(id, file, DigestCell::default(), None)
+    }
+
+    /// Sets an attachment stamped with the time now, under the lock, so that of two uploads
+    /// the one applied last has the later (or the same) `Last-Modified`.
+    fn attach_stamped(
+        &self,
+        id: u64,
+        file: StoredFile,
+        digest: DigestCell,
+        expected: Option<Revision>,
+    ) -> Result<Task, StoreError> {
         let mut state = self.lock_for_change()?;
+        state.check_revision(id, expected)?;
+        let file = Attached {
+            file,
+            stored_at: Some(whole_seconds(SystemTime::now())),
+            digest,
+        };
         let (ticket, replaced) = self.record(&mut state, Change::Attach { id, file })?;
         let task = state.task(id);
         drop(state);
@@ -344,21 +388,29 @@ impl Store {
         Ok(task)
     }
 
-    /// The task's attachment, ready to send.
+    /// The task's attachment, ready to send (its blob opened under the lock).
     ///
     /// # Errors
     /// `NoSuchTask`, `NoAttachment`; `Storage` when its blob cannot be opened.
     pub fn attachment(&self, id: u64) -> Result<Download, StoreError> {
         let state = self.lock();
+        self.open_attachment(&state, id)?
+            .ok_or(StoreError::NoAttachment)
+    }
+
+    /// The attachment of task `id`, if any, with its blob opened (durable mode).
+    fn open_attachment(&self, state: &State, id: u64) -> Result<Option<Download>, StoreError> {
         let entry = state.tasks.get(&id).ok_or(StoreError::NoSuchTask)?;
-        let file = entry.file.clone().ok_or(StoreError::NoAttachment)?;
-        let opened = match (&self.disk, &file.content) {
+        let Some(attached) = entry.file.clone() else {
+            return Ok(None);
+        };
+        let opened = match (&self.disk, &attached.file.content) {
             (Some(disk), Content::Blob(blob)) => Some(disk.open_blob(blob).map_err(|error| {
                 StoreError::Storage(format!("cannot open blob {}: {error}", blob.name))
             })?),
             _ => None,
         };
-        Ok(Download { file, opened })
+        Ok(Some(Download::new(attached, opened)))
     }
 
     /// Test hook for [`crate::Config::fault_injection`]: panics while holding the lock, which
@@ -374,87 +426,9 @@ impl Store {
     /// # Errors
     /// `NoSuchTask`, `NoAttachment`; `Storage`.
     pub fn detach(&self, id: u64) -> Result<(), StoreError> {
-        let mut state = self.lock_for_change()?;
-        let (ticket, removed) = self.record(&mut state, Change::Detach { id })?;
-        drop(state);
-        self.settle(ticket, removed)
+        self.detach_if(id, None)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn new_task(title: &str) -> NewTask {
-        NewTask {
-            title: title.to_owned(),
-            priority: Priority::Medium,
-            done: false,
-        }
-    }
-
-    #[test]
-    fn ids_are_never_reused_after_delete() {
-        let store = Store::new();
-        let first = store.create(new_task("a")).unwrap();
-        store.delete(first.id).unwrap();
-        assert_eq!(store.create(new_task("a")).unwrap().id, first.id + 1);
-    }
-
-    #[test]
-    fn a_refused_create_consumes_no_id() {
-        let store = Store::new();
-        store.create(new_task("a")).unwrap();
-        assert_eq!(store.create(new_task("a")), Err(StoreError::TitleTaken));
-        assert_eq!(store.create(new_task("b")).unwrap().id, 2);
-    }
-
-    #[test]
-    fn renaming_frees_the_old_title_and_keeps_own_title() {
-        let store = Store::new();
-        let task = store.create(new_task("a")).unwrap();
-        let same = TaskPatch {
-            title: Some("a".into()),
-            ..TaskPatch::default()
-        };
-        assert!(store.update(task.id, same).is_ok());
-        let renamed = TaskPatch {
-            title: Some("b".into()),
-            ..TaskPatch::default()
-        };
-        store.update(task.id, renamed).unwrap();
-        assert!(store.create(new_task("a")).is_ok());
-        assert_eq!(store.create(new_task("b")), Err(StoreError::TitleTaken));
-    }
-
-    #[test]
-    fn list_filters_then_skips_then_limits() {
-        let store = Store::new();
-        for (title, done) in [("a", true), ("b", false), ("c", true), ("d", true)] {
-            let mut task = new_task(title);
-            task.done = done;
-            store.create(task).unwrap();
-        }
-        let query = ListQuery {
-            done: Some(true),
-            priority: None,
-            skip: 1,
-            limit: 1,
-        };
-        let titles: Vec<_> = store.list(&query).into_iter().map(|t| t.title).collect();
-        assert_eq!(titles, ["c"]);
-    }
-
-    #[test]
-    fn store_stays_usable_after_a_panic_while_locked() {
-        let store = std::sync::Arc::new(Store::new());
-        let clone = store.clone();
-        let result = std::thread::spawn(move || {
-            let _guard = clone.lock();
-            panic!("simulated panic while holding the lock");
-        })
-        .join();
-        assert!(result.is_err());
-        assert!(store.create(new_task("still works")).is_ok());
-    }
-}
+mod tests;

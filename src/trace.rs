@@ -1,8 +1,9 @@
 //! `--trace`: each exchange (a request and its answer) as one block of text, the way `curl -v`
 //! shows one, and the sink that writes each block to stderr whole.
 //!
-//! A block is a `* ` line naming the exchange, then every request line prefixed `> ` and every
-//! response line prefixed `< `, head and body alike, so no byte a client sends can forge a line
+//! A block is a `* ` line naming the exchange (its number, counted as blocks are written, the
+//! client and the connection), then every request line prefixed `> ` and every response line
+//! prefixed `< `, head and body alike, so no byte a client sends can forge a line
 //! of another kind or of another block. Heads are shown as they crossed the wire, except:
 //! - the values of `Authorization`, `Proxy-Authorization` and `Cookie` read `[redacted]`
 //!   (names compared case-insensitively, the name kept as sent);
@@ -19,7 +20,6 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 /// How much of a JSON or text body a block shows.
@@ -36,8 +36,6 @@ pub struct Exchange<'a> {
     /// The connection's number (per process), so a reader can follow one keep-alive
     /// connection.
     pub connection: u64,
-    /// The exchange's number (per process), from [`TraceSink::next_sequence`].
-    pub sequence: u64,
     /// The request as received; for a request that never parsed, the bytes that arrived.
     pub request: Message<'a>,
     /// What went wrong at the transport level while reading the request (CONTRACT §13: a head
@@ -69,12 +67,24 @@ pub struct BodySample<'a> {
     pub content_type: Option<&'a str>,
 }
 
-/// The block for one exchange, ending in a line break.
-pub fn format_exchange(exchange: &Exchange<'_>) -> String {
-    let mut block = format!(
-        "* #{} from {}, connection {}\n",
-        exchange.sequence, exchange.client, exchange.connection
-    );
+/// The block for one exchange, numbered `sequence`, ending in a line break.
+pub fn format_exchange(sequence: u64, exchange: &Exchange<'_>) -> String {
+    let mut block = first_line(sequence, exchange);
+    block.push_str(&format_lines(exchange));
+    block
+}
+
+/// The line that opens a block: its number, the client and the connection.
+fn first_line(sequence: u64, exchange: &Exchange<'_>) -> String {
+    format!(
+        "* #{sequence} from {}, connection {}\n",
+        exchange.client, exchange.connection
+    )
+}
+
+/// The block without its first line.
+fn format_lines(exchange: &Exchange<'_>) -> String {
+    let mut block = String::new();
     write_message(&mut block, '>', &exchange.request);
     write_note(&mut block, exchange.request_error);
     if let Some(response) = &exchange.response {
@@ -87,12 +97,10 @@ pub fn format_exchange(exchange: &Exchange<'_>) -> String {
 /// Writes blocks to stderr (or any writer), each in one locked write, and numbers exchanges.
 #[derive(Debug)]
 pub struct TraceSink<W: Write = io::Stderr> {
-    /// Held for exactly one `write_all` per block. For stderr, `Stderr::write_all` also holds
-    /// the process-wide stderr lock throughout, so no other thread's `eprintln!` can land
-    /// inside a block either.
-    out: Mutex<W>,
-    /// The last sequence number handed out.
-    sequence: AtomicU64,
+    /// Held for exactly one `write_all` per block, and the number the last block got. For
+    /// stderr, `Stderr::write_all` also holds the process-wide stderr lock throughout, so no
+    /// other thread's `eprintln!` can land inside a block either.
+    out: Mutex<(W, u64)>,
 }
 
 impl TraceSink {
@@ -103,26 +111,27 @@ impl TraceSink {
 }
 
 impl<W: Write> TraceSink<W> {
-    /// A sink on `out`; the first sequence number is 1.
+    /// A sink on `out`; the first block is numbered 1.
     pub fn new(out: W) -> TraceSink<W> {
         TraceSink {
-            out: Mutex::new(out),
-            sequence: AtomicU64::new(0),
+            out: Mutex::new((out, 0)),
         }
     }
 
-    /// The next process-wide sequence number. Taken when a request head is complete (or
-    /// fails), numbers follow the order requests arrived in; blocks appear as exchanges end.
-    pub fn next_sequence(&self) -> u64 {
-        self.sequence.fetch_add(1, Ordering::Relaxed) + 1
-    }
-
-    /// Formats the exchange (outside the lock) and writes its block in one write. A failed
-    /// write (stderr closed) is ignored: tracing must never break serving.
-    pub fn write(&self, exchange: &Exchange<'_>) {
-        let block = format_exchange(exchange);
-        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Writes the exchange's block in one write, numbered one more than the block before it:
+    /// blocks appear as exchanges end, and numbered under the same lock as the write, the
+    /// numbers go up the way a reader reads. The block is formatted before taking the lock.
+    /// A failed write (stderr closed) is ignored: tracing must never break serving. Returns
+    /// the block's number.
+    pub fn write(&self, exchange: &Exchange<'_>) -> u64 {
+        let lines = format_lines(exchange);
+        let mut guard = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        let (out, last) = &mut *guard;
+        *last += 1;
+        let mut block = first_line(*last, exchange);
+        block.push_str(&lines);
         let _ = out.write_all(block.as_bytes()).and_then(|()| out.flush());
+        *last
     }
 
     /// The writer, for tests.
@@ -130,6 +139,7 @@ impl<W: Write> TraceSink<W> {
         self.out
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
+            .0
     }
 }
 
@@ -315,6 +325,8 @@ fn escape_into(out: &mut String, raw: &[u8]) {
         }
     }
 }
+
+pub mod capture;
 
 #[cfg(test)]
 mod tests;

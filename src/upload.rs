@@ -1,11 +1,13 @@
 //! Attachment uploads (CONTRACT §9): the `file` field of a `multipart/form-data` body, read with
 //! multer from a blocking reader under the contract's limits and 400s, plus the checks and the
 //! `Content-Disposition` header for serving it back. A [`FileSink`] decides where the file's
-//! bytes go while they arrive: memory ([`InMemory`]) or, in durable mode, a temporary file.
+//! bytes go while they arrive: memory ([`InMemory`]) or, in durable mode, a temporary file;
+//! [`Hashing`] around either digests them on the way (the attachment's `ETag`).
 
 mod blocking;
 mod disposition;
 mod framing;
+mod hashing;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +18,7 @@ use url::form_urlencoded;
 
 use self::blocking::{Driver, Mailbox};
 use self::disposition::{last_param, split_params, PartHead};
+pub use self::hashing::{Hashed, Hashing};
 use crate::error::ApiError;
 
 const INVALID: &str = "Invalid multipart data.";
@@ -176,6 +179,30 @@ pub fn read_file_field_into<R: Read + Send, S: FileSink>(
     }
     let boundary = String::from_utf8_lossy(boundary);
     read_multipart(body, &boundary, Parts::new(size_hint, limits, sink))
+}
+
+/// The 413 that [`read_file_field_into`] answers from the declared length alone, for a
+/// `multipart/form-data` body declared larger than the largest acceptable file plus room for
+/// its framing. A conditional upload needs it on its own: CONTRACT §11 refuses by the declared
+/// length, then by the preconditions, and only then reads the body.
+///
+/// # Errors
+/// 413 `File too large (limit N bytes)`.
+pub fn check_declared_length(
+    content_type: Option<&str>,
+    size_hint: Option<u64>,
+    limits: UploadLimits,
+) -> Result<(), ApiError> {
+    let is_form = content_type.is_some_and(|value| {
+        let (media_type, _) = split_params(value.as_bytes());
+        media_type.eq_ignore_ascii_case(b"multipart/form-data")
+    });
+    let too_long = size_hint
+        .is_some_and(|length| length > limits.max_file_bytes.saturating_add(FRAMING_ALLOWANCE));
+    if is_form && too_long {
+        return Err(too_large(limits));
+    }
+    Ok(())
 }
 
 /// 413 for a file over the upload limit.

@@ -313,3 +313,24 @@ fn running_out_of_descriptors_pauses_accepting_and_never_exits() {
         .all(|(at, &starts)| starts == (at % 2 == 0));
     assert!(alternating, "{log}");
 }
+
+/// A parent that died takes stderr's pipe with it: logging then fails, and must not take down
+/// the connection that logs (a keep-alive client keeps being served) nor the signal thread
+/// (SIGTERM still ends taskd with 0). `eprintln!` panics on such a write.
+#[test]
+fn a_closed_stderr_costs_no_answer_and_no_shutdown() {
+    let mut command = Command::new(TASKD);
+    command.args(["--addr", "127.0.0.1:0"]);
+    let (running, addr, stderr) = start_logging(command);
+    drop(stderr);
+    let mut kept = common::connect(addr);
+    let mut buffer = Vec::new();
+    for _ in 0..3 {
+        let head = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        std::io::Write::write_all(&mut kept, head.as_bytes()).unwrap();
+        let response = common::read_one_response(&mut kept, &mut buffer, false);
+        assert_eq!(response.status, 200);
+    }
+    signal(&running, "-TERM");
+    assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
+}

@@ -122,7 +122,9 @@ fn docs_page_is_laid_out_for_phones() {
 fn every_documented_status_is_explained_by_the_page() {
     let (page, document) = page_and_document();
     let explained = explained_statuses(&page);
-    for code in [200, 201, 204, 307, 400, 404, 405, 409, 413, 422, 500] {
+    for code in [
+        200, 201, 204, 206, 304, 307, 400, 404, 405, 409, 412, 413, 416, 422, 500,
+    ] {
         assert!(
             explained.iter().any(|(c, _)| *c == code),
             "no row for {code}"
@@ -157,6 +159,10 @@ fn status_rows_use_rfc_9110_reason_phrases() {
     for (code, reason) in [
         (201, "Created"),
         (204, "No Content"),
+        (206, "Partial Content"),
+        (304, "Not Modified"),
+        (412, "Precondition Failed"),
+        (416, "Range Not Satisfiable"),
         (307, "Temporary Redirect"),
         (405, "Method Not Allowed"),
         (413, "Content Too Large"),
@@ -233,5 +239,71 @@ fn json_bodies_are_object_schemas() {
                 "{method} {path}: the JSON body schema is not an object"
             );
         }
+    }
+}
+
+/// Issue 13: the page's About box (the document's `info.description`) tells a learner how to
+/// call taskd from a page on another origin and how to watch the wire.
+#[test]
+fn the_about_box_mentions_cors_and_the_trace() {
+    let (_, document) = page_and_document();
+    let about = document["info"]["description"]
+        .as_str()
+        .expect("info.description");
+    for needle in [
+        "--cors-origin",
+        "TASKD_CORS_ORIGINS",
+        "preflight",
+        "--trace",
+        "[redacted]",
+    ] {
+        assert!(about.contains(needle), "the About box lacks {needle}");
+    }
+}
+
+/// CONTRACT §11 on the page: every card can send `If-Match`, `If-None-Match` and `Range` (from
+/// the document where it lists them, else as fields taskd ignores there), the page sends header
+/// fields, and the header table explains the validators' fields.
+#[test]
+fn every_card_can_send_conditional_and_range_fields() {
+    let (page, document) = page_and_document();
+    let start = page
+        .find("const CONDITIONAL_FIELDS = [")
+        .expect("CONDITIONAL_FIELDS");
+    let block = &page[start..start + page[start..].find("];").unwrap()];
+    for name in ["If-Match", "If-None-Match", "Range"] {
+        assert!(block.contains(&format!("name: '{name}'")), "{name}");
+    }
+    assert!(page.contains(".concat(conditionalExtras(entry.params))"));
+    assert!(
+        page.contains("conditionalExtras([]).map("),
+        "the probe cards too"
+    );
+    assert!(page.contains("where === 'header' && input.value.trim() !== ''"));
+    // The download lists them itself, so its fields are the document's (with their hints).
+    let (_, _, download) = operations(&document)
+        .into_iter()
+        .find(|(_, _, op)| op["operationId"] == "download_attachment")
+        .expect("download_attachment");
+    let headers: Vec<&str> = download["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| deref(&document, p))
+        .filter(|p| p["in"] == "header")
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in ["If-Match", "If-None-Match", "Range", "If-Range"] {
+        assert!(headers.contains(&name), "{name}");
+    }
+    let rows = &page[page.find("const HEADER_ROWS = [").unwrap()..];
+    for name in [
+        "'ETag'",
+        "'Last-Modified'",
+        "'Content-Range'",
+        "'X-Total-Count'",
+        "'Link'",
+    ] {
+        assert!(rows.contains(name), "{name} in the header table");
     }
 }

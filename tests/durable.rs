@@ -432,3 +432,25 @@ fn memory_mode_writes_nothing() {
     assert_eq!(Config::ephemeral().data_dir, None);
     assert_eq!(create_task(server.addr(), "in memory"), 1);
 }
+
+/// `Handle::shutdown` returns only once the store is released, so the same directory can be
+/// opened again at once (a connection thread let go of the store only after it left the
+/// registry, so a reopen right after shutdown could find the directory still locked).
+#[test]
+fn shutdown_releases_the_data_dir_before_it_returns() {
+    let dir = TempDir::new("reopen");
+    for round in 0..20 {
+        let server = Server::bind(durable_config(dir.path())).expect("bind");
+        let handle = server.spawn();
+        let mut kept = connect(handle.addr());
+        let head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", handle.addr());
+        kept.write_all(head.as_bytes()).unwrap();
+        let mut buffer = Vec::new();
+        assert_eq!(read_one_response(&mut kept, &mut buffer, false).status, 200);
+        handle.shutdown();
+        assert!(
+            Server::bind(durable_config(dir.path())).is_ok(),
+            "round {round}"
+        );
+    }
+}

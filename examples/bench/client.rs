@@ -26,13 +26,18 @@ impl Conn {
     pub fn connect(addr: SocketAddr) -> io::Result<Conn> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
-        Ok(Conn {
+        Ok(Conn::from_stream(stream))
+    }
+
+    /// A connection made by the caller, e.g. with timeouts set.
+    pub fn from_stream(stream: TcpStream) -> Conn {
+        Conn {
             stream,
             buf: vec![0; BUFFER_BYTES],
             start: 0,
             end: 0,
             body: 0..0,
-        })
+        }
     }
 
     /// Writes bytes as they are.

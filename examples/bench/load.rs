@@ -2,7 +2,9 @@
 //! one request on each of its connections, then reads the answers in the same order, and
 //! repeats until the time is up — so every connection always has one request in flight, like
 //! wrk's, without an event loop or a dependency. Latency is measured per request, from just
-//! before its write to the end of its response.
+//! before its write to the end of its response. Each thread reads its own CPU time at the start
+//! and end of the measured interval, and the server's is read around it, so a figure comes
+//! with the share of a core that each side used.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::client::Conn;
+use crate::cpu;
 
 /// What one connection sends next and what it expects back.
 pub trait Script: Send {
@@ -31,6 +34,10 @@ pub struct Load {
     pub connections: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// The core the client threads run on (`--cpus`), if pinned.
+    pub pin: Option<usize>,
+    /// The server's process, whose CPU time is read around the measurement, when it is ours.
+    pub server_pid: Option<u32>,
 }
 
 /// What one scenario measured (after the warm-up).
@@ -43,6 +50,10 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Latencies in nanoseconds, sorted.
     pub latencies: Vec<u64>,
+    /// CPU ticks the client threads spent while measuring.
+    pub client_ticks: u64,
+    /// CPU ticks the server spent while measuring, when its process is ours.
+    pub server_ticks: Option<u64>,
 }
 
 impl Stats {
@@ -59,12 +70,26 @@ impl Stats {
         self.latencies[rank] as f64 / 1000.0
     }
 
+    /// The client's and the server's CPU as percentages of one core, e.g. `load CPU 98%,
+    /// server CPU 100%`.
+    pub fn cpu_note(&self) -> String {
+        let client = cpu::share(self.client_ticks, self.elapsed);
+        match self.server_ticks {
+            Some(ticks) => format!(
+                "load CPU {client:.0}%, server CPU {:.0}%",
+                cpu::share(ticks, self.elapsed)
+            ),
+            None => format!("load CPU {client:.0}%"),
+        }
+    }
+
     fn merge(&mut self, other: Stats) {
         self.requests += other.requests;
         self.errors += other.errors;
         self.bytes_sent += other.bytes_sent;
         self.elapsed = self.elapsed.max(other.elapsed);
         self.latencies.extend(other.latencies);
+        self.client_ticks += other.client_ticks;
     }
 }
 
@@ -81,16 +106,22 @@ pub fn run<S: Script + 'static>(load: Load, make: impl Fn(usize) -> S) -> io::Re
     let start = Instant::now();
     let measure_from = start + load.warmup;
     let deadline = measure_from + load.duration;
+    let pin = load.pin;
     let workers: Vec<_> = groups
         .into_iter()
-        .map(|lanes| thread::spawn(move || drive(lanes, measure_from, deadline)))
+        .map(|lanes| thread::spawn(move || drive(lanes, pin, measure_from, deadline)))
         .collect();
+    thread::sleep(measure_from.saturating_duration_since(Instant::now()));
+    let server_before = load.server_pid.map(cpu::process_ticks).transpose()?;
     let mut total = Stats::default();
     for worker in workers {
         let stats = worker
             .join()
             .map_err(|_| io::Error::other("a client thread panicked"))??;
         total.merge(stats);
+    }
+    if let (Some(pid), Some(before)) = (load.server_pid, server_before) {
+        total.server_ticks = Some(cpu::process_ticks(pid)?.saturating_sub(before));
     }
     total.latencies.sort_unstable();
     Ok(total)
@@ -118,39 +149,62 @@ pub fn open<S: Script>(addr: SocketAddr, mut script: S) -> io::Result<(Conn, S)>
 
 fn drive<S: Script>(
     mut lanes: Vec<(Conn, S)>,
+    pin: Option<usize>,
     measure_from: Instant,
     deadline: Instant,
 ) -> io::Result<Stats> {
+    if let Some(core) = pin {
+        cpu::pin_current_thread(core)?;
+    }
     let mut stats = Stats {
         latencies: Vec::with_capacity(1 << 20),
         ..Stats::default()
     };
     let mut sent_at = vec![measure_from; lanes.len()];
+    let mut ticks_at_start = None;
     loop {
         let now = Instant::now();
         if now >= deadline {
             break;
         }
         let counting = now >= measure_from;
-        for ((conn, script), sent) in lanes.iter_mut().zip(&mut sent_at) {
-            let request = script.request();
-            if counting {
-                stats.bytes_sent += request.len() as u64;
-            }
-            *sent = Instant::now();
-            conn.send(request)?;
+        if counting && ticks_at_start.is_none() {
+            ticks_at_start = Some(cpu::thread_ticks()?);
         }
-        for ((conn, script), sent) in lanes.iter_mut().zip(&sent_at) {
-            let (status, _) = conn.recv()?;
-            let done = Instant::now();
-            let ok = script.expect(status, conn.body());
-            if counting {
-                stats.requests += 1;
-                stats.errors += u64::from(!ok);
-                stats.latencies.push((done - *sent).as_nanos() as u64);
-            }
-        }
+        let measured = counting.then_some(&mut stats);
+        one_request_each(&mut lanes, &mut sent_at, measured)?;
     }
     stats.elapsed = Instant::now().saturating_duration_since(measure_from);
+    if let Some(start) = ticks_at_start {
+        stats.client_ticks = cpu::thread_ticks()?.saturating_sub(start);
+    }
     Ok(stats)
+}
+
+/// Writes one request on every lane, then reads the answers in order; counts them into `stats`
+/// when measuring.
+fn one_request_each<S: Script>(
+    lanes: &mut [(Conn, S)],
+    sent_at: &mut [Instant],
+    mut stats: Option<&mut Stats>,
+) -> io::Result<()> {
+    for ((conn, script), sent) in lanes.iter_mut().zip(sent_at.iter_mut()) {
+        let request = script.request();
+        if let Some(stats) = stats.as_deref_mut() {
+            stats.bytes_sent += request.len() as u64;
+        }
+        *sent = Instant::now();
+        conn.send(request)?;
+    }
+    for ((conn, script), sent) in lanes.iter_mut().zip(sent_at.iter()) {
+        let (status, _) = conn.recv()?;
+        let done = Instant::now();
+        let ok = script.expect(status, conn.body());
+        if let Some(stats) = stats.as_deref_mut() {
+            stats.requests += 1;
+            stats.errors += u64::from(!ok);
+            stats.latencies.push((done - *sent).as_nanos() as u64);
+        }
+    }
+    Ok(())
 }

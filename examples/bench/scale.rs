@@ -12,17 +12,19 @@ use taskd::store::{ListQuery, Store};
 use crate::load::{self, Load};
 use crate::report::{mib, Row, Table};
 use crate::scripts::{populate, Create, Get};
-use crate::{get_requests, Bench};
+use crate::versus::get_requests;
+use crate::Bench;
 
-/// Runs the scenario for one worker count.
+const TASKD: &str = "taskd";
+
+/// Runs the scenario.
 ///
 /// # Errors
 /// A server that fails to start or a connection that fails.
 pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
-    let w = bench.workers;
     let mut rates = Vec::new();
     for count in [10, bench.options.scale_tasks] {
-        let server = bench.taskd(&[])?;
+        let server = bench.taskd(&[], true)?;
         std::thread::sleep(Duration::from_millis(200));
         let (idle, _) = server.memory_kib()?;
         let started = Instant::now();
@@ -32,7 +34,7 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
         let per_task = (rss.saturating_sub(idle) * 1024) as f64 / count as f64;
         table.push(Row::note(
             &format!("scale: populate {count}"),
-            w,
+            TASKD,
             format!(
                 "{:.0} creates/s pipelined; RSS {} → {}, {per_task:.0} B/task",
                 count as f64 / filled.as_secs_f64(),
@@ -41,22 +43,22 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
             ),
         ));
         let get = get_requests(&ids);
-        let stats = load::run(bench.load(server.addr), |i| Get::new(get.clone(), i))?;
+        let stats = load::run(bench.load(&server), |i| Get::new(get.clone(), i))?;
         table.push(Row::from_stats(
             &format!("scale: GET @{count}"),
-            w,
+            TASKD,
             &stats,
-            String::new(),
+            stats.cpu_note(),
         ));
         // Pages before the creates below add tasks, so `skip` is near the end of `count`.
         if count >= 1000 {
-            deep_page(bench.load(server.addr), count, w, table)?;
+            deep_page(bench.load(&server), count, table)?;
         }
-        let create = load::run(bench.load(server.addr), |i| {
+        let create = load::run(bench.load(&server), |i| {
             Create::new("bench", &format!("sc{i}"))
         })?;
         let name = format!("scale: create @{count}");
-        table.push(Row::from_stats(&name, w, &create, String::new()));
+        table.push(Row::from_stats(&name, TASKD, &create, create.cpu_note()));
         rates.push((stats.rate(), create.rate()));
     }
     if let [(get_small, create_small), (get_large, create_large)] = rates[..] {
@@ -65,9 +67,9 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
             get_large / get_small,
             create_large / create_small
         );
-        table.push(Row::note("scale: ratio", w, note));
+        table.push(Row::note("scale: ratio", TASKD, note));
     }
-    store_only(bench.options.scale_tasks, w, table);
+    store_only(bench.options.scale_tasks, table);
     Ok(())
 }
 
@@ -75,7 +77,7 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
 /// (`done=false` matches every task, so it returns the same page through the walk). With
 /// `limit=100` the page is about 8 KB, which tiny_http writes in two `send`s, so Nagle's
 /// algorithm and the client's delayed ACK add about 40 ms to each; `limit=5` fits in one.
-fn deep_page(load: Load, count: u64, w: usize, table: &mut Table) -> io::Result<()> {
+fn deep_page(load: Load, count: u64, table: &mut Table) -> io::Result<()> {
     let skip = count - 1000;
     let single = Load {
         connections: 1,
@@ -89,7 +91,7 @@ fn deep_page(load: Load, count: u64, w: usize, table: &mut Table) -> io::Result<
             let requests = Get::requests("bench", [target.clone()].into_iter());
             let stats = load::run(single, |i| Get::new(requests.clone(), i))?;
             let name = format!("scale: GET {target}");
-            table.push(Row::from_stats(&name, w, &stats, label.to_owned()));
+            table.push(Row::from_stats(&name, TASKD, &stats, label.to_owned()));
         }
     }
     Ok(())
@@ -98,7 +100,7 @@ fn deep_page(load: Load, count: u64, w: usize, table: &mut Table) -> io::Result<
 /// The store alone, in this process: `list` of a deep page with and without the index, so the
 /// figure is the store's and nothing else's. Every tenth task is deleted first, so the index
 /// has holes to skip.
-fn store_only(count: u64, w: usize, table: &mut Table) {
+fn store_only(count: u64, table: &mut Table) {
     let store = Store::new();
     for n in 0..count {
         let new = NewTask {
@@ -138,6 +140,7 @@ fn store_only(count: u64, w: usize, table: &mut Table) {
             each.as_secs_f64() * 1e6,
             query.skip
         );
-        table.push(Row::note(&format!("scale: Store::list {label}"), w, note));
+        let name = format!("scale: Store::list {label}");
+        table.push(Row::note(&name, "in-process", note));
     }
 }

@@ -14,6 +14,8 @@ use crate::load::{open, Script};
 pub struct Get {
     requests: Arc<Vec<Vec<u8>>>,
     next: usize,
+    /// The status every answer must have (200 unless [`Get::expecting`] says otherwise).
+    status: u16,
 }
 
 impl Get {
@@ -25,7 +27,16 @@ impl Get {
 
     pub fn new(requests: Arc<Vec<Vec<u8>>>, connection: usize) -> Get {
         let next = connection * 7919 % requests.len().max(1);
-        Get { requests, next }
+        Get {
+            requests,
+            next,
+            status: 200,
+        }
+    }
+
+    /// The same script, expecting `status` (a 304 to `If-None-Match`, a 206 to `Range`).
+    pub fn expecting(self, status: u16) -> Get {
+        Get { status, ..self }
     }
 }
 
@@ -37,7 +48,7 @@ impl Script for Get {
     }
 
     fn expect(&mut self, status: u16, _body: &[u8]) -> bool {
-        status == 200
+        status == self.status
     }
 }
 

@@ -41,6 +41,12 @@ impl Request {
         self
     }
 
+    /// The same request with one more header field.
+    pub fn with_header(mut self, name: &str, value: &str) -> Request {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
     /// The same request with a JSON body.
     pub fn with_json(self, value: &Value) -> Request {
         self.with_body("application/json", value.to_string())
@@ -52,9 +58,15 @@ impl Request {
         self
     }
 
-    /// `POST /tasks with {"title":"x"} (application/json)`, for a report.
+    /// `POST /tasks with {"title":"x"} (application/json)`, for a report; header fields other
+    /// than `Content-Type` are named, since a conditional or ranged request is about them.
     pub fn describe(&self) -> String {
-        let line = format!("{} {}", self.method, self.target);
+        let mut line = format!("{} {}", self.method, self.target);
+        for (name, value) in &self.headers {
+            if !name.eq_ignore_ascii_case("Content-Type") {
+                line.push_str(&format!(" with {name}: {value}"));
+            }
+        }
         if let Some(summary) = &self.summary {
             return format!("{line} with {summary}");
         }

@@ -10,7 +10,7 @@ use super::report::{Outcome, Report};
 use super::rules;
 use super::session::{task_id, Seen, Session};
 use super::uploads;
-use super::{rounds, validation};
+use super::{rounds, validation, validator_rounds};
 
 /// The lesson's upload, `files={"file": ("notes.txt", b"hello fastapi files", "text/plain")}`.
 pub const NOTES: &[u8] = b"hello fastapi files";
@@ -27,6 +27,7 @@ pub fn run(session: &mut Session) -> Result<Report, String> {
     stage_four(session);
     exercises(session);
     rounds::rules_round(session);
+    validator_rounds::validators_round(session);
     rounds::invalid_round(session);
     session.clean_up();
     Ok(std::mem::take(&mut session.report))

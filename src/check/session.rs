@@ -10,8 +10,8 @@ use super::client::{Target, Transport, TransportError};
 use super::message::{Request, Response};
 use super::report::{Check, Outcome, Report};
 
-/// The most requests one run sends, cleanup included. The script sends 48 to taskd, and under
-/// 60 to a server that accepts everything it should refuse (each such task is deleted again).
+/// The most requests one run sends, cleanup included. The script sends 61 to taskd, and under
+/// 75 to a server that accepts everything it should refuse (each such task is deleted again).
 pub const MAX_REQUESTS: usize = 100;
 
 /// After this many requests in a row without an answer, the run stops instead of waiting out

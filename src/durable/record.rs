@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Priority;
+use crate::validators::Digest;
 
 /// One change, or the first record of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +64,14 @@ pub(crate) enum Record {
         filename: String,
         /// The part's `Content-Type` as sent, `null` when it had none.
         content_type: Option<String>,
+        /// When it was stored, in whole seconds since 1970 (its `Last-Modified`). Absent in
+        /// records written by 8c73c49 and older: the blob file's mtime stands in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stored_at: Option<u64>,
+        /// The digest of the blob's bytes, 32 hex digits (behind its `ETag`). Absent in records
+        /// of 8c73c49 and older, and when it was not known yet: computed on first use then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<Digest>,
     },
     /// A task's attachment was removed.
     Detach {
@@ -107,7 +116,41 @@ mod tests {
             size: 5,
             filename: "r\u{e9}sum\u{e9} \"x\".txt".into(),
             content_type: None,
+            stored_at: Some(1_796_256_000),
+            digest: Some(Digest::of(b"hello")),
         };
         assert_eq!(Record::from_json(&attach.to_json()), Ok(attach));
+    }
+
+    /// 8c73c49 wrote attach records without `stored_at` and `digest`; they still read, and a
+    /// record without them is written exactly as 8c73c49 wrote it (so that release can still
+    /// read a directory whose old attachments were never used).
+    #[test]
+    fn attach_records_of_8c73c49_still_read() {
+        let old = br#"{"op":"attach","id":1,"blob":"0000000000000002","size":19,"filename":"notes.txt","content_type":"text/plain; charset=utf-8"}"#;
+        let record = Record::from_json(old).unwrap();
+        let Record::Attach {
+            stored_at, digest, ..
+        } = &record
+        else {
+            panic!("{record:?}")
+        };
+        assert_eq!((stored_at, digest), (&None, &None));
+        assert_eq!(record.to_json(), old);
+        let new = Record::Attach {
+            id: 1,
+            blob: "0000000000000002".into(),
+            size: 5,
+            filename: "a.txt".into(),
+            content_type: None,
+            stored_at: Some(7),
+            digest: Some(Digest::of(b"hello")),
+        };
+        let json = String::from_utf8(new.to_json()).unwrap();
+        assert!(json.ends_with(&format!(
+            r#""stored_at":7,"digest":"{}"}}"#,
+            Digest::of(b"hello")
+        )));
+        assert!(Record::from_json(br#"{"op":"attach","id":1,"blob":"b","size":1,"filename":"f","content_type":null,"digest":"nothex"}"#).is_err());
     }
 }

@@ -2,17 +2,18 @@
 //! ends (RFC 9112 §6.3), decodes chunked bodies, sends `100 Continue` only once the handler
 //! starts reading (RFC 9110 §10.1.1), and enforces `--io-timeout`'s pace. A failure is
 //! remembered, so the connection loop can answer 400 or 408 whatever the handler made of it.
+//! When asked (`--trace`), it keeps a copy of the body's first bytes as handed out.
 
 use std::io::{self, IoSlice, Read};
 use std::time::Duration;
 
 use super::chunked::{Decoded, Decoder};
-use super::io::{self as wire, Inbound, Pace, Stop};
+use super::io::{self as wire, Inbound, Pace, Stop, Writer};
 use super::rules::Framing;
 
 /// The interim response, with no fields at all (RFC 9110 §15.2: a 1xx has no content, so no
 /// `Content-Length`).
-const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// How much chunk framing may sit in the read buffer at once.
 const FRAMING_BUFFER_LIMIT: usize = 16 * 1024;
 
@@ -67,15 +68,23 @@ pub struct BodyReader<'c> {
     failure: Option<BodyFailure>,
     /// Body bytes handed out so far.
     read: u64,
+    /// Whether `100 Continue` was written (for the trace).
+    continue_sent: bool,
+    /// The first bytes handed out (decoded when chunked), up to `sample_limit`.
+    sample: Vec<u8>,
+    /// How many first bytes to keep in `sample`: 0 unless tracing.
+    sample_limit: usize,
 }
 
 impl<'c> BodyReader<'c> {
-    /// The body framed by `framing`, read from `inbound`.
+    /// The body framed by `framing`, read from `inbound`; its first `sample_limit` bytes are
+    /// kept for [`BodyReader::sample`].
     pub fn new(
         inbound: &'c mut Inbound,
         framing: Framing,
         expect_continue: bool,
         window: Duration,
+        sample_limit: usize,
     ) -> BodyReader<'c> {
         let remaining = match framing {
             Framing::None => Remaining::Length(0),
@@ -90,6 +99,9 @@ impl<'c> BodyReader<'c> {
             pace: None,
             failure: None,
             read: 0,
+            continue_sent: false,
+            sample: Vec::new(),
+            sample_limit,
         }
     }
 
@@ -124,6 +136,26 @@ impl<'c> BodyReader<'c> {
     /// Body bytes read so far.
     pub fn bytes_read(&self) -> u64 {
         self.read
+    }
+
+    /// The body's length: as declared by `Content-Length`, or the bytes decoded so far when
+    /// chunked.
+    pub fn total_len(&self) -> u64 {
+        match &self.remaining {
+            Remaining::Length(left) => self.read + left,
+            Remaining::Chunked(_) => self.read,
+        }
+    }
+
+    /// The body's first bytes as read so far (decoded when chunked), at most the sample limit
+    /// given to [`BodyReader::new`].
+    pub fn sample(&self) -> &[u8] {
+        &self.sample
+    }
+
+    /// Whether `100 Continue` was sent.
+    pub fn is_continue_sent(&self) -> bool {
+        self.continue_sent
     }
 
     /// Reads and discards up to `limit` bytes of what is left, so the next request on the
@@ -163,9 +195,17 @@ impl<'c> BodyReader<'c> {
         if !self.inbound.buffered().is_empty() {
             return Ok(());
         }
-        let mut pace = Pace::new(self.window);
-        let mut slices = [IoSlice::new(CONTINUE)];
-        wire::write_all(self.inbound.stream(), &mut slices, &mut pace).map_err(BodyFailure::from)
+        let mut writer = Writer::new(self.inbound.stream(), self.window);
+        writer
+            .write_all(&mut [IoSlice::new(CONTINUE)])
+            .map_err(BodyFailure::from)?;
+        self.continue_sent = true;
+        Ok(())
+    }
+
+    fn keep_sample(&mut self, read: &[u8]) {
+        let room = self.sample_limit.saturating_sub(self.sample.len());
+        self.sample.extend_from_slice(&read[..room.min(read.len())]);
     }
 
     /// Waits for more bytes in the buffer under the pace rule.
@@ -263,6 +303,7 @@ impl Read for BodyReader<'_> {
                     *left -= count as u64;
                 }
                 self.read += count as u64;
+                self.keep_sample(&out[..count]);
                 Ok(count)
             }
             Err(failure) => Err(self.fail(failure)),

@@ -34,7 +34,7 @@ fn an_unread_chunked_body_is_drained_and_the_connection_goes_on() {
     let mut bytes = b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n".to_vec();
     bytes.extend_from_slice(NEXT);
     let mut inbound = inbound_after(&bytes);
-    let mut body = BodyReader::new(&mut inbound, Framing::Chunked, false, window());
+    let mut body = BodyReader::new(&mut inbound, Framing::Chunked, false, window(), 0);
     assert!(body.discard(64 * 1024), "the body ends within the limit");
     assert!(body.is_complete());
     assert_eq!(body.bytes_read(), 5);
@@ -49,7 +49,7 @@ fn an_unread_length_body_is_drained_up_to_the_limit() {
     let mut bytes = vec![b'x'; 100];
     bytes.extend_from_slice(NEXT);
     let mut inbound = inbound_after(&bytes);
-    let mut body = BodyReader::new(&mut inbound, Framing::Length(100), false, window());
+    let mut body = BodyReader::new(&mut inbound, Framing::Length(100), false, window(), 0);
     assert!(
         !body.discard(99),
         "a body over the limit is not drained whole"
@@ -61,7 +61,7 @@ fn an_unread_length_body_is_drained_up_to_the_limit() {
 #[test]
 fn a_broken_chunked_body_is_not_drained() {
     let mut inbound = inbound_after(b"5\r\nhelloX\r\n0\r\n\r\n");
-    let mut body = BodyReader::new(&mut inbound, Framing::Chunked, false, window());
+    let mut body = BodyReader::new(&mut inbound, Framing::Chunked, false, window(), 0);
     assert!(!body.discard(64 * 1024));
     assert_eq!(body.failure(), Some(BodyFailure::Malformed));
 }

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use super::body::{BodyFailure, BodyReader};
 use super::head::{self, Head, Scan, Scanner, Version, MAX_FIELD_SECTION, MAX_REQUEST_LINE};
 use super::io::{self as wire, Inbound};
-use super::listener::{Shared, Slot};
+use super::listener::Shared;
+use super::registry::Slot;
 use super::write::{self, Persistence};
-use super::{Exchange, Refusal, Request};
+use super::{Exchange, Refusal, Request, Service, TransportError};
 use crate::error::ApiError;
 use crate::http::Reply;
 
@@ -94,15 +95,22 @@ impl Connection<'_> {
         match parsed {
             Ok(head) => self.exchange(&head, started),
             Err(Some(refusal)) => {
-                let reply = Reply::from(ApiError::from(refusal));
-                let answer = Answer::refusal(&reply, &self.head_bytes, started);
+                let mut reply = Reply::from(ApiError::from(refusal));
+                self.out.shared.service.amend(None, &mut reply);
+                let answer = Answer::refusal(&reply, refusal, &self.head_bytes, started);
                 if self.out.answer(&answer) {
                     linger(&self.out.slot.stream);
                 }
                 Next::Close
             }
-            // The client went away mid-head: nothing to answer.
-            Err(None) => Next::Close,
+            // The client went away mid-head: nothing to answer (what came of it is logged).
+            Err(None) => {
+                if !self.head_bytes.is_empty() {
+                    self.out
+                        .answer(&Answer::head_cut(&self.head_bytes, started));
+                }
+                Next::Close
+            }
         }
     }
 
@@ -167,26 +175,18 @@ impl Connection<'_> {
                 head.framing,
                 head.expect_continue,
                 shared.settings.io_timeout,
+                shared.settings.body_sample_bytes,
             ),
         };
         let reply = shared.service.respond(&mut request);
-        let mut body = request.body;
         let keep_alive = head.keep_alive && !shared.is_stopping();
-        let Some((reply, persistence)) = settle(reply, &body, head.version, keep_alive) else {
-            // The connection ended before the body did: nothing to answer, nothing changed.
-            return Next::Close;
-        };
-        let request_line = (head.method(head_bytes), head.target(head_bytes));
-        let answer = Answer {
-            reply: &reply,
-            request: Some(request_line),
-            raw_head: head_bytes,
-            persistence,
-            head_only: request_line.0 == "HEAD",
-            started,
-        };
-        if !out.answer(&answer) {
-            // The client stopped reading: the write was abandoned.
+        let settled = settle(reply, &request, &*shared.service, keep_alive);
+        let body = &mut request.body;
+        let answer = Answer::for_request(settled.as_ref(), head, head_bytes, body, started);
+        let persistence = answer.persistence;
+        if !out.answer(&answer) || settled.is_none() {
+            // The client stopped reading (the write was abandoned), or the connection ended
+            // before the body did (nothing to answer, nothing changed).
             return Next::Close;
         }
         let unread = !body.is_complete();
@@ -198,16 +198,17 @@ impl Connection<'_> {
     }
 }
 
-/// The answer to send after the service answered: its reply replaced by 400 or 408 when the
-/// body's framing or pace failed (`None` when the client went away), and whether the connection
-/// stays open.
+/// The answer to send after the service answered: its reply replaced by 400 or 408 (amended by
+/// the service) when the body's framing or pace failed (`None` when the client went away), and
+/// whether the connection stays open.
 fn settle(
     reply: Reply,
-    body: &BodyReader<'_>,
-    version: Version,
+    request: &Request<'_>,
+    service: &dyn Service,
     keep_alive: bool,
 ) -> Option<(Reply, Persistence)> {
-    let persistence = match (keep_alive, version) {
+    let body = &request.body;
+    let persistence = match (keep_alive, request.version()) {
         (false, _) => Persistence::Close,
         (true, Version::Http10) => Persistence::KeepAliveHttp10,
         (true, Version::Http11) => Persistence::KeepAlive,
@@ -219,7 +220,9 @@ fn settle(
         Some(BodyFailure::TimedOut) => Some(Refusal::RequestTimeout),
     };
     if let Some(refusal) = refusal {
-        return Some((Reply::from(ApiError::from(refusal)), Persistence::Close));
+        let mut reply = Reply::from(ApiError::from(refusal));
+        service.amend(Some(request), &mut reply);
+        return Some((reply, Persistence::Close));
     }
     // An unread body: a client still waiting for 100 Continue may never send it, and a long one
     // is not worth reading, so either ends the connection after the answer.
@@ -230,54 +233,104 @@ fn settle(
     Some((reply, persistence))
 }
 
-/// An answer to write and log.
+/// An answer to write and log, and what the log needs to know of its request.
 struct Answer<'a> {
-    reply: &'a Reply,
+    /// `None`: nothing to write, only to log.
+    reply: Option<&'a Reply>,
     request: Option<(&'a str, &'a str)>,
     raw_head: &'a [u8],
+    request_body: &'a [u8],
+    request_body_len: u64,
+    continue_sent: bool,
+    transport_error: Option<TransportError>,
     persistence: Persistence,
     head_only: bool,
     started: Instant,
 }
 
 impl<'a> Answer<'a> {
-    /// The answer to a head the layer refused: always the last on its connection.
-    fn refusal(reply: &'a Reply, raw_head: &'a [u8], started: Instant) -> Answer<'a> {
+    /// The answer to a parsed request (`None` when the client went away before its body ended).
+    fn for_request(
+        settled: Option<&'a (Reply, Persistence)>,
+        head: &Head,
+        head_bytes: &'a [u8],
+        body: &'a BodyReader<'_>,
+        started: Instant,
+    ) -> Answer<'a> {
+        let method = head.method(head_bytes);
         Answer {
-            reply,
+            reply: settled.map(|(reply, _)| reply),
+            request: Some((method, head.target(head_bytes))),
+            raw_head: head_bytes,
+            request_body: body.sample(),
+            request_body_len: body.total_len(),
+            continue_sent: body.is_continue_sent(),
+            transport_error: body.failure().map(TransportError::Body),
+            persistence: settled.map_or(Persistence::Close, |(_, persistence)| *persistence),
+            head_only: method == "HEAD",
+            started,
+        }
+    }
+
+    /// The answer to a head the layer refused: always the last on its connection. A refused
+    /// HEAD request gets no content either (RFC 9110 §9.3.2: the server MUST NOT send any).
+    fn refusal(
+        reply: &'a Reply,
+        refusal: Refusal,
+        raw_head: &'a [u8],
+        started: Instant,
+    ) -> Answer<'a> {
+        Answer {
+            reply: Some(reply),
+            transport_error: Some(TransportError::Refused(refusal)),
+            ..Answer::head_cut(raw_head, started)
+        }
+    }
+
+    /// No answer: the client went away before its head was complete.
+    fn head_cut(raw_head: &'a [u8], started: Instant) -> Answer<'a> {
+        Answer {
+            reply: None,
             request: None,
             raw_head,
+            request_body: &[],
+            request_body_len: 0,
+            continue_sent: false,
+            transport_error: Some(TransportError::HeadCut),
             persistence: Persistence::Close,
-            head_only: false,
+            head_only: head::is_head_method(raw_head),
             started,
         }
     }
 }
 
 impl Responder<'_> {
-    /// Writes the answer and logs it. Returns whether it was written whole.
+    /// Writes the answer, if there is one, and logs it. Returns whether it was written whole.
     fn answer(&mut self, answer: &Answer<'_>) -> bool {
-        write::head(&mut self.response_head, answer.reply, answer.persistence);
-        let window = self.shared.settings.io_timeout;
-        let sent = write::send(
-            &self.slot.stream,
-            &self.response_head,
-            answer.reply,
-            answer.head_only,
-            window,
-        );
+        self.response_head.clear();
+        let sent = answer.reply.map(|reply| {
+            write::head(&mut self.response_head, reply, answer.persistence);
+            let window = self.shared.settings.io_timeout;
+            let stream = &self.slot.stream;
+            write::send(stream, &self.response_head, reply, answer.head_only, window)
+        });
+        let completed = sent.as_ref().is_some_and(Result::is_ok);
         self.shared.service.log(&Exchange {
             peer: self.peer,
             connection: self.slot.id,
             request: answer.request,
             raw_head: answer.raw_head,
+            request_body: answer.request_body,
+            request_body_len: answer.request_body_len,
+            continue_sent: answer.continue_sent,
+            transport_error: answer.transport_error,
             reply: answer.reply,
             response_head: &self.response_head,
-            body_bytes: sent.unwrap_or(0),
+            body_bytes: sent.and_then(Result::ok).unwrap_or(0),
             elapsed: answer.started.elapsed(),
-            completed: sent.is_ok(),
+            completed,
         });
-        sent.is_ok()
+        completed
     }
 }
 

@@ -151,13 +151,27 @@ impl Scanner {
     }
 }
 
-fn leading_empty_lines(buf: &[u8]) -> usize {
-    buf.iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count()
+/// Whether `bytes` begin a request line whose method is `HEAD`, however the rest of the head
+/// fares: the answer to a HEAD request, a refusal included, has no content.
+pub fn is_head_method(bytes: &[u8]) -> bool {
+    bytes[leading_empty_lines(bytes)..].starts_with(b"HEAD ")
 }
 
-/// Parses a complete head (as delimited by [`scan`]) and applies the message rules.
+/// The bytes of the empty lines (CRLF or bare LF) before the request line. A CR alone is no
+/// line end (RFC 9112 §2.2), so `\rGET` is a request line that does not parse, not a skipped
+/// prefix.
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut at = 0;
+    loop {
+        match &buf[at..] {
+            [b'\n', ..] => at += 1,
+            [b'\r', b'\n', ..] => at += 2,
+            _ => return at,
+        }
+    }
+}
+
+/// Parses a complete head (as delimited by [`Scanner::scan`]) and applies the message rules.
 ///
 /// # Errors
 /// The status the head earns: 400 for anything that does not parse or breaks a framing rule,

@@ -140,6 +140,8 @@ fn request_lines_that_do_not_parse_are_400() {
         "GET / HTTP/a.1",
         "GET /",
         "GET / HTTP/1.1\r",
+        "\rGET / HTTP/1.1",
+        "\r\r\nGET / HTTP/1.1",
     ] {
         let text = format!("{line}\r\nHost: a\r\n\r\n");
         assert_eq!(parsed(&text), Err(Refusal::BadRequest), "{line:?}");
@@ -191,4 +193,16 @@ fn field_lines_that_do_not_parse_are_400() {
     assert!(tab.is_ok(), "HTAB is allowed in a value");
     let obs_text = parse(b"GET / HTTP/1.1\r\nHost: a\r\nX: caf\xe9\r\n\r\n");
     assert!(obs_text.is_ok(), "obs-text is allowed in a value");
+}
+
+/// RFC 9110 §9.3.2: a refusal of a HEAD request has no content, so the method is recognised
+/// however the rest of the head fares.
+#[test]
+fn a_head_method_is_recognised_before_the_head_parses() {
+    assert!(is_head_method(b"HEAD / HTTP/2.0\r\n"));
+    assert!(is_head_method(b"\r\nHEAD /"));
+    assert!(!is_head_method(b"HEADER / HTTP/1.1\r\n"));
+    assert!(!is_head_method(b"head / HTTP/1.1\r\n"));
+    assert!(!is_head_method(b"GET / HTTP/1.1\r\n"));
+    assert!(!is_head_method(b""));
 }

@@ -195,38 +195,90 @@ pub fn is_timeout(error: &io::Error) -> bool {
     matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-/// Writes all of `slices` to `stream` under the pace rule, in as few system calls as the socket
-/// allows (a head and a small body leave in one `writev`). The socket's write timeout is set
-/// per call to what is left of the window.
-///
-/// # Errors
-/// [`Stop::TimedOut`] when the client reads too slowly, [`Stop::Gone`] when it went away.
-pub fn write_all(
-    stream: &TcpStream,
-    mut slices: &mut [IoSlice<'_>],
-    pace: &mut Pace,
-) -> Result<(), Stop> {
-    let mut timeout = None;
-    while !slices.is_empty() {
-        let left = pace.time_left()?.max(Duration::from_millis(1));
-        if timeout.is_none_or(|current: Duration| current.abs_diff(left) > TIMEOUT_SLACK) {
-            stream
-                .set_write_timeout(Some(left))
-                .map_err(|_| Stop::Gone)?;
-            timeout = Some(left);
-        }
-        match (&*stream).write_vectored(slices) {
-            Ok(0) => return Err(Stop::Gone),
-            Ok(written) => {
-                pace.record(written);
-                IoSlice::advance_slices(&mut slices, written);
-            }
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) if is_timeout(&error) => {}
-            Err(_) => return Err(Stop::Gone),
+/// Writes to a connection under the pace rule. The socket's write timeout is one whole window
+/// (set when the connection is accepted, see [`Writer::prepare`]), which is what a fresh pace
+/// allows, so an answer that leaves in one call costs no `setsockopt`; only a client that makes a
+/// write wait gets the timeout shortened to what is left of the window, and restored afterwards.
+pub struct Writer<'s> {
+    stream: &'s TcpStream,
+    pace: Pace,
+    /// The socket's write timeout as this writer last set it.
+    timeout: Duration,
+}
+
+impl<'s> Writer<'s> {
+    /// Sets a new connection's write timeout to one `window`, as every `Writer` expects.
+    ///
+    /// # Errors
+    /// When the socket refuses the option.
+    pub fn prepare(stream: &TcpStream, window: Duration) -> io::Result<()> {
+        stream.set_write_timeout(Some(window.max(Duration::from_millis(1))))
+    }
+
+    /// A writer whose pace starts now; the socket's write timeout must be `window`.
+    pub fn new(stream: &'s TcpStream, window: Duration) -> Writer<'s> {
+        Writer {
+            stream,
+            pace: Pace::new(window),
+            timeout: window.max(Duration::from_millis(1)),
         }
     }
-    Ok(())
+
+    /// The socket.
+    pub fn stream(&self) -> &'s TcpStream {
+        self.stream
+    }
+
+    /// Before a call that may block: fails when the pace is broken, and makes the socket's
+    /// timeout at most what is left of the window.
+    ///
+    /// # Errors
+    /// [`Stop::TimedOut`] when a whole window passed with too few bytes.
+    pub fn before_call(&mut self) -> Result<(), Stop> {
+        let left = self.pace.time_left()?.max(Duration::from_millis(1));
+        if self.timeout.abs_diff(left) > TIMEOUT_SLACK {
+            self.stream
+                .set_write_timeout(Some(left))
+                .map_err(|_| Stop::Gone)?;
+            self.timeout = left;
+        }
+        Ok(())
+    }
+
+    /// Counts bytes written by a call made after [`Writer::before_call`].
+    pub fn record(&mut self, bytes: usize) {
+        self.pace.record(bytes);
+    }
+
+    /// Writes all of `slices`, in as few system calls as the socket allows (a head and a small
+    /// body leave in one `writev`).
+    ///
+    /// # Errors
+    /// [`Stop::TimedOut`] when the client reads too slowly, [`Stop::Gone`] when it went away.
+    pub fn write_all(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<(), Stop> {
+        while !slices.is_empty() {
+            self.before_call()?;
+            match self.stream.write_vectored(slices) {
+                Ok(0) => return Err(Stop::Gone),
+                Ok(written) => {
+                    self.record(written);
+                    IoSlice::advance_slices(&mut slices, written);
+                }
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) if is_timeout(&error) => {}
+                Err(_) => return Err(Stop::Gone),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        if self.timeout != self.pace.window.max(Duration::from_millis(1)) {
+            let _ = Writer::prepare(self.stream, self.pace.window);
+        }
+    }
 }
 
 #[cfg(test)]

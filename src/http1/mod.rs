@@ -3,7 +3,8 @@
 //! [`Service`] for an answer, writes it and reads the next request. It knows nothing of tasks;
 //! the application knows nothing of sockets.
 //!
-//! - `listener`: the accept loop, the connection registry (cap, idle eviction), shutdown.
+//! - `listener`: binding, the accept loop, the 503 at the cap, shutdown.
+//! - `registry`: the open connections, which are idle, and closing them (cap, shutdown).
 //! - `conn`: one connection's loop: deadlines, answering, lingering close.
 //! - `head` and `rules`: pure parsing of request heads, and the framing rules.
 //! - `chunked`: the pure chunked decoder.
@@ -17,16 +18,17 @@ mod conn;
 pub mod head;
 mod io;
 mod listener;
+mod registry;
 pub mod rules;
 mod write;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use body::BodyReader;
+pub use body::{BodyFailure, BodyReader, CONTINUE};
 pub use head::Version;
 pub use listener::{bind, start, Running, Stopper};
-pub use write::reason_phrase;
+pub use write::{has_content, reason_phrase};
 
 use crate::http::Reply;
 
@@ -36,8 +38,16 @@ pub trait Service: Send + Sync + 'static {
     /// for this connection before the answer is written.
     fn respond(&self, request: &mut Request<'_>) -> Reply;
 
-    /// Records one answer once it was written (or abandoned): the access log.
+    /// Records one answer once it was written (or abandoned): the access log. Also called,
+    /// with no reply, for a request that was never answered because its client went away.
     fn log(&self, exchange: &Exchange<'_>);
+
+    /// Adds the application's own fields to an answer the layer made itself: a refusal before
+    /// the head parsed (`request` is `None`), or the 400 / 408 that replaces the service's
+    /// answer when the body failed. Does nothing unless implemented.
+    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
+        let _ = (request, reply);
+    }
 }
 
 /// The deadlines and limits of CONTRACT §13.
@@ -51,6 +61,9 @@ pub struct Settings {
     pub keep_alive_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
+    /// Keep this many first bytes of each request body for [`Exchange::request_body`]
+    /// (`--trace`); 0 keeps none.
+    pub body_sample_bytes: usize,
 }
 
 /// Why a request is refused by the connection layer before the application sees it. Each has a
@@ -137,7 +150,19 @@ impl<'c> Request<'c> {
     }
 }
 
-/// One answer, as the access log sees it.
+/// What went wrong at the transport level (CONTRACT §13), as the trace tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    /// Refused before a head was parsed (a broken or oversized head, one too slow, the
+    /// connection cap); the answer's status says which.
+    Refused(Refusal),
+    /// The connection ended before the head was complete: nothing was answered.
+    HeadCut,
+    /// Reading the body failed: 400 or 408, or nothing at all when the client went away.
+    Body(BodyFailure),
+}
+
+/// One answer, as the access log and the trace see it.
 #[derive(Debug)]
 pub struct Exchange<'a> {
     /// The client's address.
@@ -148,8 +173,17 @@ pub struct Exchange<'a> {
     pub request: Option<(&'a str, &'a str)>,
     /// The request head as received (what arrived of it, when it did not parse).
     pub raw_head: &'a [u8],
-    /// The answer.
-    pub reply: &'a Reply,
+    /// The request body's first bytes as read (decoded when chunked), at most
+    /// [`Settings::body_sample_bytes`].
+    pub request_body: &'a [u8],
+    /// The request body's length: as declared, or as decoded so far when chunked.
+    pub request_body_len: u64,
+    /// Whether `100 Continue` was sent before the answer.
+    pub continue_sent: bool,
+    /// What went wrong at the transport level, if anything.
+    pub transport_error: Option<TransportError>,
+    /// The answer; `None` when there was none (the client went away first).
+    pub reply: Option<&'a Reply>,
     /// The answer's head as sent.
     pub response_head: &'a [u8],
     /// Body bytes written.

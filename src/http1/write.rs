@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::io::{self as wire, Pace, Stop};
+use super::io::{Stop, Writer};
 use crate::http::{http_date, Reply, Segment};
 
 /// Bytes per `sendfile` call, so the pace rule is checked between calls.
@@ -71,22 +71,14 @@ pub fn has_content(status: u16) -> bool {
 pub fn head(out: &mut Vec<u8>, reply: &Reply, persistence: Persistence) {
     out.clear();
     let status = reply.status;
-    push_fields(
-        out,
-        &[
-            b"HTTP/1.1 ",
-            status.to_string().as_bytes(),
-            b" ",
-            reason_phrase(status).as_bytes(),
-            b"\r\n",
-        ],
-    );
+    // Writing into a Vec cannot fail; formatting numbers in place spares an allocation each.
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     with_date(|date| push_fields(out, &[b"Date: ", date, b"\r\n"]));
     if has_content(status) {
         if let Some(content_type) = reply.body.content_type() {
             push_field(out, "Content-Type", content_type);
         }
-        push_field(out, "Content-Length", &reply.body.len().to_string());
+        let _ = write!(out, "Content-Length: {}\r\n", reply.body.len());
     }
     for (name, value) in &reply.headers {
         push_field(out, name, value);
@@ -110,7 +102,7 @@ fn push_fields(out: &mut Vec<u8>, parts: &[&[u8]]) {
 /// never sent (a response-splitting guard).
 fn push_field(out: &mut Vec<u8>, name: &str, value: &str) {
     if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
-        eprintln!("taskd: dropped an unsendable {name} field");
+        crate::log::line(format_args!("taskd: dropped an unsendable {name} field"));
         return;
     }
     push_fields(out, &[name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
@@ -146,7 +138,7 @@ pub fn send(
     head_only: bool,
     window: Duration,
 ) -> Result<u64, Stop> {
-    let mut pace = Pace::new(window);
+    let mut writer = Writer::new(stream, window);
     let segments = if head_only || !has_content(reply.status) {
         Vec::new()
     } else {
@@ -163,14 +155,12 @@ pub fn send(
             Segment::File { .. } => unreachable!("only byte segments were counted"),
         }))
         .collect();
-    wire::write_all(stream, &mut slices, &mut pace)?;
+    writer.write_all(&mut slices)?;
     let mut sent: u64 = segments[..in_memory].iter().map(Segment::len).sum();
     for segment in &segments[in_memory..] {
         match *segment {
-            Segment::Bytes(bytes) => {
-                wire::write_all(stream, &mut [IoSlice::new(bytes)], &mut pace)?
-            }
-            Segment::File { file, offset, len } => send_file(stream, file, offset, len, &mut pace)?,
+            Segment::Bytes(bytes) => writer.write_all(&mut [IoSlice::new(bytes)])?,
+            Segment::File { file, offset, len } => send_file(&mut writer, file, offset, len)?,
         }
         sent += segment.len();
     }
@@ -180,44 +170,27 @@ pub fn send(
 /// Sends `len` bytes of `file` from `offset` with `sendfile` (no copy through user space, and a
 /// positioned read, so one open file can serve several ranges), or by copying where the file
 /// system cannot.
-fn send_file(
-    stream: &TcpStream,
-    file: &File,
-    mut offset: u64,
-    len: u64,
-    pace: &mut Pace,
-) -> Result<(), Stop> {
+fn send_file(writer: &mut Writer<'_>, file: &File, mut offset: u64, len: u64) -> Result<(), Stop> {
+    use rustix::io::Errno;
     let end = offset + len;
     while offset < end {
-        let left = pace.time_left()?;
-        stream
-            .set_write_timeout(Some(left.max(Duration::from_millis(1))))
-            .map_err(|_| Stop::Gone)?;
+        writer.before_call()?;
         let count =
             usize::try_from(end - offset).map_or(SENDFILE_CHUNK, |left| left.min(SENDFILE_CHUNK));
         let before = offset;
-        match rustix::fs::sendfile(stream, file, Some(&mut offset), count) {
+        match rustix::fs::sendfile(writer.stream(), file, Some(&mut offset), count) {
             Ok(0) => return Err(Stop::Gone),
-            Ok(_) => pace.record((offset - before) as usize),
-            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {
-                pace.record((offset - before) as usize)
+            Ok(_) | Err(Errno::INTR | Errno::AGAIN) => writer.record((offset - before) as usize),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                return copy_file(writer, file, offset, end - offset)
             }
-            Err(
-                rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP,
-            ) => return copy_file(stream, file, offset, end - offset, pace),
             Err(_) => return Err(Stop::Gone),
         }
     }
     Ok(())
 }
 
-fn copy_file(
-    stream: &TcpStream,
-    file: &File,
-    mut offset: u64,
-    len: u64,
-    pace: &mut Pace,
-) -> Result<(), Stop> {
+fn copy_file(writer: &mut Writer<'_>, file: &File, mut offset: u64, len: u64) -> Result<(), Stop> {
     let end = offset + len;
     let mut buffer = vec![0u8; COPY_BUFFER.min(usize::try_from(len).unwrap_or(COPY_BUFFER))];
     while offset < end {
@@ -230,10 +203,9 @@ fn copy_file(
             // The file is shorter than it was said to be: the length already sent cannot be met.
             return Err(Stop::Gone);
         }
-        wire::write_all(stream, &mut [IoSlice::new(&buffer[..read])], pace)?;
+        writer.write_all(&mut [IoSlice::new(&buffer[..read])])?;
         offset += read as u64;
     }
-    let _ = (&*stream).flush();
     Ok(())
 }
 

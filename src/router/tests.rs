@@ -175,7 +175,7 @@ fn template_of(resource: &Resource<'_>) -> &'static str {
 }
 
 /// A concrete path for a template.
-fn sample(template: &str) -> String {
+pub(super) fn sample(template: &str) -> String {
     template.replace("{task_id}", "1")
 }
 
@@ -243,12 +243,12 @@ const OPENAPI_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-fn openapi() -> Value {
+pub(super) fn openapi() -> Value {
     serde_json::from_str(crate::handlers::OPENAPI_JSON).expect("src/openapi.json is JSON")
 }
 
 /// Every operation as (path template, upper-case method, operation object).
-fn operations(doc: &Value) -> Vec<(&str, String, &Value)> {
+pub(super) fn operations(doc: &Value) -> Vec<(&str, String, &Value)> {
     let paths = doc["paths"].as_object().expect("`paths` is an object");
     let mut operations = Vec::new();
     for (path, item) in paths {
@@ -280,7 +280,7 @@ fn supported(documented: &[String]) -> Vec<&'static str> {
 }
 
 /// Follows local `$ref`s (`#/components/...`) to the node they name.
-fn resolve<'a>(doc: &'a Value, mut node: &'a Value) -> &'a Value {
+pub(super) fn resolve<'a>(doc: &'a Value, mut node: &'a Value) -> &'a Value {
     while let Some(reference) = node.get("$ref").and_then(Value::as_str) {
         let pointer = reference.strip_prefix('#').expect("only local $refs");
         node = doc

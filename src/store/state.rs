@@ -1,12 +1,14 @@
 //! The state behind the store's lock, and the one way it changes: a `Change` value, checked
 //! in full and then applied in one step by `State::apply`, whether it comes from a request, a
-//! journal replay or a snapshot. Also how changes and the state become journal records.
+//! journal replay or a snapshot (`records` turns changes into records and back).
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::attachment::Attached;
+use super::counts::Counts;
 use super::positions::Positions;
-use super::{Content, StoreError, StoredFile};
-use crate::durable::{Blob, Record};
+use super::{Content, ListQuery, Revision, StoreError};
+use crate::durable::Record;
 use crate::model::{NewTask, Priority, Task, TaskPatch};
 
 #[derive(Debug)]
@@ -25,6 +27,11 @@ pub(super) struct State {
     /// Which ids are present, so an unfiltered `skip` is O(log n); kept in step with `tasks`
     /// by `apply`, which every change (live, replayed or from a snapshot) goes through.
     pub(super) positions: Positions,
+    /// Tasks per `done` × `priority`, so `X-Total-Count` is O(1); kept by `apply` too.
+    pub(super) counts: Counts,
+    /// The next revision to stamp on a changed entry. Never reset, not even by a reload after a
+    /// storage failure (the store carries it over), so a revision is never reused.
+    pub(super) next_revision: u64,
 }
 
 impl Default for State {
@@ -35,6 +42,8 @@ impl Default for State {
             next_id: 1,
             live_bytes: 0,
             positions: Positions::default(),
+            counts: Counts::default(),
+            next_revision: 1,
         }
     }
 }
@@ -55,7 +64,7 @@ pub(super) enum Change {
     },
     Attach {
         id: u64,
-        file: StoredFile,
+        file: Attached,
     },
     Detach {
         id: u64,
@@ -69,12 +78,14 @@ pub(super) struct Entry {
     pub(super) title: String,
     pub(super) priority: Priority,
     pub(super) done: bool,
-    pub(super) file: Option<StoredFile>,
+    pub(super) file: Option<Attached>,
+    /// Stamped by every change of the task or its attachment; see `Store`'s `Revision`.
+    pub(super) revision: u64,
 }
 
 impl Entry {
     pub(super) fn cost(&self) -> u64 {
-        64 + self.title.len() as u64 + self.file.as_ref().map_or(0, StoredFile::cost)
+        64 + self.title.len() as u64 + self.file.as_ref().map_or(0, Attached::cost)
     }
 
     pub(super) fn to_task(&self, id: u64) -> Task {
@@ -83,118 +94,9 @@ impl Entry {
             title: self.title.clone(),
             priority: self.priority,
             done: self.done,
-            attachment: self.file.as_ref().map(StoredFile::info),
+            attachment: self.file.as_ref().map(|attached| attached.file.info()),
         }
     }
-}
-
-impl Change {
-    /// The journal record; durable mode stores every attachment as a blob.
-    pub(super) fn to_record(&self) -> Record {
-        match self {
-            Change::Create { id, new } => Record::Create {
-                id: *id,
-                title: new.title.clone(),
-                priority: new.priority,
-                done: new.done,
-            },
-            Change::Patch { id, patch } => Record::Patch {
-                id: *id,
-                title: patch.title.clone(),
-                priority: patch.priority,
-                done: patch.done,
-            },
-            Change::Delete { id } => Record::Delete { id: *id },
-            Change::Attach { id, file } => attach_record(*id, file),
-            Change::Detach { id } => Record::Detach { id: *id },
-            Change::NextId(next_id) => Record::Snapshot {
-                next_id: *next_id,
-                tasks: 0,
-            },
-        }
-    }
-
-    pub(super) fn from_record(record: Record) -> Change {
-        match record {
-            Record::Snapshot { next_id, .. } => Change::NextId(next_id),
-            Record::Create {
-                id,
-                title,
-                priority,
-                done,
-            } => Change::Create {
-                id,
-                new: NewTask {
-                    title,
-                    priority,
-                    done,
-                },
-            },
-            Record::Patch {
-                id,
-                title,
-                priority,
-                done,
-            } => Change::Patch {
-                id,
-                patch: TaskPatch {
-                    title,
-                    priority,
-                    done,
-                },
-            },
-            Record::Delete { id } => Change::Delete { id },
-            Record::Attach {
-                id,
-                blob,
-                size,
-                filename,
-                content_type,
-            } => Change::Attach {
-                id,
-                file: StoredFile {
-                    filename,
-                    content_type,
-                    content: Content::Blob(Blob { name: blob, size }),
-                },
-            },
-            Record::Detach { id } => Change::Detach { id },
-        }
-    }
-}
-
-fn attach_record(id: u64, file: &StoredFile) -> Record {
-    let Content::Blob(blob) = &file.content else {
-        unreachable!("durable mode stores every attachment as a blob");
-    };
-    Record::Attach {
-        id,
-        blob: blob.name.clone(),
-        size: blob.size,
-        filename: file.filename.clone(),
-        content_type: file.content_type.clone(),
-    }
-}
-
-/// A snapshot of `tasks`: the counter and count first, then each task and its attachment.
-pub(super) fn snapshot_records(
-    next_id: u64,
-    tasks: &BTreeMap<u64, Entry>,
-) -> impl Iterator<Item = Record> + '_ {
-    let head = Record::Snapshot {
-        next_id,
-        tasks: tasks.len() as u64,
-    };
-    std::iter::once(head).chain(tasks.iter().flat_map(|(&id, entry)| {
-        let create = Record::Create {
-            id,
-            title: entry.title.clone(),
-            priority: entry.priority,
-            done: entry.done,
-        };
-        let attach = entry.file.as_ref().map(|file| attach_record(id, file));
-        std::iter::once(create).chain(attach)
-    }))
 }
 
 impl State {
@@ -207,6 +109,45 @@ impl State {
         };
         let page = self.tasks.range(first..).take(limit);
         page.map(|(id, entry)| entry.to_task(*id)).collect()
+    }
+
+    /// Tasks in id order, filtered, then skipped, then limited.
+    pub(super) fn list(&self, query: &ListQuery) -> Vec<Task> {
+        if query.done.is_none() && query.priority.is_none() {
+            return self.page(query.skip, query.limit);
+        }
+        // With a filter, the k-th *match* is not indexed: walk the map (O(n) at worst).
+        let skip = usize::try_from(query.skip).unwrap_or(usize::MAX);
+        self.tasks
+            .iter()
+            .filter(|(_, r)| query.done.is_none_or(|done| r.done == done))
+            .filter(|(_, r)| query.priority.is_none_or(|p| r.priority == p))
+            .skip(skip)
+            .take(query.limit)
+            .map(|(id, entry)| entry.to_task(*id))
+            .collect()
+    }
+
+    /// `Changed` unless task `id` is still at `expected` (`None`: no expectation); `NoSuchTask`
+    /// when it is gone.
+    pub(super) fn check_revision(
+        &self,
+        id: u64,
+        expected: Option<Revision>,
+    ) -> Result<(), StoreError> {
+        let Some(Revision(expected)) = expected else {
+            return Ok(());
+        };
+        match self.tasks.get(&id) {
+            None => Err(StoreError::NoSuchTask),
+            Some(entry) if entry.revision != expected => Err(StoreError::Changed),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Task `id` and its revision.
+    pub(super) fn revision(&self, id: u64) -> Option<Revision> {
+        self.tasks.get(&id).map(|entry| Revision(entry.revision))
     }
 
     /// Whether `change` can be applied; changes nothing.
@@ -246,57 +187,86 @@ impl State {
 
     /// Checks `change`, then applies it in one step; returns the attachment it dropped, to be
     /// freed after unlocking.
-    pub(super) fn apply(&mut self, change: Change) -> Result<Option<StoredFile>, StoreError> {
+    pub(super) fn apply(&mut self, change: Change) -> Result<Option<Attached>, StoreError> {
         self.check(&change)?;
-        let mut freed = None;
-        match change {
+        let freed = match change {
             Change::Create { id, new } => {
-                self.next_id = self.next_id.max(id + 1);
-                self.ids_by_title.insert(new.title.clone(), id);
-                let entry = Entry {
-                    title: new.title,
-                    priority: new.priority,
-                    done: new.done,
-                    file: None,
-                };
-                self.live_bytes += entry.cost();
-                self.tasks.insert(id, entry);
-                self.positions.insert(id);
+                self.insert(id, new);
+                None
             }
             Change::Patch { id, patch } => {
-                let entry = self.tasks.get_mut(&id).expect("checked");
-                let before = entry.cost();
-                if let Some(title) = patch.title {
-                    self.ids_by_title.remove(&entry.title);
-                    self.ids_by_title.insert(title.clone(), id);
-                    entry.title = title;
-                }
-                entry.priority = patch.priority.unwrap_or(entry.priority);
-                entry.done = patch.done.unwrap_or(entry.done);
-                self.live_bytes = self.live_bytes - before + entry.cost();
+                self.patch(id, patch);
+                None
             }
-            Change::Delete { id } => {
-                let entry = self.tasks.remove(&id).expect("checked");
-                self.positions.remove(id);
-                self.ids_by_title.remove(&entry.title);
-                self.live_bytes -= entry.cost();
-                freed = entry.file;
+            Change::Delete { id } => self.remove(id),
+            Change::Attach { id, file } => self.set_file(id, Some(file)),
+            Change::Detach { id } => self.set_file(id, None),
+            Change::NextId(next_id) => {
+                self.next_id = self.next_id.max(next_id);
+                None
             }
-            Change::Attach { id, file } => {
-                let entry = self.tasks.get_mut(&id).expect("checked");
-                let before = entry.cost();
-                freed = entry.file.replace(file);
-                self.live_bytes = self.live_bytes - before + entry.cost();
-            }
-            Change::Detach { id } => {
-                let entry = self.tasks.get_mut(&id).expect("checked");
-                let before = entry.cost();
-                freed = entry.file.take();
-                self.live_bytes = self.live_bytes - before + entry.cost();
-            }
-            Change::NextId(next_id) => self.next_id = self.next_id.max(next_id),
-        }
+        };
         Ok(freed)
+    }
+
+    /// A fresh revision for an entry that is changing.
+    fn stamp(&mut self) -> u64 {
+        let revision = self.next_revision;
+        self.next_revision += 1;
+        revision
+    }
+
+    fn insert(&mut self, id: u64, new: NewTask) {
+        self.next_id = self.next_id.max(id + 1);
+        self.ids_by_title.insert(new.title.clone(), id);
+        self.counts.add(new.done, new.priority);
+        let entry = Entry {
+            title: new.title,
+            priority: new.priority,
+            done: new.done,
+            file: None,
+            revision: self.stamp(),
+        };
+        self.live_bytes += entry.cost();
+        self.tasks.insert(id, entry);
+        self.positions.insert(id);
+    }
+
+    fn patch(&mut self, id: u64, patch: TaskPatch) {
+        let revision = self.stamp();
+        let entry = self.tasks.get_mut(&id).expect("checked");
+        let before = entry.cost();
+        if let Some(title) = patch.title {
+            self.ids_by_title.remove(&entry.title);
+            self.ids_by_title.insert(title.clone(), id);
+            entry.title = title;
+        }
+        self.counts.remove(entry.done, entry.priority);
+        entry.priority = patch.priority.unwrap_or(entry.priority);
+        entry.done = patch.done.unwrap_or(entry.done);
+        self.counts.add(entry.done, entry.priority);
+        entry.revision = revision;
+        self.live_bytes = self.live_bytes - before + entry.cost();
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Attached> {
+        let entry = self.tasks.remove(&id).expect("checked");
+        self.positions.remove(id);
+        self.ids_by_title.remove(&entry.title);
+        self.counts.remove(entry.done, entry.priority);
+        self.live_bytes -= entry.cost();
+        entry.file
+    }
+
+    /// Sets, replaces or (with `None`) removes the attachment; returns the one it dropped.
+    fn set_file(&mut self, id: u64, file: Option<Attached>) -> Option<Attached> {
+        let revision = self.stamp();
+        let entry = self.tasks.get_mut(&id).expect("checked");
+        let before = entry.cost();
+        let freed = std::mem::replace(&mut entry.file, file);
+        entry.revision = revision;
+        self.live_bytes = self.live_bytes - before + entry.cost();
+        freed
     }
 
     /// Applies a record read from disk.
@@ -313,6 +283,7 @@ impl State {
     /// The blobs the state refers to, with their sizes.
     pub(super) fn blobs(&self) -> HashMap<String, u64> {
         let files = self.tasks.values().filter_map(|entry| entry.file.as_ref());
+        let files = files.map(|attached| &attached.file);
         files
             .filter_map(|file| match &file.content {
                 Content::Blob(blob) => Some((blob.name.clone(), blob.size)),

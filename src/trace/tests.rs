@@ -12,7 +12,6 @@ fn exchange<'a>(request: Message<'a>, response: Option<Message<'a>>) -> Exchange
     Exchange {
         client: client(),
         connection: 3,
-        sequence: 12,
         request,
         request_error: None,
         response,
@@ -37,7 +36,7 @@ fn body<'a>(first_bytes: &'a [u8], total_len: u64, content_type: Option<&'a str>
 
 /// The lines the request part shows (the block's first line and the response aside).
 fn request_lines(request: Message<'_>) -> Vec<String> {
-    format_exchange(&exchange(request, None))
+    format_exchange(12, &exchange(request, None))
         .lines()
         .skip(1)
         .map(str::to_owned)
@@ -74,7 +73,7 @@ fn a_whole_exchange_reads_like_curl_verbose() {
         }),
     };
     assert_eq!(
-        format_exchange(&exchange(request, Some(response))),
+        format_exchange(12, &exchange(request, Some(response))),
         "* #12 from 127.0.0.1:51234, connection 3\n\
          > POST /tasks HTTP/1.1\n\
          > Host: localhost:8000\n\
@@ -96,9 +95,8 @@ fn a_whole_exchange_reads_like_curl_verbose() {
 fn the_header_line_names_sequence_client_and_connection() {
     let mut traced = exchange(head(b"GET / HTTP/1.1\r\n\r\n"), None);
     traced.client = "[::1]:8080".parse().unwrap();
-    traced.sequence = 1;
     traced.connection = 99;
-    let block = format_exchange(&traced);
+    let block = format_exchange(1, &traced);
     assert_eq!(
         block.lines().next(),
         Some("* #1 from [::1]:8080, connection 99")
@@ -202,7 +200,7 @@ fn a_head_cut_short_shows_what_arrived() {
         )),
     );
     traced.request_error = Some("request head not complete after 10 s");
-    let block = format_exchange(&traced);
+    let block = format_exchange(12, &traced);
     assert_eq!(
         block,
         "* #12 from 127.0.0.1:51234, connection 3\n\
@@ -220,7 +218,7 @@ fn transport_notes_follow_their_side_and_no_response_shows_none() {
     let mut traced = exchange(head(b"GET / HTTP/1.1\r\n\r\n"), None);
     traced.response_error = Some("write abandoned\x1b[2J");
     traced.request_error = Some("first");
-    let block = format_exchange(&traced);
+    let block = format_exchange(12, &traced);
     assert_eq!(
         block,
         "* #12 from 127.0.0.1:51234, connection 3\n\
@@ -375,15 +373,20 @@ fn invalid_bytes_at_the_edge_are_escaped_not_dropped() {
 }
 
 #[test]
-fn the_sink_numbers_exchanges_from_one() {
+fn the_sink_numbers_blocks_from_one_in_the_order_written() {
     let sink = TraceSink::new(Vec::new());
+    let traced = exchange(head(b"GET / HTTP/1.1\r\n\r\n"), None);
+    let numbers = (
+        sink.write(&traced),
+        sink.write(&traced),
+        sink.write(&traced),
+    );
+    assert_eq!(numbers, (1, 2, 3));
+    let output = String::from_utf8(sink.into_inner()).unwrap();
+    let firsts: Vec<&str> = output.lines().filter(|l| l.starts_with('*')).collect();
     assert_eq!(
-        (
-            sink.next_sequence(),
-            sink.next_sequence(),
-            sink.next_sequence()
-        ),
-        (1, 2, 3)
+        firsts,
+        [1, 2, 3].map(|n| format!("* #{n} from 127.0.0.1:51234, connection 3"))
     );
 }
 
@@ -426,7 +429,6 @@ fn blocks_from_many_threads_never_interleave() {
                     None,
                 );
                 traced.connection = connection as u64;
-                traced.sequence = sink.next_sequence();
                 sink.write(&traced);
             });
         }
@@ -447,4 +449,9 @@ fn blocks_from_many_threads_never_interleave() {
         .collect();
     connections.sort_unstable();
     assert_eq!(connections, (0..8).collect::<Vec<u64>>());
+    let numbers: Vec<&str> = blocks
+        .iter()
+        .map(|block| block.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(numbers, ["#1", "#2", "#3", "#4", "#5", "#6", "#7", "#8"]);
 }

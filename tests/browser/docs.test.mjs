@@ -154,6 +154,15 @@ async function main() {
       return `${shown.length} operations built from /openapi.json`;
     });
 
+    await step('the About box explains CORS and --trace', async () => {
+      const about = page.locator('#api-about');
+      await expectVisible(about, 'the About box');
+      const text = await page.locator('#api-description').textContent();
+      check(text.includes('--cors-origin') && text.includes('preflight') && text.includes('--trace'),
+        `the About box does not mention --cors-origin, the preflight and --trace: ${text.slice(-400)}`);
+      return 'Calling taskd from a web page (CORS), Watching the wire';
+    });
+
     await step('accessibility: every form control is labelled, every action is a button', async () => {
       const report = await page.evaluate(() => {
         // Open every card so that every control is rendered, then close them again.
@@ -198,7 +207,14 @@ async function main() {
       check(text.includes('Created') && text.includes('RFC 9110 §15.3.2') && text.includes('Location'),
         `the 201 explanation lacks "Created", "RFC 9110 §15.3.2" or "Location": ${text.slice(0, 200)}`);
       await expectVisible(page.locator('#status-guide tr[data-status-row="201"]'), 'the 201 row of the status table');
-      return 'RFC 9110 §15.3.2 and Location, from the status table';
+      // The 201's ETag is the new task's: its button fills If-Match on the task's own cards.
+      const etag = (await op.locator('[data-response] dd[data-header="etag"]').textContent()).trim();
+      await explain.locator('button[data-use-etag="If-Match"]').click();
+      const ifMatch = page.locator('details[data-operation="update_task"] input[data-param="If-Match"]');
+      check((await ifMatch.inputValue()) === etag, `update_task's If-Match holds ${JSON.stringify(await ifMatch.inputValue())}, not the 201's ETag ${etag}`);
+      // Emptied again (the cards are closed, so not by typing), for the steps that follow.
+      await page.evaluate(() => document.querySelectorAll('input[data-param="If-Match"]').forEach((i) => { i.value = ''; }));
+      return 'RFC 9110 §15.3.2 and Location, from the status table; its ETag fills If-Match of /tasks/{task_id}';
     });
 
     await step('desktop screenshot (1280×900)', async () => {
@@ -240,6 +256,74 @@ async function main() {
       const saved = readFileSync(await download.path());
       check(saved.equals(UPLOAD_BYTES), `downloaded ${saved.length} bytes that differ from the ${UPLOAD_BYTES.length} uploaded`);
       return `${shown.status}, saved "${download.suggestedFilename()}", ${saved.length} bytes identical to the upload`;
+    });
+
+    await step('every card can send If-Match, If-None-Match and Range', async () => {
+      const missing = await page.evaluate(() => {
+        const cards = [...document.querySelectorAll('details[data-operation], details[data-probe]')];
+        return cards.flatMap((card) => ['If-Match', 'If-None-Match', 'Range']
+          .filter((name) => !card.querySelector(`input[data-in="header"][data-param="${name}"]`))
+          .map((name) => `${card.dataset.operation || card.dataset.probe}: ${name}`));
+      });
+      check(missing.length === 0, `cards without the field: ${missing.join(', ')}`);
+      return 'on every operation and probe card';
+    });
+
+    await step('ETag, then If-None-Match: a 304 shown as it came (GET /tasks/{id})', async () => {
+      const op = await openOperation(page, 'get_task');
+      await fillParam(op, 'task_id', taskId);
+      const first = await send(op);
+      expectStatus(first, 200, 'OK');
+      const etag = first.headers.etag;
+      check(/^"[0-9a-f]{32}"$/.test(etag || ''), `ETag shown: ${etag}`);
+      check(first.headers['cache-control'] === 'no-cache', `Cache-Control shown: ${first.headers['cache-control']}`);
+      await first.explain.locator('button[data-use-etag="If-None-Match"]').click();
+      const field = op.locator('input[data-param="If-None-Match"]');
+      check((await field.inputValue()) === etag, `the button put ${await field.inputValue()} into If-None-Match`);
+      const shown = await send(op);
+      expectStatus(shown, 304, 'Not Modified');
+      check(shown.empty && shown.body === null, 'the 304 is not shown with an empty body');
+      check(shown.headers.etag === etag, `the 304's ETag: ${shown.headers.etag}`);
+      check(!('content-length' in shown.headers) && !('content-type' in shown.headers),
+        `a 304 shown with Content-Length or Content-Type: ${JSON.stringify(shown.headers)}`);
+      const text = await shown.explain.innerText();
+      check(text.includes('RFC 9110 §15.4.5'), 'the 304 explanation does not cite RFC 9110 §15.4.5');
+      await field.fill('');
+      return `${shown.status}, ETag ${etag}, no body`;
+    });
+
+    await step('412 for a stale If-Match (PATCH /tasks/{id})', async () => {
+      const op = await openOperation(page, 'update_task');
+      await fillParam(op, 'task_id', taskId);
+      await fillParam(op, 'If-Match', '"0123456789abcdef0123456789abcdef"');
+      await op.locator('textarea[data-body]').fill('{"done": true}');
+      expectedErrorStatuses.push([`/tasks/${taskId}`, 412]);
+      const shown = await send(op);
+      expectStatus(shown, 412, 'Precondition Failed');
+      check(JSON.parse(shown.body).detail === 'Precondition Failed', `body shown: ${shown.body}`);
+      check((await shown.explain.innerText()).includes('RFC 9110 §15.5.13'), 'the 412 explanation does not cite §15.5.13');
+      await fillParam(op, 'If-Match', '');
+      return `${shown.status}, nothing changed`;
+    });
+
+    await step('Range: a 206 of one range and of two (GET /tasks/{id}/attachment)', async () => {
+      const op = await openOperation(page, 'download_attachment');
+      await fillParam(op, 'task_id', taskId);
+      await fillParam(op, 'Range', 'bytes=0-9');
+      const one = await send(op);
+      expectStatus(one, 206, 'Partial Content');
+      const size = UPLOAD_BYTES.length;
+      check(one.headers['content-range'] === `bytes 0-9/${size}`, `Content-Range shown: ${one.headers['content-range']}`);
+      check(one.body === UPLOAD_BYTES.subarray(0, 10).toString(), `body shown: ${JSON.stringify(one.body)}`);
+      await fillParam(op, 'Range', 'bytes=0-4,10-14');
+      const two = await send(op);
+      expectStatus(two, 206, 'Partial Content');
+      check(/^multipart\/byteranges; boundary=/.test(two.headers['content-type'] || ''), `Content-Type shown: ${two.headers['content-type']}`);
+      check(two.body && two.body.includes(`Content-Range: bytes 0-4/${size}`) && two.body.includes(`Content-Range: bytes 10-14/${size}`),
+        `multipart body shown: ${JSON.stringify((two.body || '').slice(0, 200))}`);
+      check((await two.explain.innerText()).includes('RFC 9110 §15.3.7'), 'the 206 explanation does not cite §15.3.7');
+      await fillParam(op, 'Range', '');
+      return `bytes 0-9 as ${one.headers['content-range']}, then two parts`;
     });
 
     await step('422 items with their loc explained (GET /tasks/abc)', async () => {

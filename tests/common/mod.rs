@@ -10,6 +10,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use taskd::{Config, Handle, Server};
 
+mod wire;
+#[allow(unused_imports)] // only the transport tests use these
+pub use wire::*;
+
 /// A running server; dropping it shuts it down and joins its workers.
 pub struct TestServer {
     handle: Handle,
@@ -121,6 +125,9 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
         match stream.read(&mut buf) {
             Ok(0) => break false,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
+            // signal(7): a socket read with a timeout fails with EINTR after the process was
+            // stopped and continued, even with no signal handler; it is no answer.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 break true
             }
@@ -141,7 +148,8 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> Response {
 }
 
 /// Reads exactly one response off `stream`, framed by its `Content-Length` (no body for 1xx,
-/// 204, or the answer to a HEAD when `head_request`), leaving any further bytes in `buffer`.
+/// 204, 304, or the answer to a HEAD when `head_request`: RFC 9112 §6.3), leaving any further
+/// bytes in `buffer`. A 206 is framed like a 200, multipart/byteranges too.
 pub fn read_one_response(
     stream: &mut TcpStream,
     buffer: &mut Vec<u8>,
@@ -150,7 +158,8 @@ pub fn read_one_response(
     loop {
         if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = parse_response(&buffer[..end + 4]).expect("a parseable head");
-            let no_body = head_request || head.status < 200 || head.status == 204;
+            let no_body =
+                head_request || head.status < 200 || head.status == 204 || head.status == 304;
             let length: usize = match head.header("Content-Length") {
                 Some(value) if !no_body => value.parse().expect("numeric Content-Length"),
                 _ => 0,
@@ -161,7 +170,11 @@ pub fn read_one_response(
             }
         }
         let mut chunk = [0u8; 8192];
-        let n = stream.read(&mut chunk).expect("read (timed out?)");
+        let n = match stream.read(&mut chunk) {
+            // As in `send_raw`: EINTR after a stop and continue is no answer; read again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            read => read.expect("read (timed out?)"),
+        };
         assert!(
             n > 0,
             "connection closed mid-response: {:?}",

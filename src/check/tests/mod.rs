@@ -7,6 +7,7 @@ mod rules;
 mod session;
 mod uploads;
 mod validation;
+mod validators;
 
 use super::message::Response;
 use super::report::Outcome;

@@ -1,0 +1,33 @@
+//! Validators, conditional requests, ranges and list navigation (CONTRACT §11; RFC 9110 §8.8,
+//! §13, §14; RFC 8288), as pure functions over field values: no sockets, no store, and no clock
+//! except where a rule names one (RFC 850's two-digit years, `If-Range`'s strong dates).
+//!
+//! A handler reads the request's fields, asks these functions what to answer, and writes it:
+//! - [`digest`]: MurmurHash3 x64_128, fed as an upload streams in; the root of every tag.
+//! - [`etag`]: the strong tags taskd sends ([`EntityTag::for_task`], `for_list_page`,
+//!   `for_attachment`), `If-Match` / `If-None-Match` lists, strong and weak comparison.
+//! - [`date`]: HTTP-dates in the three formats of RFC 9110 §5.6.7.
+//! - [`preconditions`]: RFC 9110 §13.2.2's evaluation → proceed, 304 or 412.
+//! - [`range`]: `Range` and `If-Range` on a download → the whole, 416, or ranges to send.
+//! - [`byteranges`]: the `multipart/byteranges` body of a 206 with several ranges, laid out as
+//!   literal bytes and slices of the attachment, with its exact length.
+//! - [`navigation`]: the list's `X-Total-Count` and `Link`.
+
+pub mod byteranges;
+pub mod date;
+pub mod digest;
+pub mod etag;
+pub mod navigation;
+pub mod preconditions;
+pub mod range;
+
+pub use byteranges::{boundary_for, ByteRangesBody, Segment};
+pub use date::{parse_http_date, parse_http_date_at, whole_seconds};
+pub use digest::{Digest, Digester};
+pub use etag::{EntityTag, Tag, TagList};
+pub use navigation::Navigation;
+pub use preconditions::{evaluate, Current, Method, Outcome, Preconditions};
+pub use range::{
+    if_range_holds, parse_range, select_ranges, unsatisfied_content_range, ByteRange, Ranges,
+    MAX_RANGE_SPECS,
+};
