@@ -7,11 +7,18 @@
 use taskd::http1::chunked::{MAX_EXTENSION_BYTES, MAX_TRAILER_BYTES, MAX_TRAILER_FIELDS};
 use taskd::http1::rules::{is_tchar, Framing};
 
-/// The length of the head at the start of `bytes`: empty lines before the request line are
-/// skipped (§2.2), the request line ends at its LF, and the head at the first empty line
-/// after it (LF LF or LF CR LF). `None` when `bytes` holds no complete head.
+/// The length of the head at the start of `bytes`: empty lines (LF or CR LF, never a lone CR)
+/// before the request line are skipped (§2.2), the request line ends at its LF, and the head
+/// at the first empty line after it (LF LF or LF CR LF). `None` when `bytes` holds no
+/// complete head.
 pub fn head_end(bytes: &[u8]) -> Option<usize> {
-    let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let mut start = 0;
+    while let Some(line) = [&b"\n"[..], b"\r\n"]
+        .into_iter()
+        .find(|line| bytes[start..].starts_with(line))
+    {
+        start += line.len();
+    }
     let line_end = start + bytes[start..].iter().position(|&b| b == b'\n')?;
     (line_end..bytes.len())
         .filter(|&at| bytes[at] == b'\n')
