@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes one taskd target with libFuzzer on the stable toolchain (no cargo-fuzz, no nightly).
 #
-#   fuzz/run.sh TARGET SECONDS [libFuzzer flags...]     TARGET: router | json_body | multipart
+#   fuzz/run.sh TARGET SECONDS [libFuzzer flags...]     TARGET: router | json_body | multipart | http1
 #
 # Builds fuzz/ in release (debug assertions and overflow checks on, see Cargo.toml) into
 # fuzz/target with the SanitizerCoverage flags cargo-fuzz uses without a sanitizer, then runs
@@ -14,11 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-usage() { echo "usage: fuzz/run.sh router|json_body|multipart SECONDS [libFuzzer flags...]" >&2; exit 2; }
+usage() { echo "usage: fuzz/run.sh router|json_body|multipart|http1 SECONDS [libFuzzer flags...]" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 target=$1 seconds=$2
 shift 2
-case $target in router | json_body | multipart) ;; *) usage ;; esac
+case $target in router | json_body | multipart | http1) ;; *) usage ;; esac
 [[ $seconds =~ ^[0-9]+$ ]] || usage
 
 host=$(rustc -vV | sed -n 's/^host: //p')
@@ -60,5 +60,7 @@ if [ "$status" -ne 0 ]; then
   grep -E -A12 "panicked at|==[0-9]+== ERROR|deadly signal|Test unit written|timeout after" "$log" |
     head -n 60 >&2 || tail -n 40 "$log" >&2
 fi
-echo "$target: ${execs:-?} executions in $elapsed s, corpus $units units, exit $status"
+# libFuzzer's last status line: edges covered (cov) and features (ft).
+coverage=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1 || true)
+echo "$target: ${execs:-?} executions in $elapsed s, ${coverage:-cov: ?}, corpus $units units, exit $status"
 [ "$status" -eq 0 ] || exit 1

@@ -3,6 +3,7 @@
 //! `tests/replay.rs` replays the committed seeds and regression inputs through them on stable
 //! without libFuzzer (`cargo test --manifest-path fuzz/Cargo.toml`).
 
+pub mod http1;
 pub mod json_body;
 pub mod multipart;
 pub mod router;

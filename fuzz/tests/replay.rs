@@ -57,3 +57,37 @@ fn json_body_inputs() {
 fn multipart_inputs() {
     replay("multipart", taskd_fuzz::multipart::check);
 }
+
+#[test]
+fn http1_inputs() {
+    replay("http1", taskd_fuzz::http1::check);
+}
+
+/// Each `seeds/http1/NNN-*` seed is one refusal shape of CONTRACT §13: read whole, its
+/// connection ends with that status, from the head or from the chunked framing.
+#[test]
+fn http1_refusal_seeds_earn_their_status() {
+    use taskd_fuzz::http1::{serve, Answer, Event, Input};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/http1");
+    let mut checked = 0;
+    for entry in fs::read_dir(dir).expect("seeds/http1") {
+        let path = entry.expect("readable directory").path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(expected) = name[..3.min(name.len())].parse::<u16>() else {
+            continue;
+        };
+        let input = Input::decode(&fs::read(&path).expect("readable seed")).expect("a seed");
+        let events = serve(&input.stream, &[usize::MAX], input.app);
+        let status = match events.last() {
+            Some(Event::Refused { refusal, .. }) => taskd::ApiError::from(*refusal).status(),
+            Some(Event::Served(served)) => match served.answer {
+                Answer::Layer(refusal) => taskd::ApiError::from(refusal).status(),
+                _ => 0,
+            },
+            _ => 0,
+        };
+        assert_eq!(status, expected, "{name}: {events:?}");
+        checked += 1;
+    }
+    assert!(checked > 0, "no refusal seeds");
+}

@@ -310,3 +310,7 @@ impl Read for BodyReader<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "body_tests.rs"]
+mod tests;

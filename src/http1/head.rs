@@ -189,11 +189,14 @@ pub fn parse(bytes: &[u8]) -> Result<Head, Refusal> {
     if line.len() > MAX_REQUEST_LINE {
         return Err(Refusal::UriTooLong);
     }
-    let (method, target, version) = request_line(line)?;
     let section = line_end + 1;
+    // The limits come before the syntax: the scanner refuses an oversized field section before
+    // it has seen all of it, so a head read whole must get the same 431, or the answer would
+    // depend on how the bytes were split into reads.
     if bytes.len() - section > MAX_FIELD_SECTION + 2 {
         return Err(Refusal::FieldsTooLarge);
     }
+    let (method, target, version) = request_line(line)?;
     let fields = field_lines(bytes, section)?;
     let mut head = Head {
         method: start + method.start..start + method.end,

@@ -87,6 +87,24 @@ fn a_long_field_section_is_431_before_it_ends() {
     assert!(parsed(&enough).is_ok());
 }
 
+/// A head is refused for its size before its syntax is looked at: the scanner refuses a field
+/// section over the limit before it has seen the end of it, so a head read whole must get
+/// that same 431 whatever its request line holds, or the answer would depend on how the
+/// bytes were split into reads. Found by the `http1` fuzz target
+/// (fuzz/regressions/http1/431-before-request-line-syntax).
+#[test]
+fn the_size_limits_come_before_the_request_line_syntax() {
+    let field = format!("X: {}\r\n", "b".repeat(1000));
+    let head = format!("G@T / HTTP/2.0\r\nHost: a\r\n{}\r\n", field.repeat(70));
+    let mut scanner = Scanner::default();
+    let trickled = (1..=head.len())
+        .map(|end| scanner.scan(&head.as_bytes()[..end]))
+        .find(|scan| *scan != Scan::Partial);
+    assert_eq!(trickled, Some(Scan::Refused(Refusal::FieldsTooLarge)));
+    assert_eq!(scan_all(head.as_bytes()), Scan::Complete(head.len()));
+    assert_eq!(parsed(&head), Err(Refusal::FieldsTooLarge));
+}
+
 #[test]
 fn method_target_version_and_fields_are_read() {
     let text = "\r\nPATCH /tasks/3?x=1 HTTP/1.1\r\nHost: example.test:8000\r\nX-Empty:\r\nContent-Type:  application/json \r\n\r\n";
