@@ -79,10 +79,33 @@ fn ready_line_names_the_real_port_and_the_server_answers_there() {
     assert_eq!(response.status, 200);
 }
 
+/// Issue 11: `--workers N` outlived the worker pool, so existing command lines and unit files
+/// keep working; it is ignored, with one line saying so.
 #[test]
-fn workers_flag_is_accepted() {
-    let (_running, addr, _) = start(&["--workers", "1", "--max-upload-bytes=1024"]);
+fn workers_flag_is_accepted_ignored_and_warned_about() {
+    let mut command = Command::new(TASKD);
+    command.args([
+        "--addr",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--max-upload-bytes=1024",
+    ]);
+    let (running, addr, stderr) = start_logging(command);
     assert_eq!(common::get(addr, "/tasks").text(), "[]");
+    signal(&running, "-TERM");
+    assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut log).unwrap();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("--workers"))
+        .collect();
+    assert_eq!(
+        warnings,
+        ["taskd: warning: --workers is deprecated and ignored: every connection has its own thread"],
+        "{log}"
+    );
 }
 
 #[test]
@@ -185,11 +208,11 @@ fn sigint_on_an_idle_server_exits_0() {
 }
 
 /// SIGTERM lets a request whose body is still arriving finish, then exits 0. The request asks
-/// `Expect: 100-continue`, and tiny_http sends `100 Continue` only when a handler starts reading
-/// the body, so the signal goes out while the request is provably in a worker's hands.
+/// `Expect: 100-continue`, and taskd sends `100 Continue` only when the handler starts reading
+/// the body, so the signal goes out while the request is provably being handled.
 #[test]
 fn sigterm_finishes_the_request_in_flight_then_exits_0() {
-    let (running, addr, _) = start(&["--workers", "1"]);
+    let (running, addr, _) = start(&[]);
     let body = format!(r#"{{"title":"in flight","pad":"{}"}}"#, "x".repeat(4000));
     let head = common::request_head(
         addr,

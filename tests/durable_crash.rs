@@ -68,14 +68,7 @@ impl Drop for Running {
 
 fn start(dir: &Path) -> (Running, SocketAddr) {
     let mut child = Command::new(TASKD)
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--quiet",
-            "--workers",
-            "4",
-            "--data-dir",
-        ])
+        .args(["--addr", "127.0.0.1:0", "--quiet", "--data-dir"])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -83,6 +83,29 @@ fn chunk_extensions_over_4_kib_are_400() {
     assert_chunked_body_refused(&[body.as_bytes()]);
 }
 
+/// RFC 9112 §7.1.1 lets a server limit extensions; taskd also caps them at 64 KiB per body, so a
+/// small body cannot come wrapped in gigabytes of framing. 64 KiB in all is still accepted.
+#[test]
+fn chunk_extensions_over_64_kib_in_one_body_are_400() {
+    let padded = |chunks: usize| {
+        // ";x=" and 4,093 bytes: 4 KiB of extension on each 1-byte chunk.
+        let extension = format!(";x={}", "e".repeat(4 * 1024 - 3));
+        let title = "{\"title\":\"Framed\"}";
+        let mut body: String = title[..chunks]
+            .chars()
+            .map(|c| format!("1{extension}\r\n{c}\r\n"))
+            .collect();
+        body.push_str(&format!(
+            "{:x}\r\n{}\r\n0\r\n\r\n",
+            title.len() - chunks,
+            &title[chunks..]
+        ));
+        body
+    };
+    assert_chunked_body_accepted(padded(16).as_bytes());
+    assert_chunked_body_refused(&[padded(17).as_bytes()]);
+}
+
 /// RFC 9112 §7.1.2: a server limits trailers; ours is 16 KiB of trailer section.
 #[test]
 fn a_trailer_section_over_16_kib_is_400() {

@@ -6,6 +6,10 @@ use std::ops::Range;
 
 /// Most bytes of chunk extensions on one chunk-size line.
 pub const MAX_EXTENSION_BYTES: usize = 4 * 1024;
+/// Most bytes of chunk extensions in a whole body. Extensions carry nothing taskd uses, and
+/// without a total a client could send gigabytes of them around a 1 MiB body (4 KiB per 1-byte
+/// chunk), keeping a thread busy for as long as it cares to (hyper caps them at 16 KiB a body).
+pub const MAX_BODY_EXTENSION_BYTES: usize = 64 * 1024;
 /// Most bytes of the trailer section.
 pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
 /// Most trailer field lines.
@@ -70,6 +74,8 @@ enum State {
 pub struct Decoder {
     state: State,
     extension_bytes: usize,
+    /// Extension bytes in the whole body so far.
+    body_extension_bytes: usize,
     trailer_bytes: usize,
     trailer_fields: usize,
     /// The trailer line being read, to check its shape; fields are otherwise discarded.
@@ -84,6 +90,7 @@ impl Default for Decoder {
                 digits: 0,
             },
             extension_bytes: 0,
+            body_extension_bytes: 0,
             trailer_bytes: 0,
             trailer_fields: 0,
             trailer_line: Vec::new(),
@@ -161,7 +168,10 @@ impl Decoder {
             (State::Extension { value }, b'\r') => State::SizeLf { value },
             (State::Extension { value }, _) if is_field_byte(byte) => {
                 self.extension_bytes += 1;
-                if self.extension_bytes > MAX_EXTENSION_BYTES {
+                self.body_extension_bytes += 1;
+                if self.extension_bytes > MAX_EXTENSION_BYTES
+                    || self.body_extension_bytes > MAX_BODY_EXTENSION_BYTES
+                {
                     return Err(Malformed);
                 }
                 State::Extension { value }

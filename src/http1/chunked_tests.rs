@@ -125,6 +125,17 @@ fn extensions_are_ignored_up_to_their_limit() {
     assert_eq!(decode(b"1;a\0\r\nx\r\n0\r\n\r\n"), Err(Malformed));
 }
 
+/// Extensions are bounded per body too, so framing cannot grow without end around a small body.
+#[test]
+fn extensions_are_bounded_per_body() {
+    let chunk = format!("1;{}\r\nx\r\n", "e".repeat(MAX_EXTENSION_BYTES));
+    let chunks = MAX_BODY_EXTENSION_BYTES / MAX_EXTENSION_BYTES;
+    let at_limit = format!("{}0\r\n\r\n", chunk.repeat(chunks));
+    assert_eq!(decode(at_limit.as_bytes()), Ok(b"x".repeat(chunks)));
+    let over = format!("{}1;e\r\nx\r\n0\r\n\r\n", chunk.repeat(chunks));
+    assert_eq!(decode(over.as_bytes()), Err(Malformed));
+}
+
 #[test]
 fn trailers_are_read_and_discarded_within_their_limits() {
     assert_eq!(
