@@ -15,8 +15,10 @@ use super::framing::{Framing, SentHeaders, MAX_FRAMING_RUN};
 use super::INVALID;
 use crate::error::ApiError;
 
-/// Bytes asked of the reader per turn (one `read` call).
-const CHUNK_BYTES: usize = 64 * 1024;
+/// Bytes asked of the reader per turn (one `read` call): 256 KiB rather than 64 makes a large
+/// upload take a quarter of the reads, polls and chunk allocations (0.80× → 0.92× the tiny_http
+/// build's 256 MiB upload in the bench's `big` scenario, the digest of issue 12 included).
+const CHUNK_BYTES: usize = 256 * 1024;
 /// A backstop: how far the parser may read without producing a field or data before the body
 /// is refused. `Framing` refuses long runs of header bytes by their position first (which does
 /// not depend on read sizes); a run it allows is at most `MAX_FRAMING_RUN` bytes and may be read
