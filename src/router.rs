@@ -164,7 +164,7 @@ fn resource(path: &str) -> Option<Resource<'_>> {
 }
 
 /// Routes a request. `method` is case-sensitive (RFC 9110 §9.1); `HEAD` is routed as `GET`
-/// (RFC 9110 §9.3.2) and tiny_http drops the body.
+/// (RFC 9110 §9.3.2) and the connection layer sends no body.
 ///
 /// # Errors
 /// 404 `Not Found` for a path no route matches, 405 with the route's `Allow` for a method it
@@ -262,8 +262,10 @@ fn decode_path(raw: &str) -> Option<String> {
 
 /// A relative `Location` for a decoded path: every byte that is not an RFC 3986 `pchar` or `/`
 /// is percent-encoded, and so is every query byte outside visible ASCII (existing `%XX` escapes
-/// stay as sent). tiny_http ends the request line only at CRLF, so a lone LF, CR or NUL can
-/// reach the query; none of them may reach the header, where it would split the response.
+/// stay as sent). The connection layer admits only visible ASCII in a target (a lone LF ends the
+/// request line), but the router does not rely on it: no CR, LF or NUL it is given may reach the
+/// header, where it would split the response (found by fuzzing on the tiny_http server, which
+/// ended the request line only at CRLF).
 fn redirect_location(decoded_path: &str, query: &str) -> String {
     const PCHAR_EXTRA: &[u8] = b"-._~!$&'()*+,;=:@/";
     let mut location = String::with_capacity(decoded_path.len() + query.len() + 1);

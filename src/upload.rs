@@ -171,7 +171,7 @@ pub fn read_file_field_into<R: Read + Send, S: FileSink>(
     }
     // A body declared larger than the biggest acceptable file plus room for the framing cannot
     // succeed: refuse it before reading a byte, so an `Expect: 100-continue` client is never
-    // told to send it (tiny_http sends `100 Continue` only on the first read).
+    // told to send it (`100 Continue` goes out only on the body's first read).
     if size_hint
         .is_some_and(|length| length > limits.max_file_bytes.saturating_add(FRAMING_ALLOWANCE))
     {

@@ -81,7 +81,7 @@ fn token_is_checked_before_routing() {
 }
 
 /// The body is not read: a refused upload answers at once even though its body never comes.
-/// (tiny_http itself reads bodies of up to 1 KiB before handing a request over, hence 100 kB.)
+/// (100 kB: the tiny_http server read bodies of up to 1 KiB before handing a request over.)
 #[test]
 fn token_is_checked_before_the_body_is_read() {
     let server = server_with_token();
@@ -113,8 +113,8 @@ fn without_a_configured_token_nothing_is_required() {
 }
 
 /// A small body announced with `Expect: 100-continue` is never sent before an answer comes, so
-/// the 401 must go out without waiting for it (tiny_http would otherwise wait for the body
-/// before writing anything, and client and server would wait for each other).
+/// the 401 must go out without waiting for it (the tiny_http server drained such a body before
+/// writing anything, and client and server waited for each other).
 #[test]
 fn token_is_checked_before_a_small_expected_body_is_sent() {
     let server = server_with_token();

@@ -129,7 +129,7 @@ pub fn run<S: Script + 'static>(load: Load, make: impl Fn(usize) -> S) -> io::Re
 
 /// Connects, prepares, and completes one untimed exchange before the next connection is made.
 ///
-/// One at a time, because tiny_http 0.12 can strand connections that arrive in a burst: its
+/// One at a time, because tiny_http 0.12 (the baseline) can strand connections that arrive in a burst: its
 /// connection pool (`util/task_pool.rs`) queues a new connection instead of starting a thread
 /// whenever its `waiting_tasks` counter says a thread is idle, and that counter still counts a
 /// thread that was already notified for the previous connection. The queued connection then

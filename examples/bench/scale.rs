@@ -75,8 +75,8 @@ pub fn run(bench: &Bench<'_>, table: &mut Table) -> io::Result<()> {
 
 /// `GET /tasks?skip=count-1000&limit=L` from one connection, indexed and walked
 /// (`done=false` matches every task, so it returns the same page through the walk). With
-/// `limit=100` the page is about 8 KB, which tiny_http writes in two `send`s, so Nagle's
-/// algorithm and the client's delayed ACK add about 40 ms to each; `limit=5` fits in one.
+/// `limit=100` the page is about 8 KB, which the tiny_http server wrote in two `send`s (Nagle's
+/// algorithm and the client's delayed ACK added about 40 ms to each); `limit=5` fits in one.
 fn deep_page(load: Load, count: u64, table: &mut Table) -> io::Result<()> {
     let skip = count - 1000;
     let single = Load {

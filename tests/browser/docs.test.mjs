@@ -114,7 +114,7 @@ async function send(op) {
   const explain = panel.locator('[data-explain]');
   return { panel, status, code, headers, body, empty, explain };
 }
-/** `reasons`: the phrases taskd may send (tiny_http uses RFC 7231's older names for 413 and 422). */
+/** `reasons`: the phrases the page may show for `code` (taskd sends RFC 9110's names). */
 function expectStatus(shown, code, ...reasons) {
   const lines = reasons.map((r) => `HTTP ${code} ${r}`);
   check(lines.includes(shown.status), `expected "${lines.join('" or "')}" on the page, it shows "${shown.status}"`);
