@@ -357,3 +357,46 @@ fn a_closed_stderr_costs_no_answer_and_no_shutdown() {
     signal(&running, "-TERM");
     assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
 }
+
+/// CONTRACT §13: each answer gets one access-log line, the layer's own refusals included (with
+/// `-` for a method and target it could not read) and the 503 at the connection cap.
+#[test]
+fn the_layers_refusals_get_an_access_log_line_each() {
+    let mut command = Command::new(TASKD);
+    command.args(["--addr", "127.0.0.1:0", "--max-connections", "1"]);
+    let (running, addr, stderr) = start_logging(command);
+    let mut busy = common::connect(addr);
+    let head = format!(
+        "POST /tasks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    );
+    std::io::Write::write_all(&mut busy, head.as_bytes()).unwrap();
+    let mut buffer = Vec::new();
+    let interim = common::read_one_response(&mut busy, &mut buffer, false);
+    assert_eq!(interim.status, 100);
+    // The first connection is provably busy reading its body, so the cap turns the next away.
+    let close = b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let unavailable = common::send_raw(addr, close);
+    assert_eq!(unavailable.status, 503);
+    drop(busy);
+    // Until the busy connection's thread has left, a newcomer may still meet the cap.
+    let answer = |bytes: &[u8]| loop {
+        let response = common::send_raw(addr, bytes);
+        if response.status != 503 {
+            return response.status;
+        }
+    };
+    assert_eq!(answer(b"GET / HTTP/2.0\r\n\r\n"), 505);
+    assert_eq!(
+        answer(b"GET /tasks HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+        400
+    );
+    assert_eq!(answer(close), 200);
+    signal(&running, "-TERM");
+    assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut log).unwrap();
+    assert_eq!(log.matches("\"- -\" 505 ").count(), 1, "{log}");
+    assert_eq!(log.matches("\"- -\" 400 ").count(), 1, "{log}");
+    assert!(log.contains("\"- -\" 503 "), "{log}");
+}
