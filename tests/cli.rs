@@ -1,6 +1,7 @@
 //! The `taskd` binary: the ready line on stdout, `--help`, a bad flag (exit 2), a port in use
 //! (exit 1), and serving real requests on the port it announced.
 
+mod binary;
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
@@ -35,16 +36,7 @@ fn start_with_stderr(extra: &[&str], stderr: Stdio) -> (Running, SocketAddr, Str
         .expect("start taskd");
     let stdout = child.stdout.take().expect("piped stdout");
     let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("read the ready line");
-    let addr = line
-        .trim_end()
-        .strip_prefix("taskd listening on http://")
-        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
-        .parse()
-        .expect("a socket address");
+    let (addr, line) = binary::ready_line(stdout);
     (running, addr, line)
 }
 
@@ -244,17 +236,10 @@ fn start_logging(mut command: Command) -> (Running, SocketAddr, std::process::Ch
         .stderr(Stdio::piped())
         .spawn()
         .expect("start taskd");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let stdout = child.stdout.take().expect("piped stdout");
     let stderr = child.stderr.take().expect("piped stderr");
     let running = Running(child);
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr = line
-        .trim_end()
-        .strip_prefix("taskd listening on http://")
-        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
-        .parse()
-        .expect("a socket address");
+    let (addr, _) = binary::ready_line(stdout);
     (running, addr, stderr)
 }
 

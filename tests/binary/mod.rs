@@ -12,6 +12,22 @@ use std::time::{Duration, Instant};
 
 const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
 
+/// Reads taskd's one ready line (`taskd listening on http://ADDR`) from its stdout: the address
+/// and the line as printed.
+pub fn ready_line(stdout: impl Read) -> (SocketAddr, String) {
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the ready line");
+    let addr = line
+        .trim_end()
+        .strip_prefix("taskd listening on http://")
+        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
+        .parse()
+        .expect("a socket address");
+    (addr, line)
+}
+
 /// A running binary; dropping it kills it.
 pub struct Taskd {
     child: Child,
@@ -41,16 +57,7 @@ impl Taskd {
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the ready line");
-        let addr = line
-            .trim_end()
-            .strip_prefix("taskd listening on http://")
-            .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
-            .parse()
-            .expect("a socket address");
+        let (addr, _) = ready_line(stdout);
         Taskd {
             child,
             addr,
