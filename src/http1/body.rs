@@ -211,18 +211,8 @@ impl<'c> BodyReader<'c> {
     /// Waits for more bytes in the buffer under the pace rule.
     fn fill(&mut self) -> Result<(), BodyFailure> {
         let pace = self.pace.get_or_insert_with(|| Pace::new(self.window));
-        loop {
-            let timeout = pace.time_left()?;
-            match self.inbound.fill(timeout, FRAMING_BUFFER_LIMIT) {
-                Ok(0) => return Err(BodyFailure::Gone),
-                Ok(read) => {
-                    pace.record(read);
-                    return Ok(());
-                }
-                Err(error) if wire::is_timeout(&error) => {}
-                Err(_) => return Err(BodyFailure::Gone),
-            }
-        }
+        let inbound = &mut *self.inbound;
+        paced_read(pace, |timeout| inbound.fill(timeout, FRAMING_BUFFER_LIMIT)).map(drop)
     }
 
     fn read_length(&mut self, out: &mut [u8], left: u64) -> Result<usize, BodyFailure> {
@@ -236,18 +226,8 @@ impl<'c> BodyReader<'c> {
             return Ok(count);
         }
         let pace = self.pace.get_or_insert_with(|| Pace::new(self.window));
-        loop {
-            let timeout = pace.time_left()?;
-            match self.inbound.read_direct(out, timeout) {
-                Ok(0) => return Err(BodyFailure::Gone),
-                Ok(read) => {
-                    pace.record(read);
-                    return Ok(read);
-                }
-                Err(error) if wire::is_timeout(&error) => {}
-                Err(_) => return Err(BodyFailure::Gone),
-            }
-        }
+        let inbound = &mut *self.inbound;
+        paced_read(pace, |timeout| inbound.read_direct(out, timeout))
     }
 
     fn read_chunked(&mut self, out: &mut [u8]) -> Result<usize, BodyFailure> {
@@ -278,6 +258,26 @@ impl<'c> BodyReader<'c> {
                     self.fill()?;
                 }
             }
+        }
+    }
+}
+
+/// One read under `--io-timeout`'s pace rule: a socket timeout inside the window is retried
+/// with what is left of it; the peer's close or a failed socket is `Gone`.
+fn paced_read(
+    pace: &mut Pace,
+    mut read: impl FnMut(Duration) -> io::Result<usize>,
+) -> Result<usize, BodyFailure> {
+    loop {
+        let timeout = pace.time_left()?;
+        match read(timeout) {
+            Ok(0) => return Err(BodyFailure::Gone),
+            Ok(count) => {
+                pace.record(count);
+                return Ok(count);
+            }
+            Err(error) if wire::is_timeout(&error) => {}
+            Err(_) => return Err(BodyFailure::Gone),
         }
     }
 }
