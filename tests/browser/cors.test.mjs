@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { check, counts, skip, step, StepFailed } from './steps.mjs';
 
 const TASKD_BIN = process.env.TASKD_BIN;
 if (!TASKD_BIN || !existsSync(TASKD_BIN)) {
@@ -34,28 +35,6 @@ const CHROMIUM_FLAGS = [
 const TOKEN = 'browser-test-' + process.pid;
 const TIMEOUT = 15_000;
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-class StepFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-async function step(name, fn) {
-  try {
-    const detail = await fn();
-    passed += 1;
-    console.log('PASS ' + name + (detail ? ': ' + detail : ''));
-  } catch (err) {
-    failed += 1;
-    console.log('FAIL ' + name + ': ' + (err && err.message ? err.message.split('\n')[0] : err));
-    throw new StepFailed(name);
-  }
-}
-function skip(name, why) {
-  skipped += 1;
-  console.log('SKIP ' + name + ': ' + why);
-}
 
 // The frontend: one function the test calls in the page, as a page's own code would call taskd.
 // It returns what a page can read: the status, the exposed fields, the body; or the TypeError
@@ -266,7 +245,7 @@ async function main() {
     });
   } catch (err) {
     if (!(err instanceof StepFailed)) {
-      failed += 1;
+      counts.failed += 1;
       console.log('FAIL ' + (err && err.stack ? err.stack : err));
     }
   } finally {
@@ -275,12 +254,12 @@ async function main() {
     pageServer.close();
   }
   console.log(`cors browser test took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`cors browser: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-  process.exit(failed ? 1 : 0);
+  console.log(`cors browser: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  process.exit(counts.failed ? 1 : 0);
 }
 
 main().catch((err) => {
   console.log('FAIL ' + (err && err.stack ? err.stack : err));
-  console.log(`cors browser: ${passed} passed, ${failed + 1} failed, ${skipped} skipped`);
+  console.log(`cors browser: ${counts.passed} passed, ${counts.failed + 1} failed, ${counts.skipped} skipped`);
   process.exit(1);
 });

@@ -14,6 +14,7 @@ import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { check, counts, step, StepFailed } from './steps.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -42,23 +43,6 @@ const UPLOAD_BYTES = Buffer.concat([
   Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
 ]);
 
-let passed = 0;
-let failed = 0;
-class StepFailed extends Error {}
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-async function step(name, fn) {
-  try {
-    const detail = await fn();
-    passed += 1;
-    console.log('PASS ' + name + (detail ? ': ' + detail : ''));
-  } catch (err) {
-    failed += 1;
-    console.log('FAIL ' + name + ': ' + (err && err.message ? err.message.split('\n')[0] : err));
-    throw new StepFailed(name);
-  }
-}
 
 // What the page asked for, and what it logged.
 const offOrigin = [];
@@ -414,7 +398,7 @@ async function main() {
     });
   } catch (err) {
     if (!(err instanceof StepFailed)) {
-      failed += 1;
+      counts.failed += 1;
       console.log('FAIL ' + (err && err.stack ? err.stack : err));
     }
     if (page) await page.screenshot({ path: path.join(SHOTS, 'failure.png'), fullPage: true }).catch(() => {});
@@ -422,12 +406,12 @@ async function main() {
     await browser.close();
   }
   console.log(`browser test took ${((Date.now() - started) / 1000).toFixed(1)} s; screenshots in ${path.relative(ROOT, SHOTS) || SHOTS}`);
-  console.log(`browser: ${passed} passed, ${failed} failed`);
-  process.exit(failed ? 1 : 0);
+  console.log(`browser: ${counts.passed} passed, ${counts.failed} failed`);
+  process.exit(counts.failed ? 1 : 0);
 }
 
 main().catch((err) => {
   console.log('FAIL ' + (err && err.stack ? err.stack : err));
-  console.log(`browser: ${passed} passed, ${failed + 1} failed`);
+  console.log(`browser: ${counts.passed} passed, ${counts.failed + 1} failed`);
   process.exit(1);
 });
