@@ -47,8 +47,21 @@ fn from(origin: &str, extra: &[&str]) -> Vec<String> {
 }
 
 fn send(addr: std::net::SocketAddr, method: &str, target: &str, lines: &[String]) -> Response {
+    send_with_body(addr, method, target, lines, "")
+}
+
+/// A request with these field lines (`Content-Length` among them when `body` is not empty).
+fn send_with_body(
+    addr: std::net::SocketAddr,
+    method: &str,
+    target: &str,
+    lines: &[String],
+    body: &str,
+) -> Response {
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-    send_raw(addr, &request_head(addr, method, target, &lines))
+    let mut bytes = request_head(addr, method, target, &lines);
+    bytes.extend_from_slice(body.as_bytes());
+    send_raw(addr, &bytes)
 }
 
 /// A preflight from `origin` for `method`, asking for `headers` when not empty.
@@ -178,16 +191,7 @@ fn errors_401_redirects_and_panics_carry_the_fields() {
         lines
     };
     let body = r#"{"title":"Report"}"#;
-    let create = |lines: &[String]| {
-        let mut bytes = request_head(
-            addr,
-            "POST",
-            "/tasks",
-            &lines.iter().map(String::as_str).collect::<Vec<_>>(),
-        );
-        bytes.extend_from_slice(body.as_bytes());
-        send_raw(addr, &bytes)
-    };
+    let create = |lines: &[String]| send_with_body(addr, "POST", "/tasks", lines, body);
     let json_lines = authed(&[
         "Content-Type: application/json",
         &format!("Content-Length: {}", body.len()),
@@ -469,14 +473,7 @@ fn a_page_creates_a_task_and_reads_its_location() {
             &format!("Content-Length: {}", body.len()),
         ],
     );
-    let mut bytes = request_head(
-        addr,
-        "POST",
-        "/tasks",
-        &lines.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    bytes.extend_from_slice(body.as_bytes());
-    let created = send_raw(addr, &bytes);
+    let created = send_with_body(addr, "POST", "/tasks", &lines, body);
     assert_eq!(created.status, 201);
     assert_eq!(created.header("Location"), Some("/tasks/1"));
     assert_readable_by(&created, PAGE);

@@ -27,23 +27,23 @@ fn continue_then_answer(client: &mut Client, head: &[u8], body: &[u8]) -> Respon
     client.exchange(body)
 }
 
-/// RFC 9110 §10.1.1: a server that reads the body sends `100 Continue` first.
-#[test]
-fn expect_100_continue_gets_a_bare_100_continue_when_the_body_is_read() {
+/// A JSON create on a kept-alive connection that asks with `expect` (one spelling of
+/// `Expect: 100-continue`): the bare `100 Continue`, then the 201.
+fn continued_create(expect: &str) -> (TestServer, Client, Response) {
     let server = spawn_server();
     let mut client = Client::open(server.addr());
     let body = br#"{"title":"Continued"}"#;
     let length = format!("Content-Length: {}", body.len());
-    let head = kept_head(
-        "POST",
-        "/tasks",
-        &[
-            "Content-Type: application/json",
-            &length,
-            "Expect: 100-continue",
-        ],
-    );
+    let fields = ["Content-Type: application/json", &length, expect];
+    let head = kept_head("POST", "/tasks", &fields);
     let created = continue_then_answer(&mut client, &head, body);
+    (server, client, created)
+}
+
+/// RFC 9110 §10.1.1: a server that reads the body sends `100 Continue` first.
+#[test]
+fn expect_100_continue_gets_a_bare_100_continue_when_the_body_is_read() {
+    let (_server, mut client, created) = continued_create("Expect: 100-continue");
     assert_eq!(created.status, 201, "{}", created.text());
     assert_eq!(created.header("Connection"), None);
     assert_eq!(client.exchange(&healthz()).status, 200);
@@ -52,20 +52,8 @@ fn expect_100_continue_gets_a_bare_100_continue_when_the_body_is_read() {
 /// RFC 9110 §10.1.1: the expectation is case-insensitive.
 #[test]
 fn expect_100_continue_is_case_insensitive() {
-    let server = spawn_server();
-    let mut client = Client::open(server.addr());
-    let body = br#"{"title":"Continued"}"#;
-    let length = format!("Content-Length: {}", body.len());
-    let head = kept_head(
-        "POST",
-        "/tasks",
-        &[
-            "Content-Type: application/json",
-            &length,
-            "expect: 100-Continue",
-        ],
-    );
-    assert_eq!(continue_then_answer(&mut client, &head, body).status, 201);
+    let (_server, _client, created) = continued_create("expect: 100-Continue");
+    assert_eq!(created.status, 201, "{}", created.text());
 }
 
 /// RFC 9110 §10.1.1: a chunked body is continued alike.
