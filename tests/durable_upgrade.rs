@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use taskd::model::{NewTask, Priority};
-use taskd::storage::{durable, StorageHooks, BodySource, Download, Guard, Storage};
+use taskd::storage::{durable, BodySource, Download, Guard, Storage, StorageHooks};
 use taskd::validators::{Digest, EntityTag};
 use taskd::Config;
 
@@ -91,8 +91,7 @@ fn fixture_bytes(store: &dyn Storage, id: u64) -> Vec<u8> {
         BodySource::Memory(bytes) => bytes.to_vec(),
         BodySource::File { file, len } => {
             let mut bytes = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::Read::take(&*file, len), &mut bytes)
-                .unwrap();
+            std::io::Read::read_to_end(&mut std::io::Read::take(&*file, len), &mut bytes).unwrap();
             bytes
         }
     }

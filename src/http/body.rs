@@ -168,10 +168,12 @@ fn part_segment<'a>(source: &'a BodySource, segment: &'a validators::Segment) ->
             let slice = range.and_then(|range| bytes.get(range));
             Segment::Bytes(slice.expect("ranges are resolved against these very bytes"))
         }
-        (validators::Segment::Slice { start, len }, BodySource::File { file, .. }) => Segment::File {
-            file,
-            offset: *start,
-            len: *len,
-        },
+        (validators::Segment::Slice { start, len }, BodySource::File { file, .. }) => {
+            Segment::File {
+                file,
+                offset: *start,
+                len: *len,
+            }
+        }
     }
 }

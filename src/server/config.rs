@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cors::Cors;
+use crate::http1::Settings;
 #[cfg(feature = "test-hooks")]
 use crate::storage::StorageHooks;
-use crate::http1::Settings;
 use crate::trace;
 
 /// Default listening address of the binary.

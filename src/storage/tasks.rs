@@ -37,8 +37,8 @@ mod guarded;
 mod positions;
 pub(crate) mod records;
 pub(crate) mod state;
-pub(crate) use attachment::{Attached, DigestCell};
 pub use attachment::Download;
+pub(crate) use attachment::{Attached, DigestCell};
 use state::{Change, State};
 
 /// Where the changes of a [`Tasks`] and its attachments' bytes go: what makes one backend

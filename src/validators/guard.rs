@@ -8,8 +8,8 @@
 
 use std::time::SystemTime;
 
-use super::{evaluate, parse_http_date, Current, EntityTag, Method, Outcome, Preconditions};
 use super::TagList;
+use super::{evaluate, parse_http_date, Current, EntityTag, Method, Outcome, Preconditions};
 
 /// The preconditions of one change (PATCH, DELETE, an upload). Empty when the request had none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,7 +113,10 @@ mod tests {
         let guard = Guard::new(None, None, Some("Sun, 06 Nov 1994 08:49:37 GMT"));
         assert!(!guard.is_inert());
         let tag = EntityTag::for_task(b"{}");
-        assert_eq!(guard.check(Some(&tag), Some(SystemTime::now())), Verdict::Fails);
+        assert_eq!(
+            guard.check(Some(&tag), Some(SystemTime::now())),
+            Verdict::Fails
+        );
         assert_eq!(guard.check(Some(&tag), None), Verdict::Holds);
     }
 }

@@ -80,6 +80,7 @@ pub fn configure(config: Config) -> (Config, Option<DataDir>) {
 
 /// Runs each named test function (a plain `fn()`, not itself a `#[test]`) once per backend:
 /// as `on_memory::NAME` and `on_durable::NAME`.
+#[allow(unused_macros)] // only the behaviour suites use it
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
         mod on_memory {
@@ -100,4 +101,5 @@ macro_rules! backend_tests {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use backend_tests;

@@ -167,7 +167,6 @@ pub(crate) struct DiskSpool {
     pub(super) faults: Faults,
 }
 
-
 impl Spool for DiskSpool {
     fn create(&self, _bound: Option<u64>) -> Result<SpoolWriter, StorageError> {
         let number = self.names.fetch_add(1, Ordering::SeqCst);

@@ -2,11 +2,11 @@
 //! it; the release binary never has it): a switch that makes every write fail like a full disk,
 //! and a lower compaction floor. Without the feature, [`Faults`] is a check that always passes.
 
+use std::io;
 #[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicBool, Ordering};
 #[cfg(feature = "test-hooks")]
 use std::sync::Arc;
-use std::io;
 
 /// The journal may grow to this many bytes before compaction is considered at all, so a small
 /// store is not rewritten over and over.

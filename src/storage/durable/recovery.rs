@@ -284,4 +284,3 @@ fn read_snapshot(
     }
     Ok(())
 }
-

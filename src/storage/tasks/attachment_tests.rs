@@ -153,5 +153,7 @@ fn an_old_blobs_digest_is_read_across_chunk_boundaries() {
 fn a_file_shorter_than_recorded_is_an_error_not_a_short_digest() {
     let blob = TempFile::with("short", b"abc");
     let error = old_blob(&blob, 10).digest().unwrap_err();
-    assert!(matches!(error, StorageError::Internal(reason) if reason.contains("before its recorded size")));
+    assert!(
+        matches!(error, StorageError::Internal(reason) if reason.contains("before its recorded size"))
+    );
 }

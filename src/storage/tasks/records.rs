@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::attachment::{Attached, DigestCell};
 use super::state::{Change, Entry};
 use super::{Content, StoredFile};
-use crate::storage::durable::{Blob, Record};
 use crate::model::{NewTask, TaskPatch};
+use crate::storage::durable::{Blob, Record};
 
 impl Change {
     /// The journal record; durable mode stores every attachment as a blob.

@@ -8,9 +8,9 @@ use super::attachment::Attached;
 use super::counts::Counts;
 use super::positions::Positions;
 use super::{Content, Revision, StoreError};
+use crate::model::{NewTask, Priority, Task, TaskPatch};
 use crate::storage::durable::Record;
 use crate::storage::ListQuery;
-use crate::model::{NewTask, Priority, Task, TaskPatch};
 
 #[derive(Debug)]
 pub(crate) struct State {

@@ -68,7 +68,12 @@ fn list_filters_then_skips_then_limits() {
         skip: 1,
         limit: 1,
     };
-    let titles: Vec<_> = store.list_page(&query).tasks.into_iter().map(|t| t.title).collect();
+    let titles: Vec<_> = store
+        .list_page(&query)
+        .tasks
+        .into_iter()
+        .map(|t| t.title)
+        .collect();
     assert_eq!(titles, ["c"]);
 }
 
@@ -124,7 +129,10 @@ fn assert_counts_match<B: Backing>(store: &Tasks<B>) {
         assert_eq!(store.count(done, priority), walked, "{done:?} {priority:?}");
         let page = store.list_page(&ListQuery { limit: 2, ..query });
         assert_eq!(page.total, walked);
-        assert_eq!(page.tasks, store.list_page(&ListQuery { limit: 2, ..query }).tasks);
+        assert_eq!(
+            page.tasks,
+            store.list_page(&ListQuery { limit: 2, ..query }).tasks
+        );
     }
 }
 
