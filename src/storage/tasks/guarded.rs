@@ -262,3 +262,7 @@ impl<B: Backing> Storage for Tasks<B> {
         panic!("fault injection: panic while holding the store lock");
     }
 }
+
+#[cfg(test)]
+#[path = "guarded_tests.rs"]
+mod tests;
