@@ -15,6 +15,7 @@ use super::record::Record;
 use super::recovery::{prune, replay, snapshot_path};
 use super::{sync_dir, Blob};
 use crate::storage::spool::TempFile;
+use crate::storage::tasks::StoreError;
 use crate::storage::{Spool, SpoolWriter, StorageError};
 
 /// A data directory, locked and with its journal open.
@@ -49,7 +50,7 @@ impl Disk {
     ///
     /// # Errors
     /// Any failing step; the upload's temporary file is removed then.
-    pub(crate) fn persist(&self, mut temp: TempFile, size: u64) -> Result<Blob, String> {
+    pub(crate) fn persist(&self, mut temp: TempFile, size: u64) -> Result<Blob, StoreError> {
         let name = format!("{:016x}", self.spool.names.fetch_add(1, Ordering::SeqCst));
         let target = self.blobs.join(&name);
         let moved = self
@@ -57,11 +58,16 @@ impl Disk {
             .check()
             .and_then(|()| temp.file.sync_all())
             .and_then(|()| fs::rename(&temp.path, &target));
-        moved
-            .map_err(|error| format!("cannot store an upload as {}: {error}", target.display()))?;
+        moved.map_err(|error| {
+            StoreError::Storage(format!(
+                "cannot store an upload as {}: {error}",
+                target.display()
+            ))
+        })?;
         temp.kept = true;
-        sync_dir(&self.blobs)
-            .map_err(|error| format!("cannot sync {}: {error}", self.blobs.display()))?;
+        sync_dir(&self.blobs).map_err(|error| {
+            StoreError::Storage(format!("cannot sync {}: {error}", self.blobs.display()))
+        })?;
         Ok(Blob { name, size })
     }
 

@@ -159,10 +159,7 @@ impl Backing for Disk {
     /// Only now, after every check passed, does the upload move into `blobs/`.
     fn keep(&self, upload: Spooled) -> Result<Content, StoreError> {
         match upload {
-            Spooled::File { temp, size } => self
-                .persist(temp, size)
-                .map(Content::Blob)
-                .map_err(StoreError::Storage),
+            Spooled::File { temp, size } => self.persist(temp, size).map(Content::Blob),
             Spooled::Memory(_) => Err(StoreError::Storage(
                 "the durable backend got an upload spooled to memory".to_owned(),
             )),
