@@ -56,6 +56,18 @@ impl Drop for DataDir {
     }
 }
 
+/// Where the durable suites keep their data directories: `/dev/shm` where there is one, where
+/// an fsync costs nothing, so running a suite on the durable backend costs about what it costs
+/// in memory. These suites check behaviour; what survives a crash is tests/durable_crash.rs's.
+fn data_root() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 /// `config` set up for this thread's backend, with what must live as long as its server.
 pub fn configure(config: Config) -> (Config, Option<DataDir>) {
     match BACKEND.get() {
@@ -63,7 +75,7 @@ pub fn configure(config: Config) -> (Config, Option<DataDir>) {
         Backend::Durable if config.data_dir.is_some() => (config, None),
         Backend::Durable => {
             static NEXT: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
+            let path = data_root().join(format!(
                 "taskd-suite-{}-{}",
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
