@@ -23,9 +23,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use taskd::durable::StorageHooks;
 use taskd::model::{NewTask, Priority};
-use taskd::store::Store;
+use taskd::storage::{durable, ListQuery, Storage};
 use taskd::{Config, Server};
 
 use client::Conn;
@@ -123,14 +122,14 @@ fn throughput(options: &Options) {
 fn startup(options: &Options, tasks: u64) {
     let dir = options.dir.clone().unwrap_or_else(|| temp_dir("startup"));
     {
-        let store = Arc::new(Store::open(&dir, StorageHooks::default()).expect("open"));
-        let have = store.list(&taskd::store::ListQuery {
+        let store: Arc<dyn Storage> = Arc::from(durable::open(&dir).expect("open"));
+        let have = store.list(&ListQuery {
             done: None,
             priority: None,
             skip: tasks.saturating_sub(1),
             limit: 1,
         });
-        if have.is_empty() {
+        if have.expect("a list of a data dir").tasks.is_empty() {
             let started = Instant::now();
             let next = Arc::new(AtomicU64::new(0));
             let fillers: Vec<_> = (0..64)

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::http1::Refusal;
+use crate::storage::StorageError;
 
 /// Every way a request can fail. `status()` is the status-code mapper.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +55,9 @@ pub enum ApiError {
     NotImplemented,
     /// 503: the connection cap is reached and no connection is idle; carries `Retry-After`.
     ServiceUnavailable,
+    /// 503 `Database unavailable` with `Retry-After` (CONTRACT §14): the storage backend cannot
+    /// be reached now. The reason goes to stderr, never to the client.
+    StorageUnavailable(String),
     /// 505: a major protocol version other than 1 (RFC 9110 §2.5).
     VersionNotSupported,
 }
@@ -88,7 +92,7 @@ impl ApiError {
             ApiError::ExpectationFailed => 417,
             ApiError::HeaderFieldsTooLarge => 431,
             ApiError::NotImplemented => 501,
-            ApiError::ServiceUnavailable => 503,
+            ApiError::ServiceUnavailable | ApiError::StorageUnavailable(_) => 503,
             ApiError::VersionNotSupported => 505,
         }
     }
@@ -109,6 +113,7 @@ impl ApiError {
             ApiError::Unauthorized => "Not authenticated",
             ApiError::MethodNotAllowed { .. } => "Method Not Allowed",
             ApiError::Internal(_) => "Internal Server Error",
+            ApiError::StorageUnavailable(_) => "Database unavailable",
             // CONTRACT §1: errors without a text of their own say their reason phrase.
             ApiError::RequestTimeout
             | ApiError::PreconditionFailed
@@ -134,6 +139,9 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ApiError::Internal(reason) => write!(f, "500 Internal Server Error: {reason}"),
+            ApiError::StorageUnavailable(reason) => {
+                write!(f, "503 Service Unavailable: storage unavailable: {reason}")
+            }
             other => write!(
                 f,
                 "{} {}",
@@ -157,6 +165,24 @@ impl From<Refusal> for ApiError {
             Refusal::NotImplemented => ApiError::NotImplemented,
             Refusal::ServiceUnavailable => ApiError::ServiceUnavailable,
             Refusal::VersionNotSupported => ApiError::VersionNotSupported,
+        }
+    }
+}
+
+/// The one place a storage outcome becomes an HTTP status (CONTRACT §8, §9, §11, §14).
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> ApiError {
+        match error {
+            StorageError::NotFound { id } => ApiError::NotFound(format!("Task {id} not found")),
+            StorageError::NoAttachment { id } => {
+                ApiError::NotFound(format!("Task {id} has no attachment"))
+            }
+            StorageError::TitleTaken => {
+                ApiError::Conflict("A task with that title already exists".to_owned())
+            }
+            StorageError::PreconditionFailed => ApiError::PreconditionFailed,
+            StorageError::Unavailable(reason) => ApiError::StorageUnavailable(reason),
+            StorageError::Internal(reason) => ApiError::Internal(reason),
         }
     }
 }

@@ -19,12 +19,12 @@ use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Vali
 use crate::http1::Request;
 use crate::model::{NewTask, TaskPatch};
 use crate::router::{PathId, Route, TaskId};
-use crate::store::{Revision, Store, StoreError};
+use crate::storage::Storage;
 use crate::upload::UploadLimits;
 
 pub use attach::upload_attachment;
 pub use attachment::{delete_attachment, download_attachment};
-use conditional::{check_change, check_read, tagged, undated, Fields};
+use conditional::{check_early, check_read, tagged, undated, Fields};
 pub use list::list_tasks;
 
 /// The OpenAPI 3.1 document, written by hand and served verbatim.
@@ -33,15 +33,15 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 pub const DOCS_HTML: &str = include_str!("docs.html");
 
 /// Default page size of the list.
-pub const DEFAULT_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: u64 = 100;
 /// Largest page size of the list.
 pub const MAX_LIMIT: u64 = 1000;
 
-/// Everything a handler may use: the store and the limits.
+/// Everything a handler may use: the storage backend and the limits.
 #[derive(Debug)]
 pub struct App {
-    /// The tasks.
-    pub store: Store,
+    /// The tasks and their attachments, in whichever backend the server was started with.
+    pub storage: Box<dyn Storage>,
     /// Upload limits.
     pub limits: UploadLimits,
 }
@@ -81,10 +81,7 @@ pub fn dispatch(app: &App, request: &mut Request<'_>, route: Route) -> Result<Re
 /// The body errors of CONTRACT §4, then 409 for a taken title.
 pub fn create_task(app: &App, request: &mut Request<'_>) -> Result<Reply, ApiError> {
     let new_task = read_validated(request, None, NewTask::from_json)?;
-    let task = app.store.create(new_task).map_err(|error| match error {
-        StoreError::Storage(reason) => ApiError::Internal(reason),
-        _ => title_taken(),
-    })?;
+    let task = app.storage.create(new_task)?;
     let location = format!("/tasks/{}", task.id);
     let (body, tag) = tagged(&task);
     Ok(Reply::json_bytes(201, body)
@@ -98,8 +95,8 @@ pub fn create_task(app: &App, request: &mut Request<'_>) -> Result<Reply, ApiErr
 /// 422 bad id, 404 no such task, 412.
 pub fn get_task(app: &App, request: &Request<'_>, id: PathId) -> Result<Reply, ApiError> {
     let id = id.map_err(ApiError::invalid)?;
-    let task = id.as_u64().and_then(|key| app.store.get(key));
-    let task = task.ok_or_else(|| id.not_found())?;
+    let key = id.as_u64().ok_or_else(|| id.not_found())?;
+    let task = app.storage.task(key)?;
     let (body, tag) = tagged(&task);
     let fields = Fields::read(request);
     if let Some(not_modified) = check_read(request.method(), undated(&tag), &fields)? {
@@ -119,80 +116,41 @@ pub fn get_task(app: &App, request: &Request<'_>, id: PathId) -> Result<Reply, A
 /// The body errors of CONTRACT §4, one 422 (id first), 404, 412, then 409.
 pub fn update_task(app: &App, request: &mut Request<'_>, id: PathId) -> Result<Reply, ApiError> {
     let fields = Fields::read(request);
+    let guard = fields.guard();
     if !fields.is_conditional(false) {
         let (id, id_item) = split_id(id);
         let patch = read_validated(request, id_item, TaskPatch::from_json)?;
         let id = id.expect("a bad id always gives a 422 above");
         let key = id.as_u64().ok_or_else(|| id.not_found())?;
-        return patched(app.store.update(key, patch), &id);
+        return patched(app.storage.update(key, patch, &guard)?);
     }
     check_json_length(request.content_length())?;
     let id = id.map_err(ApiError::invalid)?;
     let key = id.as_u64().ok_or_else(|| id.not_found())?;
-    let mut revision = task_precondition(app, &fields, &id, key)?;
+    // 404, then 412, before the body is read; the storage checks the guard again with the
+    // change, so a change that came in meanwhile is not overwritten.
+    let (_, tag) = tagged(&app.storage.task(key)?);
+    check_early(&guard, Some(&tag), None)?;
     let patch = read_validated(request, None, TaskPatch::from_json)?;
-    loop {
-        match app.store.update_if(key, patch.clone(), Some(revision)) {
-            // Another change came in since the check: check again on what is there now.
-            Err(StoreError::Changed) => revision = task_precondition(app, &fields, &id, key)?,
-            result => return patched(result, &id),
-        }
-    }
+    patched(app.storage.update(key, patch, &guard)?)
 }
 
-fn patched(result: Result<crate::model::Task, StoreError>, id: &TaskId) -> Result<Reply, ApiError> {
-    match result {
-        Ok(task) => {
-            let (body, tag) = tagged(&task);
-            Ok(Reply::json_bytes(200, body).with_validator(&tag))
-        }
-        Err(StoreError::TitleTaken) => Err(title_taken()),
-        Err(StoreError::Storage(reason)) => Err(ApiError::Internal(reason)),
-        Err(_) => Err(id.not_found()),
-    }
+/// The 200 of a PATCH, with the task's new tag.
+fn patched(task: crate::model::Task) -> Result<Reply, ApiError> {
+    let (body, tag) = tagged(&task);
+    Ok(Reply::json_bytes(200, body).with_validator(&tag))
 }
 
 /// `DELETE /tasks/{task_id}`: 204 with no body; the attachment goes too. `If-Match` makes it
-/// conditional on the task's tag.
+/// conditional on the task's tag, which the storage checks with the delete.
 ///
 /// # Errors
 /// 422 bad id, 404 no such task, 412.
 pub fn delete_task(app: &App, request: &Request<'_>, id: PathId) -> Result<Reply, ApiError> {
     let id = id.map_err(ApiError::invalid)?;
     let key = id.as_u64().ok_or_else(|| id.not_found())?;
-    let fields = Fields::read(request);
-    let mut expected = None;
-    if fields.is_conditional(false) {
-        expected = Some(task_precondition(app, &fields, &id, key)?);
-    }
-    loop {
-        match app.store.delete_if(key, expected) {
-            Ok(()) => return Ok(Reply::no_content()),
-            Err(StoreError::Changed) => {
-                expected = Some(task_precondition(app, &fields, &id, key)?);
-            }
-            Err(StoreError::Storage(reason)) => return Err(ApiError::Internal(reason)),
-            Err(_) => return Err(id.not_found()),
-        }
-    }
-}
-
-/// The task's preconditions for a change: 404 when it is not there (whatever they say), 412
-/// when they are false; else the revision the change must still find.
-fn task_precondition(
-    app: &App,
-    fields: &Fields<'_>,
-    id: &TaskId,
-    key: u64,
-) -> Result<Revision, ApiError> {
-    let (task, revision) = app.store.get_revision(key).ok_or_else(|| id.not_found())?;
-    let (_, tag) = tagged(&task);
-    check_change(Some(undated(&tag)), fields)?;
-    Ok(revision)
-}
-
-fn title_taken() -> ApiError {
-    ApiError::Conflict("A task with that title already exists".to_owned())
+    app.storage.delete(key, &Fields::read(request).guard())?;
+    Ok(Reply::no_content())
 }
 
 fn split_id(id: PathId) -> (Option<TaskId>, Option<ErrorItem>) {

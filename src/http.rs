@@ -13,7 +13,7 @@ use crate::error::{loc, ApiError, ErrorItem};
 use crate::validators::{self, EntityTag};
 
 mod body;
-pub use body::{Body, Segment, SharedFile, Source};
+pub use body::{Body, Segment, SharedFile};
 
 /// Largest JSON body accepted (exactly this many bytes is fine).
 pub const MAX_JSON_BYTES: u64 = 1024 * 1024;
@@ -104,7 +104,9 @@ impl From<ApiError> for Reply {
             // RFC 9110 §11.6.1: a 401 MUST carry a challenge.
             ApiError::Unauthorized => headers.push(("WWW-Authenticate", "Bearer".to_owned())),
             // RFC 9110 §10.2.3: when to try again; a connection frees up in about that long.
-            ApiError::ServiceUnavailable => headers.push(("Retry-After", "1".to_owned())),
+            ApiError::ServiceUnavailable | ApiError::StorageUnavailable(_) => {
+                headers.push(("Retry-After", "1".to_owned()))
+            }
             // RFC 9110 §15.5.17: a 416 to a byte range says how long the representation is.
             ApiError::RangeNotSatisfiable { size } => headers.push((
                 "Content-Range",

@@ -6,7 +6,7 @@
 //! byte ranges and list navigation — over a minimal synchronous
 //! server: a blocking accept loop of its own with one thread per connection, a small
 //! hand-written HTTP/1.1 layer (heads parsed by `httparse`), a router and one status-code
-//! mapper over a `Mutex`-guarded store. The exact behaviour is CONTRACT.md's.
+//! mapper over one storage interface. The exact behaviour is CONTRACT.md's.
 //!
 //! # Layout
 //! - [`server`]: [`Config`], binding, the service that answers CORS preflights, checks the
@@ -26,12 +26,13 @@
 //! - [`log`]: lines on stderr that never panic.
 //! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
-//! - [`store`]: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
-//!   No HTTP.
+//! - [`storage`]: the [`storage::Storage`] trait that handlers talk to, its errors, the body
+//!   source of a download and the upload spool; its backends [`storage::memory`] and
+//!   [`storage::durable`] (`--data-dir`: the journal with group commit, snapshots, recovery,
+//!   blobs), sharing one in-memory state. No HTTP.
 //! - [`trace`]: `--trace`: one exchange as a block of `> ` / `< ` lines, the sink that writes
 //!   blocks to stderr whole, and [`trace::capture`], which turns what the connection layer
 //!   saw into a block.
-//! - [`durable`]: `--data-dir`: the journal with group commit, snapshots, recovery, blobs.
 //! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
 //! - [`validators`]: entity tags, HTTP dates, preconditions, ranges, `multipart/byteranges`,
 //!   list navigation, and the digest behind the tags. Pure functions.
@@ -62,7 +63,6 @@
 pub mod auth;
 pub mod check;
 pub mod cors;
-pub mod durable;
 pub mod error;
 pub mod handlers;
 pub mod http;
@@ -71,7 +71,7 @@ pub mod log;
 pub mod model;
 pub mod router;
 pub mod server;
-pub mod store;
+pub mod storage;
 pub mod trace;
 pub mod upload;
 pub mod validators;

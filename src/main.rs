@@ -55,8 +55,10 @@ Subcommand:
                           audit any server of the lesson's API and explain each HTTP mistake
                           (see `taskd check --help`)";
 
-/// Test hook, deliberately not in the help: `TASKD_FAULT_INJECTION=1` turns on
-/// `Config::fault_injection`, so tests can watch a handler panic through the real binary's log.
+/// Test hook, deliberately not in the help and only in a build with the `test-hooks` feature
+/// (the tests'): `TASKD_FAULT_INJECTION=1` turns on `Config::fault_injection`, so tests can
+/// watch a handler panic through the real binary's log.
+#[cfg(feature = "test-hooks")]
 const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
 
 fn main() -> ExitCode {
@@ -68,11 +70,14 @@ fn main() -> ExitCode {
         cors_origins: std::env::var(CORS_ORIGINS_VAR).ok(),
     };
     let config = match parse_args(std::env::args().skip(1), env) {
+        #[cfg(feature = "test-hooks")]
         Ok(Some(config)) => Config {
             fault_injection: std::env::var_os(FAULT_INJECTION_VAR)
                 .is_some_and(|value| value == "1"),
             ..config
         },
+        #[cfg(not(feature = "test-hooks"))]
+        Ok(Some(config)) => config,
         Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -22,11 +22,12 @@ use crate::handlers::{self, App};
 use crate::http::Reply;
 use crate::http1::{self, Exchange, Request, Settings};
 use crate::router;
-use crate::store::Store;
+use crate::storage::{self, Storage};
 use crate::trace::{self, TraceSink};
 use crate::upload::UploadLimits;
 
-/// The fault-injection route of [`Config::fault_injection`].
+/// The fault-injection route of `Config::fault_injection` (the `test-hooks` feature).
+#[cfg(feature = "test-hooks")]
 const PANIC_TARGET: &str = "/_test/panic";
 
 /// What every connection shares: the application and the per-request policies around it.
@@ -34,6 +35,7 @@ struct Service {
     app: App,
     token: Option<String>,
     access_log: bool,
+    #[cfg(feature = "test-hooks")]
     fault_injection: bool,
     cors: Cors,
     /// With CORS off and without `--quiet`: the page origins already named in a hint.
@@ -60,10 +62,7 @@ impl Server {
     /// corrupt record.
     pub fn bind(config: Config) -> io::Result<Server> {
         // The data directory first: a refusal there should not depend on the port.
-        let store = match &config.data_dir {
-            Some(dir) => Store::open(dir, config.storage_hooks.clone())?,
-            None => Store::new(),
-        };
+        let storage = open_storage(&config)?;
         let listener = http1::bind(config.addr.as_str()).map_err(|error| {
             io::Error::new(
                 error.kind(),
@@ -74,13 +73,14 @@ impl Server {
         let settings = config.settings();
         let service = Service {
             app: App {
-                store,
+                storage,
                 limits: UploadLimits {
                     max_file_bytes: config.max_upload_bytes,
                 },
             },
             token: config.token,
             access_log: config.access_log,
+            #[cfg(feature = "test-hooks")]
             fault_injection: config.fault_injection,
             hints: (config.access_log && !config.cors.is_enabled()).then(ForeignOriginHints::new),
             cors: config.cors,
@@ -261,6 +261,12 @@ impl Service {
                         target.escape_default()
                     ));
                 }
+                if let ApiError::StorageUnavailable(reason) = &error {
+                    crate::log::line(format_args!(
+                        "taskd: {method} {}: 503: {reason}",
+                        target.escape_default()
+                    ));
+                }
                 Reply::from(error)
             }
             Err(panic) => {
@@ -302,6 +308,17 @@ fn install_panic_hook() {
     });
 }
 
+/// The storage backend `config` names: `--data-dir`, else memory.
+fn open_storage(config: &Config) -> io::Result<Box<dyn Storage>> {
+    match &config.data_dir {
+        #[cfg(feature = "test-hooks")]
+        Some(dir) => storage::durable::open_with_hooks(dir, config.storage_hooks.clone()),
+        #[cfg(not(feature = "test-hooks"))]
+        Some(dir) => storage::durable::open(dir),
+        None => Ok(storage::memory::open()),
+    }
+}
+
 /// Checks the token, routes, and runs the handler.
 fn answer(service: &Service, request: &mut Request<'_>) -> Result<Reply, ApiError> {
     let (method, target) = (request.method(), request.target());
@@ -312,8 +329,9 @@ fn answer(service: &Service, request: &mut Request<'_>) -> Result<Reply, ApiErro
             return Err(ApiError::Unauthorized);
         }
     }
+    #[cfg(feature = "test-hooks")]
     if service.fault_injection && target == PANIC_TARGET {
-        service.app.store.panic_while_locked();
+        service.app.storage.panic_while_locked();
     }
     let route = router::route(method, target)?;
     handlers::dispatch(&service.app, request, route)

@@ -423,10 +423,9 @@ pub fn is_allowed_type(content_type: Option<&str>) -> bool {
     if value.bytes().any(|b| !b.is_ascii() || b.is_ascii_control()) {
         return false;
     }
-    let media_type = value.split(';').next().unwrap_or_default().trim_ascii();
-    ["text/plain", "image/png", "image/jpeg"]
-        .iter()
-        .any(|allowed| media_type.eq_ignore_ascii_case(allowed))
+    // RFC 9110 §8.3.1: the type and subtype are case-insensitive; parameters do not matter.
+    let media_type = crate::http::media_type(value);
+    ["text/plain", "image/png", "image/jpeg"].contains(&media_type.as_str())
 }
 
 /// The download's `Content-Disposition` value for `filename` (RFC 6266 with an RFC 8187

@@ -8,6 +8,8 @@
 //!   `for_attachment`), `If-Match` / `If-None-Match` lists, strong and weak comparison.
 //! - [`date`]: HTTP-dates in the three formats of RFC 9110 §5.6.7.
 //! - [`preconditions`]: RFC 9110 §13.2.2's evaluation → proceed, 304 or 412.
+//! - [`guard`]: a change's preconditions as one owned value that a storage backend checks
+//!   against the row it changes, atomically with the change.
 //! - [`range`]: `Range` and `If-Range` on a download → the whole, 416, or ranges to send.
 //! - [`byteranges`]: the `multipart/byteranges` body of a 206 with several ranges, laid out as
 //!   literal bytes and slices of the attachment, with its exact length.
@@ -17,6 +19,7 @@ pub mod byteranges;
 pub mod date;
 pub mod digest;
 pub mod etag;
+pub mod guard;
 pub mod navigation;
 pub mod preconditions;
 pub mod range;
@@ -25,7 +28,8 @@ pub use byteranges::{boundary_for, ByteRangesBody, Segment};
 pub use date::{parse_http_date, parse_http_date_at, whole_seconds};
 pub use digest::{Digest, Digester};
 pub use etag::{EntityTag, Tag, TagList};
-pub use navigation::Navigation;
+pub use guard::{Guard, Verdict};
+pub use navigation::ListQuery;
 pub use preconditions::{evaluate, Current, Method, Outcome, Preconditions};
 pub use range::{
     if_range_holds, parse_range, select_ranges, unsatisfied_content_range, ByteRange, Ranges,

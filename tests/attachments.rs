@@ -182,13 +182,11 @@ fn assert_type_refused(content_type: &[u8]) {
 
 // ---- success ----------------------------------------------------------------------------------
 
-#[test]
 fn upload_is_200_with_the_task_and_its_attachment() {
     let server = server_with_task();
     upload_notes(server.addr());
 }
 
-#[test]
 fn uploaded_attachment_shows_on_the_task() {
     let server = server_with_task();
     upload_notes(server.addr());
@@ -196,7 +194,6 @@ fn uploaded_attachment_shows_on_the_task() {
     assert_eq!(response.text(), report(Some(("notes.txt", 19))));
 }
 
-#[test]
 fn uploaded_attachment_shows_in_the_list() {
     let server = server_with_task();
     create_task(server.addr(), "Other");
@@ -206,7 +203,6 @@ fn uploaded_attachment_shows_in_the_list() {
     assert_eq!(list[1]["attachment"], Value::Null);
 }
 
-#[test]
 fn upload_attaches_to_that_task_only() {
     let server = server_with_task();
     create_task(server.addr(), "Other");
@@ -222,7 +218,6 @@ fn upload_attaches_to_that_task_only() {
     assert_eq!(attachment(server.addr()), Value::Null);
 }
 
-#[test]
 fn upload_replaces_an_earlier_attachment() {
     let server = server_with_task();
     upload_notes(server.addr());
@@ -233,7 +228,6 @@ fn upload_replaces_an_earlier_attachment() {
     assert_eq!(download.header("Content-Type"), Some("image/png"));
 }
 
-#[test]
 fn upload_of_an_unsupported_type_keeps_the_earlier_attachment() {
     let server = server_with_task();
     upload_notes(server.addr());
@@ -243,7 +237,6 @@ fn upload_of_an_unsupported_type_keeps_the_earlier_attachment() {
     assert_eq!(get(server.addr(), TARGET).body, b"remember the milk\r\n");
 }
 
-#[test]
 fn upload_without_a_file_keeps_the_earlier_attachment() {
     let server = server_with_task();
     upload_notes(server.addr());
@@ -252,7 +245,6 @@ fn upload_without_a_file_keeps_the_earlier_attachment() {
     assert_eq!(attachment(server.addr()), notes_attachment());
 }
 
-#[test]
 fn unreadable_upload_keeps_the_earlier_attachment() {
     let server = server_with_task();
     upload_notes(server.addr());
@@ -262,13 +254,11 @@ fn unreadable_upload_keeps_the_earlier_attachment() {
     assert_eq!(attachment(server.addr()), notes_attachment());
 }
 
-#[test]
 fn empty_file_is_accepted_with_size_0() {
     let response = upload_fresh("empty.txt", Some("text/plain"), b"");
     assert_attached(&response, "empty.txt", 0);
 }
 
-#[test]
 fn other_text_fields_are_ignored() {
     let parts = [
         Part::text("title", b"Hijack"),
@@ -279,7 +269,6 @@ fn other_text_fields_are_ignored() {
     assert_attached(&post_parts(TARGET, &parts), "notes.txt", 3);
 }
 
-#[test]
 fn other_file_parts_are_ignored_whatever_their_type() {
     let other = Part {
         disposition: "form-data; name=\"other\"; filename=\"x.pdf\"",
@@ -290,7 +279,6 @@ fn other_file_parts_are_ignored_whatever_their_type() {
     assert_attached(&post_parts(TARGET, &parts), "notes.txt", 3);
 }
 
-#[test]
 fn query_string_is_ignored() {
     let parts = [Part::file("notes.txt", Some("text/plain"), b"abc")];
     let response = post_parts("/tasks/1/attachment?file=x&filename=evil.txt", &parts);
@@ -299,7 +287,6 @@ fn query_string_is_ignored() {
 
 // ---- order of checks: reading → 422 → 404 → 400 type ------------------------------------------
 
-#[test]
 fn bad_id_with_a_valid_file_is_422_int_parsing_only() {
     let parts = [Part::file("notes.txt", Some("text/plain"), b"abc")];
     let response = post_parts("/tasks/abc/attachment", &parts);
@@ -307,32 +294,27 @@ fn bad_id_with_a_valid_file_is_422_int_parsing_only() {
 }
 
 /// The 422 comes before the type check.
-#[test]
 fn bad_id_with_an_unsupported_type_is_422_int_parsing_only() {
     let parts = [Part::file("a.pdf", Some("application/pdf"), b"%PDF")];
     let response = post_parts("/tasks/1.5/attachment", &parts);
     assert_422(&response, &[bad_id("1.5")]);
 }
 
-#[test]
 fn bad_id_and_no_file_is_int_parsing_then_missing() {
     let response = post_parts("/tasks/abc/attachment", &[Part::text("note", b"hi")]);
     assert_422(&response, &[bad_id("abc"), missing_file()]);
 }
 
-#[test]
 fn bad_id_and_no_body_is_int_parsing_then_missing() {
     let response = post_fresh("/tasks/x/attachment", None, b"");
     assert_422(&response, &[bad_id("x"), missing_file()]);
 }
 
-#[test]
 fn bad_id_and_a_text_file_field_is_int_parsing_then_value_error() {
     let response = post_parts("/tasks/abc/attachment", &[Part::text("file", b"hello")]);
     assert_422(&response, &[bad_id("abc"), text_file("hello")]);
 }
 
-#[test]
 fn missing_task_with_a_supported_file_is_404() {
     let server = server_with_task();
     let response = upload(server.addr(), 2, "notes.txt", Some("text/plain"), b"abc");
@@ -340,14 +322,12 @@ fn missing_task_with_a_supported_file_is_404() {
 }
 
 /// The 404 comes before the type check.
-#[test]
 fn missing_task_with_an_unsupported_type_is_404() {
     let server = server_with_task();
     let response = upload(server.addr(), 7, "a.pdf", Some("application/pdf"), b"%PDF");
     assert_error(&response, 404, "Task 7 not found");
 }
 
-#[test]
 fn missing_task_id_is_reported_in_canonical_form() {
     let parts = [Part::file("notes.txt", Some("text/plain"), b"abc")];
     let response = post_parts("/tasks/+0009/attachment", &parts);
@@ -355,13 +335,11 @@ fn missing_task_id_is_reported_in_canonical_form() {
 }
 
 /// The 422 comes before the 404.
-#[test]
 fn missing_task_and_no_file_is_422_missing() {
     let response = post_parts("/tasks/9/attachment", &[Part::text("note", b"hi")]);
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn deleted_task_cannot_get_an_attachment() {
     let server = server_with_task();
     assert_eq!(delete(server.addr(), "/tasks/1").status, 204);
@@ -370,7 +348,6 @@ fn deleted_task_cannot_get_an_attachment() {
 }
 
 /// Reading errors come first, before the id is judged.
-#[test]
 fn unreadable_body_on_a_bad_id_is_400() {
     let body = multipart_body(&[Part::file("x.txt", None, b"x")]);
     let response = post_fresh("/tasks/abc/attachment", Some("multipart/form-data"), &body);
@@ -378,7 +355,6 @@ fn unreadable_body_on_a_bad_id_is_400() {
 }
 
 /// Reading errors come first, before the task is looked up.
-#[test]
 fn unreadable_body_on_a_missing_task_is_400() {
     let body = [b"preamble\r\n".as_slice(), &closing()].concat();
     let response = post_fresh("/tasks/9/attachment", Some(&form_type()), &body);
@@ -387,35 +363,30 @@ fn unreadable_body_on_a_missing_task_is_400() {
 
 // ---- reading the body: 400s -------------------------------------------------------------------
 
-#[test]
 fn upload_without_boundary_is_400() {
     let body = multipart_body(&[Part::file("x.txt", None, b"x")]);
     let response = post_fresh(TARGET, Some("multipart/form-data"), &body);
     assert_error(&response, 400, NO_BOUNDARY);
 }
 
-#[test]
 fn upload_with_another_boundary_is_400_invalid() {
     let body = multipart_body(&[Part::file("x.txt", None, b"x")]);
     let response = post_fresh(TARGET, Some("multipart/form-data; boundary=Other"), &body);
     assert_error(&response, 400, INVALID);
 }
 
-#[test]
 fn upload_with_empty_boundary_is_400_invalid() {
     let body = multipart_body(&[Part::file("x.txt", None, b"x")]);
     let response = post_fresh(TARGET, Some("multipart/form-data; boundary="), &body);
     assert_error(&response, 400, INVALID);
 }
 
-#[test]
 fn upload_with_empty_quoted_boundary_is_400_invalid() {
     let body = multipart_body(&[Part::file("x.txt", None, b"x")]);
     let response = post_fresh(TARGET, Some("multipart/form-data; boundary=\"\""), &body);
     assert_error(&response, 400, INVALID);
 }
 
-#[test]
 fn text_before_the_first_delimiter_is_400_invalid() {
     let parts = [Part::file("x.txt", Some("text/plain"), b"x")];
     let body = [
@@ -426,7 +397,6 @@ fn text_before_the_first_delimiter_is_400_invalid() {
     assert_error(&post_form(&body), 400, INVALID);
 }
 
-#[test]
 fn part_without_blank_line_after_its_headers_is_400_invalid() {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"\r\n\
@@ -435,7 +405,6 @@ fn part_without_blank_line_after_its_headers_is_400_invalid() {
     assert_error(&post_form(body.as_bytes()), 400, INVALID);
 }
 
-#[test]
 fn part_without_name_is_400() {
     let part = Part {
         disposition: "form-data; filename=\"x.txt\"",
@@ -446,13 +415,11 @@ fn part_without_name_is_400() {
 }
 
 /// Assumed: a part with no `Content-Disposition` at all has no `name` either.
-#[test]
 fn part_without_content_disposition_is_400_no_name() {
     let body = raw_body(&[raw_part(b"Content-Type: text/plain", b"x")]);
     assert_error(&post_form(&body), 400, NO_NAME);
 }
 
-#[test]
 fn text_field_over_1_mib_is_400() {
     let big = vec![b'a'; MAX_TEXT + 1];
     let parts = [
@@ -463,7 +430,6 @@ fn text_field_over_1_mib_is_400() {
     assert_error(&response, 400, "Part exceeded maximum size of 1024KB.");
 }
 
-#[test]
 fn text_field_of_exactly_1_mib_is_fine() {
     let big = vec![b'a'; MAX_TEXT];
     let parts = [
@@ -473,7 +439,6 @@ fn text_field_of_exactly_1_mib_is_fine() {
     assert_attached(&post_form(&multipart_body(&parts)), "x.txt", 1);
 }
 
-#[test]
 fn more_than_1000_text_fields_is_400() {
     let mut parts = many_parts(1001, false);
     parts.push(part_with_params(b"name=\"file\"; filename=\"x.txt\"", b"x"));
@@ -482,14 +447,12 @@ fn more_than_1000_text_fields_is_400() {
     assert_error(&response, 400, detail);
 }
 
-#[test]
 fn exactly_1000_text_fields_are_fine() {
     let mut parts = many_parts(1000, false);
     parts.push(part_with_params(b"name=\"file\"; filename=\"x.txt\"", b"x"));
     assert_attached(&post_form(&raw_body(&parts)), "x.txt", 1);
 }
 
-#[test]
 fn more_than_1000_file_parts_is_400() {
     let response = post_form(&raw_body(&many_parts(1001, true)));
     let detail = "Too many files. Maximum number of files is 1000.";
@@ -497,7 +460,6 @@ fn more_than_1000_file_parts_is_400() {
 }
 
 /// The last of them counts.
-#[test]
 fn exactly_1000_file_parts_are_fine() {
     let response = post_form(&raw_body(&many_parts(1000, true)));
     assert_attached(&response, "999.txt", 1);
@@ -505,7 +467,6 @@ fn exactly_1000_file_parts_are_fine() {
 
 // ---- no closing delimiter ---------------------------------------------------------------------
 
-#[test]
 fn unterminated_last_part_is_ignored() {
     let first = part_with_params(b"name=\"file\"; filename=\"kept.txt\"", b"kept");
     let last = format!(
@@ -516,14 +477,12 @@ fn unterminated_last_part_is_ignored() {
     assert_attached(&response, "kept.txt", 4);
 }
 
-#[test]
 fn complete_part_before_a_bare_final_delimiter_is_kept() {
     let first = part_with_params(b"name=\"file\"; filename=\"kept.txt\"", b"kept");
     let response = post_form(&[first, format!("--{BOUNDARY}\r\n").into_bytes()].concat());
     assert_attached(&response, "kept.txt", 4);
 }
 
-#[test]
 fn unterminated_only_part_is_422_missing() {
     let body = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"lost.txt\"\r\n\
@@ -534,7 +493,6 @@ fn unterminated_only_part_is_422_missing() {
 
 // ---- the part that counts ---------------------------------------------------------------------
 
-#[test]
 fn second_file_part_wins() {
     let server = server_with_task();
     let parts = [
@@ -547,7 +505,6 @@ fn second_file_part_wins() {
 }
 
 /// The last `file` wins even when an earlier one had an unsupported type.
-#[test]
 fn supported_file_after_an_unsupported_one_wins() {
     let parts = [
         Part::file("a.pdf", Some("application/pdf"), b"%PDF"),
@@ -556,7 +513,6 @@ fn supported_file_after_an_unsupported_one_wins() {
     assert_attached(&post_parts(TARGET, &parts), "b.txt", 1);
 }
 
-#[test]
 fn text_file_field_after_a_file_part_is_value_error() {
     let parts = [
         Part::file("a.txt", Some("text/plain"), b"a"),
@@ -565,7 +521,6 @@ fn text_file_field_after_a_file_part_is_value_error() {
     assert_422(&post_parts(TARGET, &parts), &[text_file("just text")]);
 }
 
-#[test]
 fn empty_text_file_field_after_a_file_part_is_missing() {
     let parts = [
         Part::file("a.txt", Some("text/plain"), b"a"),
@@ -574,7 +529,6 @@ fn empty_text_file_field_after_a_file_part_is_missing() {
     assert_422(&post_parts(TARGET, &parts), &[missing_file()]);
 }
 
-#[test]
 fn file_part_after_a_text_file_field_wins() {
     let parts = [
         Part::text("file", b"just text"),
@@ -584,7 +538,6 @@ fn file_part_after_a_text_file_field_wins() {
 }
 
 /// The name must be exactly `file`.
-#[test]
 fn part_named_file_in_another_case_does_not_count() {
     let part = Part {
         disposition: "form-data; name=\"File\"; filename=\"a.txt\"",
@@ -595,7 +548,6 @@ fn part_named_file_in_another_case_does_not_count() {
 }
 
 /// Differs from FastAPI, which reads a `filename*`-only part as a text field.
-#[test]
 fn filename_star_only_part_is_a_file() {
     let part = Part {
         disposition: "form-data; name=\"file\"; filename*=UTF-8''notes.txt",
@@ -605,55 +557,46 @@ fn filename_star_only_part_is_a_file() {
     assert_attached(&post_parts(TARGET, &[part]), "notes.txt", 3);
 }
 
-#[test]
 fn empty_filename_and_no_content_is_missing() {
     let response = upload_fresh("", Some("text/plain"), b"");
     assert_422(&response, &[missing_file()]);
 }
 
 /// A browser's "no file chosen" part is typed `application/octet-stream`: still a 422, not a 400.
-#[test]
 fn browser_no_file_chosen_is_missing() {
     let response = upload_fresh("", Some("application/octet-stream"), b"");
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn empty_filename_with_content_is_a_file() {
     let response = upload_fresh("", Some("text/plain"), b"abc");
     assert_attached(&response, "", 3);
 }
 
-#[test]
 fn named_empty_file_is_a_file() {
     assert_attached(&upload_fresh("a.txt", None, b""), "a.txt", 0);
 }
 
-#[test]
 fn no_file_part_is_422_missing() {
     let response = post_parts(TARGET, &[Part::text("note", b"x")]);
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn multipart_body_without_parts_is_422_missing() {
     assert_422(&post_form(&closing()), &[missing_file()]);
 }
 
-#[test]
 fn empty_text_file_field_is_missing() {
     let response = post_parts(TARGET, &[Part::text("file", b"")]);
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn non_empty_text_file_field_is_value_error() {
     let response = post_parts(TARGET, &[Part::text("file", b"hello")]);
     assert_422(&response, &[text_file("hello")]);
 }
 
 /// A part with a `Content-Type` but no `filename` is still a text field.
-#[test]
 fn typed_text_file_field_is_value_error() {
     let part = Part {
         disposition: "form-data; name=\"file\"",
@@ -663,34 +606,29 @@ fn typed_text_file_field_is_value_error() {
     assert_422(&post_parts(TARGET, &[part]), &[text_file("png?")]);
 }
 
-#[test]
 fn form_urlencoded_file_is_value_error() {
     let content_type = Some("application/x-www-form-urlencoded");
     let response = post_fresh(TARGET, content_type, b"file=x");
     assert_422(&response, &[text_file("x")]);
 }
 
-#[test]
 fn form_urlencoded_without_file_is_missing() {
     let content_type = Some("application/x-www-form-urlencoded");
     let response = post_fresh(TARGET, content_type, b"name=notes.txt");
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn json_body_is_missing() {
     let body = br#"{"file": "notes.txt"}"#;
     let response = post_fresh(TARGET, Some("application/json"), body);
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn text_plain_body_is_missing() {
     let response = post_fresh(TARGET, Some("text/plain"), b"file=x");
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn multipart_mixed_body_is_missing() {
     let body = multipart_body(&[Part::file("a.txt", Some("text/plain"), b"a")]);
     let content_type = format!("multipart/mixed; boundary={BOUNDARY}");
@@ -698,12 +636,10 @@ fn multipart_mixed_body_is_missing() {
     assert_422(&response, &[missing_file()]);
 }
 
-#[test]
 fn no_body_is_missing() {
     assert_422(&post_fresh(TARGET, None, b""), &[missing_file()]);
 }
 
-#[test]
 fn multipart_body_without_content_type_is_missing() {
     let body = multipart_body(&[Part::file("a.txt", Some("text/plain"), b"a")]);
     assert_422(&post_fresh(TARGET, None, &body), &[missing_file()]);
@@ -712,7 +648,6 @@ fn multipart_body_without_content_type_is_missing() {
 // ---- the request's media type -----------------------------------------------------------------
 
 /// RFC 9110 §8.3.1: media types are case-insensitive.
-#[test]
 fn request_media_type_is_case_insensitive() {
     let body = multipart_body(&[Part::file("a.txt", Some("text/plain"), b"a")]);
     let content_type = format!("Multipart/Form-DATA; boundary={BOUNDARY}");
@@ -720,7 +655,6 @@ fn request_media_type_is_case_insensitive() {
     assert_attached(&response, "a.txt", 1);
 }
 
-#[test]
 fn quoted_boundary_is_accepted() {
     let body = multipart_body(&[Part::file("a.txt", Some("text/plain"), b"a")]);
     let content_type = format!("multipart/form-data; boundary=\"{BOUNDARY}\"");
@@ -729,7 +663,6 @@ fn quoted_boundary_is_accepted() {
 }
 
 /// RFC 2046 §5.1.1: a boundary may contain spaces, if quoted.
-#[test]
 fn quoted_boundary_with_a_space_is_accepted() {
     let body = "--a b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n\
                 a\r\n--a b--\r\n";
@@ -740,69 +673,56 @@ fn quoted_boundary_with_a_space_is_accepted() {
 
 // ---- part types -------------------------------------------------------------------------------
 
-#[test]
 fn text_plain_is_accepted() {
     assert_type_accepted("text/plain");
 }
 
-#[test]
 fn text_plain_with_charset_is_accepted() {
     assert_type_accepted("text/plain; charset=utf-8");
 }
 
-#[test]
 fn uppercase_image_png_is_accepted() {
     assert_type_accepted("IMAGE/PNG");
 }
 
-#[test]
 fn image_jpeg_is_accepted() {
     assert_type_accepted("image/jpeg");
 }
 
 /// RFC 7578 §4.4: a part without `Content-Type` is `text/plain`.
-#[test]
 fn part_without_content_type_is_accepted() {
     assert_attached(&upload_fresh("a.txt", None, b"abc"), "a.txt", 3);
 }
 
-#[test]
 fn application_pdf_is_400() {
     assert_type_refused(b"application/pdf");
 }
 
-#[test]
 fn application_octet_stream_is_400() {
     assert_type_refused(b"application/octet-stream");
 }
 
-#[test]
 fn image_jpg_is_400() {
     assert_type_refused(b"image/jpg");
 }
 
-#[test]
 fn image_gif_is_400() {
     assert_type_refused(b"image/gif");
 }
 
-#[test]
 fn refused_type_is_echoed_exactly_as_sent() {
     assert_type_refused(b"Application/PDF; name=\"x\"");
 }
 
-#[test]
 fn type_with_a_non_ascii_character_is_400() {
     assert_type_refused("text/plain; charset=\"ütf-8\"".as_bytes());
 }
 
-#[test]
 fn type_with_a_tab_is_400() {
     assert_type_refused(b"text/plain;\tcharset=utf-8");
 }
 
 /// The contract's "control characters" include U+0001, which a part header can carry.
-#[test]
 fn type_with_a_control_character_is_400() {
     assert_type_refused(b"text/plain\x01");
 }
@@ -819,7 +739,6 @@ fn server_with_limit_10() -> TestServer {
     server
 }
 
-#[test]
 fn file_over_the_upload_limit_is_413() {
     let server = server_with_limit_10();
     let response = upload(
@@ -833,9 +752,94 @@ fn file_over_the_upload_limit_is_413() {
     assert_eq!(attachment(server.addr()), Value::Null);
 }
 
-#[test]
 fn file_at_the_upload_limit_is_accepted() {
     let server = server_with_limit_10();
     let response = upload(server.addr(), 1, "a.txt", Some("text/plain"), b"0123456789");
     assert_attached(&response, "a.txt", 10);
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    upload_is_200_with_the_task_and_its_attachment,
+    uploaded_attachment_shows_on_the_task,
+    uploaded_attachment_shows_in_the_list,
+    upload_attaches_to_that_task_only,
+    upload_replaces_an_earlier_attachment,
+    upload_of_an_unsupported_type_keeps_the_earlier_attachment,
+    upload_without_a_file_keeps_the_earlier_attachment,
+    unreadable_upload_keeps_the_earlier_attachment,
+    empty_file_is_accepted_with_size_0,
+    other_text_fields_are_ignored,
+    other_file_parts_are_ignored_whatever_their_type,
+    query_string_is_ignored,
+    bad_id_with_a_valid_file_is_422_int_parsing_only,
+    bad_id_with_an_unsupported_type_is_422_int_parsing_only,
+    bad_id_and_no_file_is_int_parsing_then_missing,
+    bad_id_and_no_body_is_int_parsing_then_missing,
+    bad_id_and_a_text_file_field_is_int_parsing_then_value_error,
+    missing_task_with_a_supported_file_is_404,
+    missing_task_with_an_unsupported_type_is_404,
+    missing_task_id_is_reported_in_canonical_form,
+    missing_task_and_no_file_is_422_missing,
+    deleted_task_cannot_get_an_attachment,
+    unreadable_body_on_a_bad_id_is_400,
+    unreadable_body_on_a_missing_task_is_400,
+    upload_without_boundary_is_400,
+    upload_with_another_boundary_is_400_invalid,
+    upload_with_empty_boundary_is_400_invalid,
+    upload_with_empty_quoted_boundary_is_400_invalid,
+    text_before_the_first_delimiter_is_400_invalid,
+    part_without_blank_line_after_its_headers_is_400_invalid,
+    part_without_name_is_400,
+    part_without_content_disposition_is_400_no_name,
+    text_field_over_1_mib_is_400,
+    text_field_of_exactly_1_mib_is_fine,
+    more_than_1000_text_fields_is_400,
+    exactly_1000_text_fields_are_fine,
+    more_than_1000_file_parts_is_400,
+    exactly_1000_file_parts_are_fine,
+    unterminated_last_part_is_ignored,
+    complete_part_before_a_bare_final_delimiter_is_kept,
+    unterminated_only_part_is_422_missing,
+    second_file_part_wins,
+    supported_file_after_an_unsupported_one_wins,
+    text_file_field_after_a_file_part_is_value_error,
+    empty_text_file_field_after_a_file_part_is_missing,
+    file_part_after_a_text_file_field_wins,
+    part_named_file_in_another_case_does_not_count,
+    filename_star_only_part_is_a_file,
+    empty_filename_and_no_content_is_missing,
+    browser_no_file_chosen_is_missing,
+    empty_filename_with_content_is_a_file,
+    named_empty_file_is_a_file,
+    no_file_part_is_422_missing,
+    multipart_body_without_parts_is_422_missing,
+    empty_text_file_field_is_missing,
+    non_empty_text_file_field_is_value_error,
+    typed_text_file_field_is_value_error,
+    form_urlencoded_file_is_value_error,
+    form_urlencoded_without_file_is_missing,
+    json_body_is_missing,
+    text_plain_body_is_missing,
+    multipart_mixed_body_is_missing,
+    no_body_is_missing,
+    multipart_body_without_content_type_is_missing,
+    request_media_type_is_case_insensitive,
+    quoted_boundary_is_accepted,
+    quoted_boundary_with_a_space_is_accepted,
+    text_plain_is_accepted,
+    text_plain_with_charset_is_accepted,
+    uppercase_image_png_is_accepted,
+    image_jpeg_is_accepted,
+    part_without_content_type_is_accepted,
+    application_pdf_is_400,
+    application_octet_stream_is_400,
+    image_jpg_is_400,
+    image_gif_is_400,
+    refused_type_is_echoed_exactly_as_sent,
+    type_with_a_non_ascii_character_is_400,
+    type_with_a_tab_is_400,
+    type_with_a_control_character_is_400,
+    file_over_the_upload_limit_is_413,
+    file_at_the_upload_limit_is_accepted,
 }

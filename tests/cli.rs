@@ -263,7 +263,9 @@ fn handler_panic_is_one_log_line() {
     assert_eq!(lines.len(), 1, "{log}");
     assert!(!log.contains("RUST_BACKTRACE"), "{log}");
     assert!(
-        lines[0].starts_with("taskd: GET /_test/panic: 500: handler panicked at src/store.rs:"),
+        lines[0].starts_with(
+            "taskd: GET /_test/panic: 500: handler panicked at src/storage/tasks/guarded.rs:"
+        ),
         "{log}"
     );
     assert!(

@@ -124,27 +124,23 @@ fn pseudo_random_bytes(len: usize) -> Vec<u8> {
 
 // ---- download: errors -------------------------------------------------------------------------
 
-#[test]
 fn download_with_a_bad_id_is_422() {
     let server = server_with_task();
     assert_bad_id(&get(server.addr(), "/tasks/abc/attachment"), "abc");
 }
 
-#[test]
 fn download_of_a_missing_task_is_404() {
     let server = server_with_task();
     let response = get(server.addr(), "/tasks/5/attachment");
     assert_error(&response, 404, "Task 5 not found");
 }
 
-#[test]
 fn download_of_a_missing_task_names_its_canonical_id() {
     let server = server_with_task();
     let response = get(server.addr(), "/tasks/+007/attachment");
     assert_error(&response, 404, "Task 7 not found");
 }
 
-#[test]
 fn download_without_an_attachment_is_404() {
     let server = server_with_task();
     assert_error(&get(server.addr(), TARGET), 404, NO_ATTACHMENT);
@@ -152,7 +148,6 @@ fn download_without_an_attachment_is_404() {
 
 // ---- download: bytes --------------------------------------------------------------------------
 
-#[test]
 fn download_keeps_bytes_exactly() {
     let server = server_with_task();
     // CRLFs, blank lines and near-delimiters, but never `CRLF--BOUNDARY` itself.
@@ -169,7 +164,6 @@ fn download_keeps_bytes_exactly() {
     assert_download(&get(server.addr(), TARGET), content.as_bytes());
 }
 
-#[test]
 fn download_keeps_all_256_byte_values() {
     let server = server_with_task();
     let content: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
@@ -177,7 +171,6 @@ fn download_keeps_all_256_byte_values() {
     assert_download(&get(server.addr(), TARGET), &content);
 }
 
-#[test]
 fn download_of_a_3_mib_file_is_exact() {
     let server = server_with_task();
     let content = pseudo_random_bytes(3 << 20);
@@ -185,14 +178,12 @@ fn download_of_a_3_mib_file_is_exact() {
     assert_download(&get(server.addr(), TARGET), &content);
 }
 
-#[test]
 fn download_of_an_empty_file_has_length_0() {
     let server = server_with_task();
     attach(server.addr(), "empty.txt", Some("text/plain"), b"");
     assert_download(&get(server.addr(), TARGET), b"");
 }
 
-#[test]
 fn download_after_a_replacement_serves_the_new_file() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -211,7 +202,6 @@ fn download_after_a_replacement_serves_the_new_file() {
 
 // ---- download: Content-Type -------------------------------------------------------------------
 
-#[test]
 fn download_type_is_exactly_as_sent() {
     let server = server_with_task();
     attach(server.addr(), "a.png", Some("IMAGE/PNG"), b"png");
@@ -219,7 +209,6 @@ fn download_type_is_exactly_as_sent() {
     assert_eq!(response.header("Content-Type"), Some("IMAGE/PNG"));
 }
 
-#[test]
 fn download_type_keeps_its_parameters() {
     let server = server_with_task();
     attach(
@@ -234,7 +223,6 @@ fn download_type_keeps_its_parameters() {
 }
 
 /// Differs from FastAPI, which appends `; charset=utf-8` to `text/plain`.
-#[test]
 fn download_of_text_plain_gets_no_charset_added() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -243,7 +231,6 @@ fn download_of_text_plain_gets_no_charset_added() {
 }
 
 /// RFC 7578 §4.4: a part without `Content-Type` is `text/plain`.
-#[test]
 fn download_without_a_part_type_is_text_plain() {
     let server = server_with_task();
     attach(server.addr(), "a.txt", None, b"abc");
@@ -254,19 +241,16 @@ fn download_without_a_part_type_is_text_plain() {
 
 // ---- download: Content-Disposition (RFC 6266, RFC 8187) ---------------------------------------
 
-#[test]
 fn disposition_of_a_plain_name() {
     let disposition = disposition_for(br#"name="file"; filename="notes.txt""#);
     assert_eq!(disposition, "attachment; filename=\"notes.txt\"");
 }
 
-#[test]
 fn disposition_escapes_quotes() {
     let disposition = disposition_for(br#"name="file"; filename="say \"hi\".txt""#);
     assert_eq!(disposition, r#"attachment; filename="say \"hi\".txt""#);
 }
 
-#[test]
 fn disposition_of_a_latin_name_has_a_fallback_and_filename_star() {
     let disposition = disposition_for("name=\"file\"; filename=\"résumé.txt\"".as_bytes());
     assert_eq!(
@@ -276,7 +260,6 @@ fn disposition_of_a_latin_name_has_a_fallback_and_filename_star() {
 }
 
 /// One `_` per character, not per byte.
-#[test]
 fn disposition_of_an_emoji_name_has_one_underscore_for_it() {
     let disposition = disposition_for("name=\"file\"; filename=\"😀.txt\"".as_bytes());
     assert_eq!(
@@ -286,7 +269,6 @@ fn disposition_of_an_emoji_name_has_one_underscore_for_it() {
 }
 
 /// RFC 8187 §3.2.1: only `attr-char`s stay unencoded; the fallback keeps printable ASCII.
-#[test]
 fn disposition_encodes_everything_but_attr_chars() {
     let params = "name=\"file\"; filename=\"naïve (1) a&b+c~d's.txt\"";
     let disposition = disposition_for(params.as_bytes());
@@ -297,7 +279,6 @@ fn disposition_encodes_everything_but_attr_chars() {
     );
 }
 
-#[test]
 fn disposition_of_an_empty_name() {
     let disposition = disposition_for(br#"name="file"; filename="""#);
     assert_eq!(disposition, "attachment; filename=\"\"");
@@ -306,7 +287,6 @@ fn disposition_of_an_empty_name() {
 // ---- HEAD -------------------------------------------------------------------------------------
 
 /// RFC 9110 §9.3.2: GET's status and headers, no body.
-#[test]
 fn head_on_a_download_is_its_headers_without_body() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -318,7 +298,6 @@ fn head_on_a_download_is_its_headers_without_body() {
     assert_eq!(after_head(&response), b"");
 }
 
-#[test]
 fn head_on_a_missing_attachment_is_the_404_without_body() {
     let server = server_with_task();
     let get_response = get(server.addr(), TARGET);
@@ -331,7 +310,6 @@ fn head_on_a_missing_attachment_is_the_404_without_body() {
 // ---- DELETE /tasks/{task_id}/attachment -------------------------------------------------------
 
 /// RFC 9110 §8.6 and §15.3.5: a 204 has no body, so no Content-Type and no Content-Length.
-#[test]
 fn delete_attachment_is_a_bare_204() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -346,7 +324,6 @@ fn delete_attachment_is_a_bare_204() {
     assert_eq!(after_head(&response), b"");
 }
 
-#[test]
 fn deleted_attachment_is_null_on_the_task() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -357,7 +334,6 @@ fn deleted_attachment_is_null_on_the_task() {
     );
 }
 
-#[test]
 fn download_after_delete_is_404_no_attachment() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -365,7 +341,6 @@ fn download_after_delete_is_404_no_attachment() {
     assert_error(&get(server.addr(), TARGET), 404, NO_ATTACHMENT);
 }
 
-#[test]
 fn second_delete_is_404_no_attachment() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -373,26 +348,22 @@ fn second_delete_is_404_no_attachment() {
     assert_error(&delete(server.addr(), TARGET), 404, NO_ATTACHMENT);
 }
 
-#[test]
 fn delete_of_a_never_uploaded_attachment_is_404() {
     let server = server_with_task();
     assert_error(&delete(server.addr(), TARGET), 404, NO_ATTACHMENT);
 }
 
-#[test]
 fn delete_attachment_of_a_missing_task_is_404() {
     let server = server_with_task();
     let response = delete(server.addr(), "/tasks/2/attachment");
     assert_error(&response, 404, "Task 2 not found");
 }
 
-#[test]
 fn delete_attachment_with_a_bad_id_is_422() {
     let server = server_with_task();
     assert_bad_id(&delete(server.addr(), "/tasks/1e3/attachment"), "1e3");
 }
 
-#[test]
 fn upload_after_delete_attaches_again() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -401,7 +372,6 @@ fn upload_after_delete_attaches_again() {
     assert_download(&get(server.addr(), TARGET), b"again");
 }
 
-#[test]
 fn deleting_the_task_removes_its_attachment() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -409,7 +379,6 @@ fn deleting_the_task_removes_its_attachment() {
     assert_error(&get(server.addr(), TARGET), 404, "Task 1 not found");
 }
 
-#[test]
 fn new_task_does_not_inherit_a_deleted_tasks_attachment() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -422,7 +391,6 @@ fn new_task_does_not_inherit_a_deleted_tasks_attachment() {
 }
 
 /// CONTRACT §8: PATCH answers with the whole task, attachment included.
-#[test]
 fn patch_keeps_the_attachment() {
     let server = server_with_task();
     attach_notes(server.addr());
@@ -440,75 +408,63 @@ fn patch_keeps_the_attachment() {
 
 // ---- filenames as stored ----------------------------------------------------------------------
 
-#[test]
 fn escaped_quote_in_filename_is_unescaped() {
     let name = stored_filename(br#"name="file"; filename="say \"hi\".txt""#);
     assert_eq!(name, json!("say \"hi\".txt"));
 }
 
 /// `\\` is one backslash (then the path rule drops everything up to it), `\"` one quote.
-#[test]
 fn escaped_backslash_in_filename_is_unescaped() {
     let name = stored_filename(br#"name="file"; filename="a\\\"b.txt""#);
     assert_eq!(name, json!("\"b.txt"));
 }
 
-#[test]
 fn utf8_filename_is_kept() {
     let name = stored_filename("name=\"file\"; filename=\"résumé 😀.txt\"".as_bytes());
     assert_eq!(name, json!("résumé 😀.txt"));
 }
 
-#[test]
 fn filename_that_is_not_utf8_is_read_as_latin1() {
     let name = stored_filename(b"name=\"file\"; filename=\"r\xe9sum\xe9.txt\"");
     assert_eq!(name, json!("résumé.txt"));
 }
 
 /// RFC 8187 §3.2.
-#[test]
 fn filename_star_is_percent_decoded_utf8() {
     let params = b"name=\"file\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%F0%9F%98%80.txt";
     assert_eq!(stored_filename(params), json!("résumé 😀.txt"));
 }
 
-#[test]
 fn filename_wins_over_filename_star() {
     let params = b"name=\"file\"; filename*=UTF-8''star.txt; filename=\"plain.txt\"";
     assert_eq!(stored_filename(params), json!("plain.txt"));
 }
 
-#[test]
 fn filename_wins_over_a_later_filename_star() {
     let params = b"name=\"file\"; filename=\"plain.txt\"; filename*=UTF-8''star.txt";
     assert_eq!(stored_filename(params), json!("plain.txt"));
 }
 
-#[test]
 fn unix_path_is_stripped_from_filename() {
     let name = stored_filename(br#"name="file"; filename="../../etc/passwd""#);
     assert_eq!(name, json!("passwd"));
 }
 
-#[test]
 fn windows_path_is_stripped_from_filename() {
     let name = stored_filename(br#"name="file"; filename="C:\Users\me\a.txt""#);
     assert_eq!(name, json!("a.txt"));
 }
 
-#[test]
 fn directory_is_stripped_from_filename() {
     let name = stored_filename(br#"name="file"; filename="dir/f.txt""#);
     assert_eq!(name, json!("f.txt"));
 }
 
-#[test]
 fn encoded_path_in_filename_star_is_stripped() {
     let name = stored_filename(b"name=\"file\"; filename*=UTF-8''..%2F..%2Fetc%2Fpasswd");
     assert_eq!(name, json!("passwd"));
 }
 
-#[test]
 fn filename_that_is_only_a_path_becomes_empty() {
     let name = stored_filename(br#"name="file"; filename="dir/""#);
     assert_eq!(name, json!(""));
@@ -516,7 +472,6 @@ fn filename_that_is_only_a_path_becomes_empty() {
 
 // ---- transfer: chunked and Expect: 100-continue -----------------------------------------------
 
-#[test]
 fn chunked_upload_is_read() {
     let server = server_with_task();
     let content: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
@@ -530,7 +485,6 @@ fn chunked_upload_is_read() {
 }
 
 /// RFC 9110 §10.1.1: `100 Continue`, then the body, then the 200.
-#[test]
 fn expect_continue_upload_gets_100_then_200() {
     let server = server_with_task();
     let body = multipart_body(&[Part::file("a.txt", Some("text/plain"), b"continued")]);
@@ -544,7 +498,6 @@ fn expect_continue_upload_gets_100_then_200() {
 }
 
 /// RFC 9110 §10.1.1, with a chunked body.
-#[test]
 fn expect_continue_chunked_upload_gets_100_then_200() {
     let server = server_with_task();
     let body = multipart_body(&[Part::file("a.txt", Some("text/plain"), b"continued")]);
@@ -558,4 +511,55 @@ fn expect_continue_chunked_upload_gets_100_then_200() {
     let response = send_expecting_continue(server.addr(), &head, &chunked(&body, 16));
     assert_attached(&response, "a.txt", 9);
     assert_download(&get(server.addr(), TARGET), b"continued");
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    download_with_a_bad_id_is_422,
+    download_of_a_missing_task_is_404,
+    download_of_a_missing_task_names_its_canonical_id,
+    download_without_an_attachment_is_404,
+    download_keeps_bytes_exactly,
+    download_keeps_all_256_byte_values,
+    download_of_a_3_mib_file_is_exact,
+    download_of_an_empty_file_has_length_0,
+    download_after_a_replacement_serves_the_new_file,
+    download_type_is_exactly_as_sent,
+    download_type_keeps_its_parameters,
+    download_of_text_plain_gets_no_charset_added,
+    download_without_a_part_type_is_text_plain,
+    disposition_of_a_plain_name,
+    disposition_escapes_quotes,
+    disposition_of_a_latin_name_has_a_fallback_and_filename_star,
+    disposition_of_an_emoji_name_has_one_underscore_for_it,
+    disposition_encodes_everything_but_attr_chars,
+    disposition_of_an_empty_name,
+    head_on_a_download_is_its_headers_without_body,
+    head_on_a_missing_attachment_is_the_404_without_body,
+    delete_attachment_is_a_bare_204,
+    deleted_attachment_is_null_on_the_task,
+    download_after_delete_is_404_no_attachment,
+    second_delete_is_404_no_attachment,
+    delete_of_a_never_uploaded_attachment_is_404,
+    delete_attachment_of_a_missing_task_is_404,
+    delete_attachment_with_a_bad_id_is_422,
+    upload_after_delete_attaches_again,
+    deleting_the_task_removes_its_attachment,
+    new_task_does_not_inherit_a_deleted_tasks_attachment,
+    patch_keeps_the_attachment,
+    escaped_quote_in_filename_is_unescaped,
+    escaped_backslash_in_filename_is_unescaped,
+    utf8_filename_is_kept,
+    filename_that_is_not_utf8_is_read_as_latin1,
+    filename_star_is_percent_decoded_utf8,
+    filename_wins_over_filename_star,
+    filename_wins_over_a_later_filename_star,
+    unix_path_is_stripped_from_filename,
+    windows_path_is_stripped_from_filename,
+    directory_is_stripped_from_filename,
+    encoded_path_in_filename_star_is_stripped,
+    filename_that_is_only_a_path_becomes_empty,
+    chunked_upload_is_read,
+    expect_continue_upload_gets_100_then_200,
+    expect_continue_chunked_upload_gets_100_then_200,
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
-use taskd::durable::StorageHooks;
+use taskd::storage::StorageHooks;
 use taskd::{Config, Server};
 
 /// A fresh directory under the system temp dir, removed when dropped.

@@ -11,9 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use taskd::durable::StorageHooks;
 use taskd::model::{NewTask, Priority};
-use taskd::store::{Content, Download, Store};
+use taskd::storage::{durable, BodySource, Download, Guard, Storage, StorageHooks};
 use taskd::validators::{Digest, EntityTag};
 use taskd::Config;
 
@@ -56,10 +55,8 @@ impl OldDataDir {
     }
 
     fn blob_path(&self, download: &Download) -> PathBuf {
-        let Content::Blob(blob) = &download.file.content else {
-            panic!("durable attachments are blobs")
-        };
-        self.0.join("blobs").join(&blob.name)
+        let name = download.blob_name().expect("durable attachments are blobs");
+        self.0.join("blobs").join(name)
     }
 
     /// Sets a blob's mtime, and optionally its bytes (same size), behind the store's back.
@@ -83,17 +80,21 @@ fn at(seconds: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(seconds)
 }
 
-fn open(dir: &OldDataDir) -> Store {
-    Store::open(dir.path(), StorageHooks::default()).unwrap()
+fn open(dir: &OldDataDir) -> Box<dyn Storage> {
+    durable::open_with_hooks(dir.path(), StorageHooks::default()).unwrap()
 }
 
 /// The bytes of task `id`'s attachment as the fixture holds them.
-fn fixture_bytes(store: &Store, id: u64) -> Vec<u8> {
+fn fixture_bytes(store: &dyn Storage, id: u64) -> Vec<u8> {
     let download = store.attachment(id).unwrap();
-    let source = download.into_source().unwrap();
-    let mut bytes = Vec::new();
-    source.copy_range(0, source.len(), &mut bytes).unwrap();
-    bytes
+    match download.into_source().unwrap() {
+        BodySource::Memory(bytes) => bytes.to_vec(),
+        BodySource::File { file, len } => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(&*file, len), &mut bytes).unwrap();
+            bytes
+        }
+    }
 }
 
 #[test]
@@ -143,7 +144,7 @@ fn old_attachments_get_validators_on_first_use() {
     assert_eq!(again.digest().unwrap(), Digest::of(b"HELLO, OLD RELEASE\n"));
     let photo = store.attachment(2).unwrap();
     let expected = EntityTag::for_attachment(
-        Digest::of(&fixture_bytes(&store, 2)),
+        Digest::of(&fixture_bytes(&*store, 2)),
         600,
         "image/png",
         "r\u{e9}sum\u{e9}.png",
@@ -170,7 +171,7 @@ fn the_next_snapshot_records_old_digests_and_new_uploads_keep_their_time() {
         ..StorageHooks::default()
     };
     let digests: Vec<Digest> = {
-        let store = Store::open(dir.path(), hooks.clone()).unwrap();
+        let store = durable::open_with_hooks(dir.path(), hooks.clone()).unwrap();
         let digests = ATTACHED
             .iter()
             .map(|(id, _)| store.attachment(*id).unwrap().digest().unwrap())
@@ -182,7 +183,7 @@ fn the_next_snapshot_records_old_digests_and_new_uploads_keep_their_time() {
                 done: false,
             };
             let id = store.create(new).unwrap().id;
-            store.delete(id).unwrap();
+            store.delete(id, &Guard::none()).unwrap();
         }
         digests
     };
@@ -193,7 +194,7 @@ fn the_next_snapshot_records_old_digests_and_new_uploads_keep_their_time() {
         .collect();
     assert_eq!(snapshots.len(), 1);
     assert_ne!(snapshots[0], "snapshot.4", "a compaction ran");
-    let store = Store::open(dir.path(), hooks).unwrap();
+    let store = durable::open_with_hooks(dir.path(), hooks).unwrap();
     for ((id, mtime), digest) in ATTACHED.iter().zip(&digests) {
         let download = store.attachment(*id).unwrap();
         let size = usize::try_from(download.size()).unwrap();

@@ -98,7 +98,6 @@ fn over_1000(input: &str) -> Value {
 
 // ---- the list ---------------------------------------------------------------------------------
 
-#[test]
 fn empty_list_is_an_empty_array() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks");
@@ -107,7 +106,6 @@ fn empty_list_is_an_empty_array() {
     assert_eq!(response.text(), "[]");
 }
 
-#[test]
 fn list_returns_whole_tasks_in_ascending_id_order() {
     let server = spawn_server();
     create(server.addr(), "zebra", "low", true);
@@ -125,7 +123,6 @@ fn list_returns_whole_tasks_in_ascending_id_order() {
     );
 }
 
-#[test]
 fn list_omits_deleted_tasks_and_keeps_id_order() {
     let server = spawn_server();
     create_many(server.addr(), 3);
@@ -134,7 +131,6 @@ fn list_omits_deleted_tasks_and_keeps_id_order() {
     assert_eq!(ids(server.addr(), "/tasks"), [1, 3, 4]);
 }
 
-#[test]
 fn list_ids_are_in_numeric_not_text_order() {
     let server = spawn_server();
     create_many(server.addr(), 12);
@@ -143,21 +139,18 @@ fn list_ids_are_in_numeric_not_text_order() {
 
 // ---- filters ----------------------------------------------------------------------------------
 
-#[test]
 fn done_true_lists_only_done_tasks() {
     let server = spawn_server();
     mixed(server.addr());
     assert_eq!(ids(server.addr(), "/tasks?done=true"), [1, 4, 5, 6]);
 }
 
-#[test]
 fn done_false_lists_only_open_tasks() {
     let server = spawn_server();
     mixed(server.addr());
     assert_eq!(ids(server.addr(), "/tasks?done=false"), [2, 3]);
 }
 
-#[test]
 fn done_filter_follows_the_lax_string_rules() {
     let server = spawn_server();
     mixed(server.addr());
@@ -171,7 +164,6 @@ fn done_filter_follows_the_lax_string_rules() {
     }
 }
 
-#[test]
 fn priority_filter_lists_only_that_priority() {
     let server = spawn_server();
     mixed(server.addr());
@@ -180,7 +172,6 @@ fn priority_filter_lists_only_that_priority() {
     assert_eq!(ids(server.addr(), "/tasks?priority=medium"), [4]);
 }
 
-#[test]
 fn both_filters_apply_together() {
     let server = spawn_server();
     mixed(server.addr());
@@ -192,7 +183,6 @@ fn both_filters_apply_together() {
 }
 
 /// The query is form-encoded: `%68igh` is `high`.
-#[test]
 fn query_values_are_percent_decoded() {
     let server = spawn_server();
     mixed(server.addr());
@@ -202,28 +192,24 @@ fn query_values_are_percent_decoded() {
 
 // ---- skip and limit ---------------------------------------------------------------------------
 
-#[test]
 fn skip_drops_the_first_tasks() {
     let server = spawn_server();
     create_many(server.addr(), 5);
     assert_eq!(ids(server.addr(), "/tasks?skip=2"), [3, 4, 5]);
 }
 
-#[test]
 fn skip_zero_drops_nothing() {
     let server = spawn_server();
     create_many(server.addr(), 3);
     assert_eq!(ids(server.addr(), "/tasks?skip=0"), [1, 2, 3]);
 }
 
-#[test]
 fn limit_caps_the_number_of_tasks() {
     let server = spawn_server();
     create_many(server.addr(), 5);
     assert_eq!(ids(server.addr(), "/tasks?limit=2"), [1, 2]);
 }
 
-#[test]
 fn limit_zero_is_an_empty_list() {
     let server = spawn_server();
     create_many(server.addr(), 3);
@@ -232,7 +218,6 @@ fn limit_zero_is_an_empty_list() {
     assert_eq!(response.text(), "[]");
 }
 
-#[test]
 fn skip_past_the_end_is_an_empty_list() {
     let server = spawn_server();
     create_many(server.addr(), 3);
@@ -240,7 +225,6 @@ fn skip_past_the_end_is_an_empty_list() {
     assert_eq!(ids(server.addr(), "/tasks?skip=4"), [] as [u64; 0]);
 }
 
-#[test]
 fn huge_skip_is_an_empty_list() {
     let server = spawn_server();
     create_many(server.addr(), 3);
@@ -250,7 +234,6 @@ fn huge_skip_is_an_empty_list() {
     }
 }
 
-#[test]
 fn limit_defaults_to_100() {
     let server = spawn_server();
     create_many(server.addr(), 101);
@@ -258,7 +241,6 @@ fn limit_defaults_to_100() {
     assert_eq!(ids(server.addr(), "/tasks?skip=100"), [101]);
 }
 
-#[test]
 fn limit_above_the_default_returns_more() {
     let server = spawn_server();
     create_many(server.addr(), 101);
@@ -268,7 +250,6 @@ fn limit_above_the_default_returns_more() {
     );
 }
 
-#[test]
 fn limit_1000_is_the_largest_allowed() {
     let server = spawn_server();
     create_many(server.addr(), 2);
@@ -278,7 +259,6 @@ fn limit_1000_is_the_largest_allowed() {
 }
 
 /// An optional sign: `+2` (sent as `%2B2`) is 2, leading zeros are fine.
-#[test]
 fn skip_and_limit_accept_a_plus_sign_and_leading_zeros() {
     let server = spawn_server();
     create_many(server.addr(), 5);
@@ -286,14 +266,12 @@ fn skip_and_limit_accept_a_plus_sign_and_leading_zeros() {
 }
 
 /// `-0` is not negative (assumption: pydantic reads it as 0).
-#[test]
 fn minus_zero_skip_is_zero() {
     let server = spawn_server();
     create_many(server.addr(), 2);
     assert_eq!(ids(server.addr(), "/tasks?skip=-0"), [1, 2]);
 }
 
-#[test]
 fn filters_apply_before_skip_and_skip_before_limit() {
     let server = spawn_server();
     mixed(server.addr());
@@ -311,7 +289,6 @@ fn filters_apply_before_skip_and_skip_before_limit() {
 
 // ---- other parameters -------------------------------------------------------------------------
 
-#[test]
 fn unknown_parameters_are_ignored() {
     let server = spawn_server();
     create_many(server.addr(), 2);
@@ -321,7 +298,6 @@ fn unknown_parameters_are_ignored() {
     );
 }
 
-#[test]
 fn repeated_parameter_last_one_wins() {
     let server = spawn_server();
     mixed(server.addr());
@@ -329,7 +305,6 @@ fn repeated_parameter_last_one_wins() {
     assert_eq!(ids(server.addr(), "/tasks?limit=1&limit=3"), [1, 2, 3]);
 }
 
-#[test]
 fn repeated_parameter_bad_last_value_is_422() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?done=true&done=maybe");
@@ -338,14 +313,12 @@ fn repeated_parameter_bad_last_value_is_422() {
 
 // ---- bad values -------------------------------------------------------------------------------
 
-#[test]
 fn bad_done_is_bool_parsing() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?done=maybe");
     assert_422(&response, json!([bool_parsing("maybe")]));
 }
 
-#[test]
 fn empty_done_is_bool_parsing() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?done=");
@@ -353,35 +326,30 @@ fn empty_done_is_bool_parsing() {
 }
 
 /// Form encoding: `+` is a space, and `" true"` is not trimmed.
-#[test]
 fn done_with_a_plus_is_a_padded_string_and_bool_parsing() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?done=+true");
     assert_422(&response, json!([bool_parsing(" true")]));
 }
 
-#[test]
 fn bad_priority_is_value_error() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?priority=urgent");
     assert_422(&response, json!([bad_priority("urgent")]));
 }
 
-#[test]
 fn priority_filter_is_case_sensitive() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?priority=HIGH");
     assert_422(&response, json!([bad_priority("HIGH")]));
 }
 
-#[test]
 fn empty_priority_is_value_error() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?priority=");
     assert_422(&response, json!([bad_priority("")]));
 }
 
-#[test]
 fn non_integer_skip_is_int_parsing() {
     let server = spawn_server();
     for value in ["abc", "1.0", "1e3", "", " 1", "0x1", "1_0"] {
@@ -391,14 +359,12 @@ fn non_integer_skip_is_int_parsing() {
     }
 }
 
-#[test]
 fn negative_skip_is_greater_than_equal() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?skip=-1");
     assert_422(&response, json!([negative("skip", "-1")]));
 }
 
-#[test]
 fn non_integer_limit_is_int_parsing() {
     let server = spawn_server();
     for value in ["abc", "10.5", "", "ten", "1 "] {
@@ -408,14 +374,12 @@ fn non_integer_limit_is_int_parsing() {
     }
 }
 
-#[test]
 fn negative_limit_is_greater_than_equal() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?limit=-5");
     assert_422(&response, json!([negative("limit", "-5")]));
 }
 
-#[test]
 fn limit_over_1000_is_less_than_equal() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks?limit=1001");
@@ -423,7 +387,6 @@ fn limit_over_1000_is_less_than_equal() {
 }
 
 /// However many digits, a limit over 1000 is `less_than_equal`, not `int_parsing`.
-#[test]
 fn huge_limit_is_less_than_equal() {
     let server = spawn_server();
     let huge = "9".repeat(40);
@@ -431,7 +394,6 @@ fn huge_limit_is_less_than_equal() {
     assert_422(&response, json!([over_1000(&huge)]));
 }
 
-#[test]
 fn several_bad_values_come_in_order_done_priority_skip_limit() {
     let server = spawn_server();
     let response = get(
@@ -449,7 +411,6 @@ fn several_bad_values_come_in_order_done_priority_skip_limit() {
     );
 }
 
-#[test]
 fn one_bad_value_with_good_ones_is_only_that_item() {
     let server = spawn_server();
     create_many(server.addr(), 2);
@@ -472,4 +433,47 @@ fn url_encode(value: &str) -> String {
             }
         })
         .collect()
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    empty_list_is_an_empty_array,
+    list_returns_whole_tasks_in_ascending_id_order,
+    list_omits_deleted_tasks_and_keeps_id_order,
+    list_ids_are_in_numeric_not_text_order,
+    done_true_lists_only_done_tasks,
+    done_false_lists_only_open_tasks,
+    done_filter_follows_the_lax_string_rules,
+    priority_filter_lists_only_that_priority,
+    both_filters_apply_together,
+    query_values_are_percent_decoded,
+    skip_drops_the_first_tasks,
+    skip_zero_drops_nothing,
+    limit_caps_the_number_of_tasks,
+    limit_zero_is_an_empty_list,
+    skip_past_the_end_is_an_empty_list,
+    huge_skip_is_an_empty_list,
+    limit_defaults_to_100,
+    limit_above_the_default_returns_more,
+    limit_1000_is_the_largest_allowed,
+    skip_and_limit_accept_a_plus_sign_and_leading_zeros,
+    minus_zero_skip_is_zero,
+    filters_apply_before_skip_and_skip_before_limit,
+    unknown_parameters_are_ignored,
+    repeated_parameter_last_one_wins,
+    repeated_parameter_bad_last_value_is_422,
+    bad_done_is_bool_parsing,
+    empty_done_is_bool_parsing,
+    done_with_a_plus_is_a_padded_string_and_bool_parsing,
+    bad_priority_is_value_error,
+    priority_filter_is_case_sensitive,
+    empty_priority_is_value_error,
+    non_integer_skip_is_int_parsing,
+    negative_skip_is_greater_than_equal,
+    non_integer_limit_is_int_parsing,
+    negative_limit_is_greater_than_equal,
+    limit_over_1000_is_less_than_equal,
+    huge_limit_is_less_than_equal,
+    several_bad_values_come_in_order_done_priority_skip_limit,
+    one_bad_value_with_good_ones_is_only_that_item,
 }

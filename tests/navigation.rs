@@ -27,7 +27,6 @@ fn navigation(addr: SocketAddr, target: &str) -> (String, String) {
     (total.to_owned(), link.to_owned())
 }
 
-#[test]
 fn the_first_page_links_to_next_and_last() {
     let server = server_with_twelve();
     let (total, link) = navigation(server.addr(), "/tasks?limit=5");
@@ -39,7 +38,6 @@ fn the_first_page_links_to_next_and_last() {
     );
 }
 
-#[test]
 fn a_middle_page_links_both_ways() {
     let server = server_with_twelve();
     let (_, link) = navigation(server.addr(), "/tasks?skip=3&limit=5");
@@ -52,7 +50,6 @@ fn a_middle_page_links_both_ways() {
 
 /// Filters come first in the targets, in the order `done`, `priority`, canonically spelled,
 /// whatever the request wrote; the total counts matches only.
-#[test]
 fn filters_are_counted_and_linked_canonically() {
     let server = server_with_twelve();
     let addr = server.addr();
@@ -72,7 +69,6 @@ fn filters_are_counted_and_linked_canonically() {
 }
 
 /// The default limit is the effective one (100); past the end there is no next page.
-#[test]
 fn defaults_and_the_end_of_the_list() {
     let server = server_with_twelve();
     let addr = server.addr();
@@ -91,7 +87,6 @@ fn defaults_and_the_end_of_the_list() {
 }
 
 /// With `limit=0` only `first` and `last`: no step of 0 leads anywhere.
-#[test]
 fn limit_zero_links_first_and_last_only() {
     let server = server_with_twelve();
     let (total, link) = navigation(server.addr(), "/tasks?skip=4&limit=0");
@@ -103,7 +98,6 @@ fn limit_zero_links_first_and_last_only() {
 }
 
 /// The total follows creates, patches and deletes.
-#[test]
 fn the_total_follows_every_change() {
     let server = server_with_twelve();
     let addr = server.addr();
@@ -116,4 +110,14 @@ fn the_total_follows_every_change() {
     let bad = get(addr, "/tasks?limit=5000");
     assert_eq!(bad.status, 422);
     assert!(!bad.has_header("X-Total-Count") && !bad.has_header("Link"));
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    the_first_page_links_to_next_and_last,
+    a_middle_page_links_both_ways,
+    filters_are_counted_and_linked_canonically,
+    defaults_and_the_end_of_the_list,
+    limit_zero_links_first_and_last_only,
+    the_total_follows_every_change,
 }

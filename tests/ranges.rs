@@ -97,13 +97,11 @@ fn check_ranges(addr: SocketAddr) {
     assert_multipart(&ranged(addr, "bytes=-2,0-0"), &[(18, 19), (0, 0)]);
 }
 
-#[test]
 fn ranges_of_an_attachment_in_memory() {
     let server = server_with(CONTENT);
     check_ranges(server.addr());
 }
 
-#[test]
 fn ranges_of_an_attachment_in_a_durable_blob() {
     let dir = std::env::temp_dir().join(format!("taskd-ranges-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -130,7 +128,6 @@ impl Drop for RemoveOnDrop {
 
 /// 416 with `Content-Range: bytes */size` when no spec is satisfiable; unsatisfiable specs
 /// beside a satisfiable one are dropped (differs from FastAPI's FileResponse: 416).
-#[test]
 fn unsatisfiable_ranges() {
     let server = server_with(CONTENT);
     let addr = server.addr();
@@ -152,7 +149,6 @@ fn unsatisfiable_ranges() {
 }
 
 /// CONTRACT §11: these `Range`s are ignored, the whole attachment is sent with 200.
-#[test]
 fn ranges_that_are_ignored() {
     let server = server_with(CONTENT);
     let addr = server.addr();
@@ -185,7 +181,6 @@ fn ranges_that_are_ignored() {
 
 /// §13.1.5: If-Range with the current strong tag lets the Range apply; any other tag, a weak
 /// one included, or a date that is not the Last-Modified, gives the whole attachment.
-#[test]
 fn if_range() {
     let server = server_with(CONTENT);
     let addr = server.addr();
@@ -208,7 +203,6 @@ fn if_range() {
 /// An `If-Range` date equal to `Last-Modified` counts only when that time is at least one
 /// second before the response's `Date` (a strong date, §8.8.2.2); the attachment was stored
 /// just now, so which applies depends on whether the clock ticked in between.
-#[test]
 fn if_range_date_of_a_fresh_upload_is_weak_within_its_second() {
     let server = server_with(CONTENT);
     let addr = server.addr();
@@ -225,4 +219,14 @@ fn if_range_date_of_a_fresh_upload_is_weak_within_its_second() {
     } else {
         assert_whole(&response);
     }
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    ranges_of_an_attachment_in_memory,
+    ranges_of_an_attachment_in_a_durable_blob,
+    unsatisfiable_ranges,
+    ranges_that_are_ignored,
+    if_range,
+    if_range_date_of_a_fresh_upload_is_weak_within_its_second,
 }

@@ -138,21 +138,18 @@ fn assert_done_error(addr: SocketAddr, raw_done: &str, item: fn(Value) -> Value)
 
 // ---- §5 title ---------------------------------------------------------------------------------
 
-#[test]
 fn title_is_required() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"priority": "low"}));
     assert_422(&response, json!([missing(json!(["body", "title"]))]));
 }
 
-#[test]
 fn empty_title_is_string_too_short() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": ""}));
     assert_422(&response, json!([too_short("")]));
 }
 
-#[test]
 fn title_of_100_chars_is_accepted() {
     let server = spawn_server();
     let title = "a".repeat(100);
@@ -161,7 +158,6 @@ fn title_of_100_chars_is_accepted() {
     assert_eq!(response.json()["title"], title);
 }
 
-#[test]
 fn title_of_101_chars_is_string_too_long() {
     let server = spawn_server();
     let title = "a".repeat(101);
@@ -170,7 +166,6 @@ fn title_of_101_chars_is_string_too_long() {
 }
 
 /// Length counts Unicode code points, not bytes: 100 emoji are 400 bytes but 100 characters.
-#[test]
 fn title_of_100_emoji_is_accepted() {
     let server = spawn_server();
     let title = "😀".repeat(100);
@@ -179,7 +174,6 @@ fn title_of_100_emoji_is_accepted() {
     assert_eq!(response.json()["title"], title);
 }
 
-#[test]
 fn title_of_101_emoji_is_string_too_long() {
     let server = spawn_server();
     let title = "😀".repeat(101);
@@ -188,7 +182,6 @@ fn title_of_101_emoji_is_string_too_long() {
 }
 
 /// Length counts code points, not graphemes: 51 × `e` + U+0301 is 102 code points.
-#[test]
 fn title_of_51_decomposed_e_acute_is_string_too_long() {
     let server = spawn_server();
     let title = "e\u{301}".repeat(51);
@@ -196,7 +189,6 @@ fn title_of_51_decomposed_e_acute_is_string_too_long() {
     assert_422(&response, json!([too_long(&title)]));
 }
 
-#[test]
 fn title_of_50_decomposed_e_acute_is_accepted() {
     let server = spawn_server();
     let title = "e\u{301}".repeat(50);
@@ -205,7 +197,6 @@ fn title_of_50_decomposed_e_acute_is_accepted() {
     assert_eq!(response.json()["title"], title);
 }
 
-#[test]
 fn title_is_kept_verbatim() {
     let server = spawn_server();
     for (id, title) in (1..).zip(["  padded  ", "   ", "\t", "line 1\nline 2\r\n", "nul\0byte"]) {
@@ -217,7 +208,6 @@ fn title_is_kept_verbatim() {
 }
 
 /// No trimming, so titles that differ only by spaces are different titles.
-#[test]
 fn titles_differing_by_a_space_are_both_accepted() {
     let server = spawn_server();
     assert_eq!(create_task(server.addr(), "a"), 1);
@@ -225,35 +215,30 @@ fn titles_differing_by_a_space_are_both_accepted() {
     assert_eq!(create_task(server.addr(), " a"), 3);
 }
 
-#[test]
 fn number_title_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": 42}));
     assert_422(&response, json!([string_type("title", json!(42))]));
 }
 
-#[test]
 fn boolean_title_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": true}));
     assert_422(&response, json!([string_type("title", json!(true))]));
 }
 
-#[test]
 fn null_title_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": null}));
     assert_422(&response, json!([string_type("title", Value::Null)]));
 }
 
-#[test]
 fn array_title_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": ["a"]}));
     assert_422(&response, json!([string_type("title", json!(["a"]))]));
 }
 
-#[test]
 fn object_title_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": {"a": 1}}));
@@ -262,7 +247,6 @@ fn object_title_is_string_type() {
 
 // ---- §5 priority ------------------------------------------------------------------------------
 
-#[test]
 fn priority_defaults_to_medium() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x"}));
@@ -270,7 +254,6 @@ fn priority_defaults_to_medium() {
     assert_eq!(response.json()["priority"], "medium");
 }
 
-#[test]
 fn each_priority_is_kept() {
     let server = spawn_server();
     for priority in ["low", "medium", "high"] {
@@ -283,42 +266,36 @@ fn each_priority_is_kept() {
     }
 }
 
-#[test]
 fn unknown_priority_is_value_error() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "priority": "urgent"}));
     assert_422(&response, json!([bad_priority("urgent")]));
 }
 
-#[test]
 fn priority_is_case_sensitive() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "priority": "HIGH"}));
     assert_422(&response, json!([bad_priority("HIGH")]));
 }
 
-#[test]
 fn priority_is_not_trimmed() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "priority": " high"}));
     assert_422(&response, json!([bad_priority(" high")]));
 }
 
-#[test]
 fn empty_priority_is_value_error() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "priority": ""}));
     assert_422(&response, json!([bad_priority("")]));
 }
 
-#[test]
 fn null_priority_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "priority": null}));
     assert_422(&response, json!([string_type("priority", Value::Null)]));
 }
 
-#[test]
 fn number_priority_is_string_type() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "priority": 3}));
@@ -327,7 +304,6 @@ fn number_priority_is_string_type() {
 
 // ---- §5 done: the lax boolean table ------------------------------------------------------------
 
-#[test]
 fn done_defaults_to_false() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x"}));
@@ -335,14 +311,12 @@ fn done_defaults_to_false() {
     assert_eq!(response.json()["done"], false);
 }
 
-#[test]
 fn done_booleans_are_themselves() {
     let server = spawn_server();
     assert_done_is(server.addr(), "true", true);
     assert_done_is(server.addr(), "false", false);
 }
 
-#[test]
 fn done_numbers_equal_to_0_or_1_are_booleans() {
     let server = spawn_server();
     for raw in ["0", "-0", "0.0", "-0.0", "0e5"] {
@@ -353,7 +327,6 @@ fn done_numbers_equal_to_0_or_1_are_booleans() {
     }
 }
 
-#[test]
 fn done_other_whole_numbers_are_bool_parsing() {
     let server = spawn_server();
     for raw in [
@@ -367,7 +340,6 @@ fn done_other_whole_numbers_are_bool_parsing() {
     }
 }
 
-#[test]
 fn done_fractions_are_bool_type() {
     let server = spawn_server();
     for raw in ["0.5", "1.5", "-0.1"] {
@@ -375,7 +347,6 @@ fn done_fractions_are_bool_type() {
     }
 }
 
-#[test]
 fn done_whole_numbers_beyond_i64_are_bool_type() {
     let server = spawn_server();
     for raw in ["1e20", "9223372036854775808", "-1e19"] {
@@ -383,7 +354,6 @@ fn done_whole_numbers_beyond_i64_are_bool_type() {
     }
 }
 
-#[test]
 fn done_true_strings_in_any_case_are_true() {
     let server = spawn_server();
     for raw in [
@@ -393,7 +363,6 @@ fn done_true_strings_in_any_case_are_true() {
     }
 }
 
-#[test]
 fn done_false_strings_in_any_case_are_false() {
     let server = spawn_server();
     for raw in [
@@ -403,7 +372,6 @@ fn done_false_strings_in_any_case_are_false() {
     }
 }
 
-#[test]
 fn done_other_strings_are_bool_parsing() {
     let server = spawn_server();
     for raw in [
@@ -413,19 +381,16 @@ fn done_other_strings_are_bool_parsing() {
     }
 }
 
-#[test]
 fn done_null_is_bool_type() {
     let server = spawn_server();
     assert_done_error(server.addr(), "null", bool_type);
 }
 
-#[test]
 fn done_array_is_bool_type() {
     let server = spawn_server();
     assert_done_error(server.addr(), "[true]", bool_type);
 }
 
-#[test]
 fn done_object_is_bool_type() {
     let server = spawn_server();
     assert_done_error(server.addr(), r#"{"done": true}"#, bool_type);
@@ -433,7 +398,6 @@ fn done_object_is_bool_type() {
 
 // ---- §4 step 8: error order --------------------------------------------------------------------
 
-#[test]
 fn errors_come_in_order_title_priority_done_whatever_the_body_order() {
     let server = spawn_server();
     let response = post_json(
@@ -451,7 +415,6 @@ fn errors_come_in_order_title_priority_done_whatever_the_body_order() {
     );
 }
 
-#[test]
 fn missing_title_comes_before_other_errors() {
     let server = spawn_server();
     let response = post_json(server.addr(), "/tasks", r#"{"done": null, "priority": 1}"#);
@@ -465,7 +428,6 @@ fn missing_title_comes_before_other_errors() {
     );
 }
 
-#[test]
 fn invalid_body_creates_nothing_and_consumes_no_id() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "x", "done": "maybe"}));
@@ -476,7 +438,6 @@ fn invalid_body_creates_nothing_and_consumes_no_id() {
 
 // ---- §6 POST /tasks ---------------------------------------------------------------------------
 
-#[test]
 fn create_is_201_with_the_exact_task() {
     let server = spawn_server();
     let response = post(server.addr(), &json!({"title": "Buy milk"}));
@@ -493,7 +454,6 @@ fn create_is_201_with_the_exact_task() {
 }
 
 /// RFC 9110 §15.3.2: a 201 names the new resource in `Location`.
-#[test]
 fn create_sets_location_to_the_new_task() {
     let server = spawn_server();
     let first = post(server.addr(), &json!({"title": "a"}));
@@ -502,7 +462,6 @@ fn create_sets_location_to_the_new_task() {
     assert_eq!(second.header("Location"), Some("/tasks/2"));
 }
 
-#[test]
 fn create_keeps_all_given_fields() {
     let server = spawn_server();
     let response = post(
@@ -514,7 +473,6 @@ fn create_keeps_all_given_fields() {
     assert_eq!(get_task(server.addr(), 1), task(1, "x", "high", true));
 }
 
-#[test]
 fn duplicate_title_is_409() {
     let server = spawn_server();
     create_task(server.addr(), "Buy milk");
@@ -522,7 +480,6 @@ fn duplicate_title_is_409() {
     assert_detail(&response, 409, json!(TITLE_TAKEN));
 }
 
-#[test]
 fn duplicate_title_is_409_whatever_the_other_fields() {
     let server = spawn_server();
     create_task(server.addr(), "Buy milk");
@@ -537,7 +494,6 @@ fn duplicate_title_is_409_whatever_the_other_fields() {
     );
 }
 
-#[test]
 fn duplicate_title_with_invalid_body_is_422_not_409() {
     let server = spawn_server();
     create_task(server.addr(), "Buy milk");
@@ -548,7 +504,6 @@ fn duplicate_title_with_invalid_body_is_422_not_409() {
     assert_422(&response, json!([bad_priority("urgent")]));
 }
 
-#[test]
 fn conflict_consumes_no_id() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -556,7 +511,6 @@ fn conflict_consumes_no_id() {
     assert_eq!(create_task(server.addr(), "b"), 2);
 }
 
-#[test]
 fn titles_are_case_sensitive() {
     let server = spawn_server();
     assert_eq!(create_task(server.addr(), "Buy milk"), 1);
@@ -565,7 +519,6 @@ fn titles_are_case_sensitive() {
 }
 
 /// No Unicode normalisation: `Café` in NFC and in NFD are two titles.
-#[test]
 fn nfc_and_nfd_titles_are_different() {
     let server = spawn_server();
     assert_eq!(create_task(server.addr(), "Caf\u{e9}"), 1);
@@ -573,7 +526,6 @@ fn nfc_and_nfd_titles_are_different() {
     assert_eq!(get_task(server.addr(), 2)["title"], "Cafe\u{301}");
 }
 
-#[test]
 fn deleted_tasks_title_is_free_again() {
     let server = spawn_server();
     create_task(server.addr(), "Buy milk");
@@ -583,7 +535,6 @@ fn deleted_tasks_title_is_free_again() {
     assert_eq!(response.json(), task(2, "Buy milk", "medium", false));
 }
 
-#[test]
 fn create_ignores_the_query_string() {
     let server = spawn_server();
     let response = post_json(
@@ -596,7 +547,6 @@ fn create_ignores_the_query_string() {
     assert_eq!(response.header("Location"), Some("/tasks/1"));
 }
 
-#[test]
 fn query_string_does_not_supply_a_missing_title() {
     let server = spawn_server();
     let response = post_json(server.addr(), "/tasks?title=x", "{}");
@@ -605,7 +555,6 @@ fn query_string_does_not_supply_a_missing_title() {
 
 // ---- §8 GET /tasks/{task_id} ------------------------------------------------------------------
 
-#[test]
 fn get_task_is_200_with_the_exact_task() {
     let server = spawn_server();
     create_task(server.addr(), "Buy milk");
@@ -618,7 +567,6 @@ fn get_task_is_200_with_the_exact_task() {
     );
 }
 
-#[test]
 fn get_missing_task_is_404() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -626,7 +574,6 @@ fn get_missing_task_is_404() {
     assert_detail(&response, 404, json!("Task 2 not found"));
 }
 
-#[test]
 fn get_bad_id_is_422() {
     let server = spawn_server();
     let response = get(server.addr(), "/tasks/abc");
@@ -635,7 +582,6 @@ fn get_bad_id_is_422() {
 
 // ---- §8 DELETE /tasks/{task_id} ---------------------------------------------------------------
 
-#[test]
 fn delete_task_is_204_with_no_body() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -644,7 +590,6 @@ fn delete_task_is_204_with_no_body() {
     assert!(response.body.is_empty(), "{}", response.text());
 }
 
-#[test]
 fn deleted_task_is_404() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -653,7 +598,6 @@ fn deleted_task_is_404() {
     assert_detail(&response, 404, json!("Task 1 not found"));
 }
 
-#[test]
 fn delete_twice_is_404() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -662,21 +606,18 @@ fn delete_twice_is_404() {
     assert_detail(&response, 404, json!("Task 1 not found"));
 }
 
-#[test]
 fn delete_missing_task_is_404() {
     let server = spawn_server();
     let response = delete(server.addr(), "/tasks/7");
     assert_detail(&response, 404, json!("Task 7 not found"));
 }
 
-#[test]
 fn delete_bad_id_is_422() {
     let server = spawn_server();
     let response = delete(server.addr(), "/tasks/1.5");
     assert_422(&response, json!([bad_id("1.5")]));
 }
 
-#[test]
 fn delete_leaves_other_tasks() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -687,7 +628,6 @@ fn delete_leaves_other_tasks() {
 
 // ---- §8 PATCH /tasks/{task_id} ----------------------------------------------------------------
 
-#[test]
 fn patch_updates_only_the_given_field() {
     let server = spawn_server();
     post(
@@ -700,7 +640,6 @@ fn patch_updates_only_the_given_field() {
     assert_eq!(get_task(server.addr(), 1), task(1, "a", "high", true));
 }
 
-#[test]
 fn patch_updates_every_field() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -714,7 +653,6 @@ fn patch_updates_every_field() {
     assert_eq!(get_task(server.addr(), 1), task(1, "b", "low", true));
 }
 
-#[test]
 fn patch_response_is_the_whole_task_with_attachment() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -727,7 +665,6 @@ fn patch_response_is_the_whole_task_with_attachment() {
     );
 }
 
-#[test]
 fn patch_with_empty_object_changes_nothing() {
     let server = spawn_server();
     post(
@@ -740,7 +677,6 @@ fn patch_with_empty_object_changes_nothing() {
     assert_eq!(get_task(server.addr(), 1), task(1, "a", "high", true));
 }
 
-#[test]
 fn patch_null_title_is_string_type() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -748,7 +684,6 @@ fn patch_null_title_is_string_type() {
     assert_422(&response, json!([string_type("title", Value::Null)]));
 }
 
-#[test]
 fn patch_null_priority_is_string_type() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -756,7 +691,6 @@ fn patch_null_priority_is_string_type() {
     assert_422(&response, json!([string_type("priority", Value::Null)]));
 }
 
-#[test]
 fn patch_null_done_is_bool_type() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -764,7 +698,6 @@ fn patch_null_done_is_bool_type() {
     assert_422(&response, json!([bool_type(Value::Null)]));
 }
 
-#[test]
 fn patch_errors_come_in_order_title_priority_done() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -777,7 +710,6 @@ fn patch_errors_come_in_order_title_priority_done() {
     );
 }
 
-#[test]
 fn patch_missing_task_is_404() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -785,14 +717,12 @@ fn patch_missing_task_is_404() {
     assert_detail(&response, 404, json!("Task 5 not found"));
 }
 
-#[test]
 fn patch_invalid_body_on_missing_task_is_422_not_404() {
     let server = spawn_server();
     let response = patch(server.addr(), 5, &json!({"title": ""}));
     assert_422(&response, json!([too_short("")]));
 }
 
-#[test]
 fn patch_to_another_tasks_title_is_409() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -801,7 +731,6 @@ fn patch_to_another_tasks_title_is_409() {
     assert_detail(&response, 409, json!(TITLE_TAKEN));
 }
 
-#[test]
 fn patch_to_own_title_is_200() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -810,7 +739,6 @@ fn patch_to_own_title_is_200() {
     assert_eq!(response.json(), task(1, "a", "medium", true));
 }
 
-#[test]
 fn patch_taken_title_on_missing_task_is_404_not_409() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -818,7 +746,6 @@ fn patch_taken_title_on_missing_task_is_404_not_409() {
     assert_detail(&response, 404, json!("Task 9 not found"));
 }
 
-#[test]
 fn patch_409_changes_nothing() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -833,7 +760,6 @@ fn patch_409_changes_nothing() {
     assert_eq!(get_task(server.addr(), 1), task(1, "a", "medium", false));
 }
 
-#[test]
 fn patch_422_changes_nothing_not_even_valid_fields() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -848,7 +774,6 @@ fn patch_422_changes_nothing_not_even_valid_fields() {
     assert_eq!(create_task(server.addr(), "b"), 2);
 }
 
-#[test]
 fn patch_rename_frees_the_old_title() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -858,7 +783,6 @@ fn patch_rename_frees_the_old_title() {
     assert_detail(&response, 409, json!(TITLE_TAKEN));
 }
 
-#[test]
 fn patch_with_empty_body_is_missing_body() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -866,7 +790,6 @@ fn patch_with_empty_body_is_missing_body() {
     assert_422(&response, json!([missing(json!(["body"]))]));
 }
 
-#[test]
 fn patch_without_body_or_content_type_is_missing_body() {
     let server = spawn_server();
     create_task(server.addr(), "a");
@@ -879,16 +802,97 @@ fn patch_without_body_or_content_type_is_missing_body() {
     assert_eq!(get_task(server.addr(), 1), task(1, "a", "medium", false));
 }
 
-#[test]
 fn patch_bad_id_without_body_is_int_parsing_then_missing() {
     let server = spawn_server();
     let response = request(server.addr(), "PATCH", "/tasks/abc", &[], b"");
     assert_422(&response, json!([bad_id("abc"), missing(json!(["body"]))]));
 }
 
-#[test]
 fn patch_missing_task_without_body_is_422_not_404() {
     let server = spawn_server();
     let response = request(server.addr(), "PATCH", "/tasks/3", &[], b"");
     assert_422(&response, json!([missing(json!(["body"]))]));
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    title_is_required,
+    empty_title_is_string_too_short,
+    title_of_100_chars_is_accepted,
+    title_of_101_chars_is_string_too_long,
+    title_of_100_emoji_is_accepted,
+    title_of_101_emoji_is_string_too_long,
+    title_of_51_decomposed_e_acute_is_string_too_long,
+    title_of_50_decomposed_e_acute_is_accepted,
+    title_is_kept_verbatim,
+    titles_differing_by_a_space_are_both_accepted,
+    number_title_is_string_type,
+    boolean_title_is_string_type,
+    null_title_is_string_type,
+    array_title_is_string_type,
+    object_title_is_string_type,
+    priority_defaults_to_medium,
+    each_priority_is_kept,
+    unknown_priority_is_value_error,
+    priority_is_case_sensitive,
+    priority_is_not_trimmed,
+    empty_priority_is_value_error,
+    null_priority_is_string_type,
+    number_priority_is_string_type,
+    done_defaults_to_false,
+    done_booleans_are_themselves,
+    done_numbers_equal_to_0_or_1_are_booleans,
+    done_other_whole_numbers_are_bool_parsing,
+    done_fractions_are_bool_type,
+    done_whole_numbers_beyond_i64_are_bool_type,
+    done_true_strings_in_any_case_are_true,
+    done_false_strings_in_any_case_are_false,
+    done_other_strings_are_bool_parsing,
+    done_null_is_bool_type,
+    done_array_is_bool_type,
+    done_object_is_bool_type,
+    errors_come_in_order_title_priority_done_whatever_the_body_order,
+    missing_title_comes_before_other_errors,
+    invalid_body_creates_nothing_and_consumes_no_id,
+    create_is_201_with_the_exact_task,
+    create_sets_location_to_the_new_task,
+    create_keeps_all_given_fields,
+    duplicate_title_is_409,
+    duplicate_title_is_409_whatever_the_other_fields,
+    duplicate_title_with_invalid_body_is_422_not_409,
+    conflict_consumes_no_id,
+    titles_are_case_sensitive,
+    nfc_and_nfd_titles_are_different,
+    deleted_tasks_title_is_free_again,
+    create_ignores_the_query_string,
+    query_string_does_not_supply_a_missing_title,
+    get_task_is_200_with_the_exact_task,
+    get_missing_task_is_404,
+    get_bad_id_is_422,
+    delete_task_is_204_with_no_body,
+    deleted_task_is_404,
+    delete_twice_is_404,
+    delete_missing_task_is_404,
+    delete_bad_id_is_422,
+    delete_leaves_other_tasks,
+    patch_updates_only_the_given_field,
+    patch_updates_every_field,
+    patch_response_is_the_whole_task_with_attachment,
+    patch_with_empty_object_changes_nothing,
+    patch_null_title_is_string_type,
+    patch_null_priority_is_string_type,
+    patch_null_done_is_bool_type,
+    patch_errors_come_in_order_title_priority_done,
+    patch_missing_task_is_404,
+    patch_invalid_body_on_missing_task_is_422_not_404,
+    patch_to_another_tasks_title_is_409,
+    patch_to_own_title_is_200,
+    patch_taken_title_on_missing_task_is_404_not_409,
+    patch_409_changes_nothing,
+    patch_422_changes_nothing_not_even_valid_fields,
+    patch_rename_frees_the_old_title,
+    patch_with_empty_body_is_missing_body,
+    patch_without_body_or_content_type_is_missing_body,
+    patch_bad_id_without_body_is_int_parsing_then_missing,
+    patch_missing_task_without_body_is_422_not_404,
 }

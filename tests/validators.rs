@@ -39,7 +39,6 @@ fn head(addr: SocketAddr, target: &str) -> Response {
     read_one_response(&mut stream, &mut Vec::new(), true)
 }
 
-#[test]
 fn a_task_has_a_tag_of_its_json_on_get_and_head() {
     let server = server_with_task();
     let addr = server.addr();
@@ -54,7 +53,6 @@ fn a_task_has_a_tag_of_its_json_on_get_and_head() {
     assert_eq!(head.header("Cache-Control"), Some("no-cache"));
 }
 
-#[test]
 fn create_and_patch_answer_with_the_tasks_new_tag() {
     let server = spawn_server();
     let addr = server.addr();
@@ -72,7 +70,6 @@ fn create_and_patch_answer_with_the_tasks_new_tag() {
     assert_eq!(unchanged.header("ETag"), Some(second.as_str()));
 }
 
-#[test]
 fn an_upload_answers_with_the_attachments_tag_not_the_tasks() {
     let server = server_with_task();
     let addr = server.addr();
@@ -90,7 +87,6 @@ fn an_upload_answers_with_the_attachments_tag_not_the_tasks() {
     assert_eq!(download.header("ETag"), Some(tag.as_str()));
 }
 
-#[test]
 fn a_download_has_every_validator_and_accept_ranges() {
     let server = server_with_task();
     let addr = server.addr();
@@ -118,7 +114,6 @@ fn a_download_has_every_validator_and_accept_ranges() {
     assert_eq!(without_date(&head), without_date(&download));
 }
 
-#[test]
 fn a_list_page_has_a_tag_and_navigation_on_get_and_head() {
     let server = server_with_task();
     let addr = server.addr();
@@ -131,7 +126,6 @@ fn a_list_page_has_a_tag_and_navigation_on_get_and_head() {
 }
 
 /// A tag covers the whole representation: the attachment's bytes, its type and its filename.
-#[test]
 fn an_attachments_tag_covers_bytes_type_and_filename() {
     let server = server_with_task();
     let addr = server.addr();
@@ -156,7 +150,6 @@ fn an_attachments_tag_covers_bytes_type_and_filename() {
 
 /// A list page's tag covers `X-Total-Count` and `Link` too: `?limit=0` is always `[]`, yet its
 /// tag changes when the total does.
-#[test]
 fn a_list_tag_covers_the_total_and_the_links() {
     let server = spawn_server();
     let addr = server.addr();
@@ -178,7 +171,6 @@ fn a_list_tag_covers_the_total_and_the_links() {
 /// Tags are digests of the representation: a fresh memory-mode server that makes the same task
 /// gives it the same tag, and one that makes another task under the same URL another tag, so
 /// a tag from before a restart never validates a different representation.
-#[test]
 fn tags_survive_restarts_and_are_never_reused_for_another_representation() {
     let tag_of = |title: &str| {
         let server = spawn_server_with(Config::ephemeral());
@@ -193,7 +185,6 @@ fn tags_survive_restarts_and_are_never_reused_for_another_representation() {
 }
 
 /// CONTRACT §11: `Last-Modified` is not on tasks or lists, and no validator is on errors.
-#[test]
 fn errors_and_service_routes_carry_no_validators() {
     let server = server_with_task();
     let addr = server.addr();
@@ -206,7 +197,6 @@ fn errors_and_service_routes_carry_no_validators() {
 
 /// Durable mode keeps what the validators need: after a restart the task, the attachment and
 /// the list have the same tags, and the attachment the same `Last-Modified`.
-#[test]
 fn durable_validators_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("taskd-validators-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -233,4 +223,18 @@ fn durable_validators_survive_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(before.iter().all(Option::is_some), "{before:?}");
     assert_eq!(before, after);
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    a_task_has_a_tag_of_its_json_on_get_and_head,
+    create_and_patch_answer_with_the_tasks_new_tag,
+    an_upload_answers_with_the_attachments_tag_not_the_tasks,
+    a_download_has_every_validator_and_accept_ranges,
+    a_list_page_has_a_tag_and_navigation_on_get_and_head,
+    an_attachments_tag_covers_bytes_type_and_filename,
+    a_list_tag_covers_the_total_and_the_links,
+    tags_survive_restarts_and_are_never_reused_for_another_representation,
+    errors_and_service_routes_carry_no_validators,
+    durable_validators_survive_a_restart,
 }

@@ -31,7 +31,6 @@ fn patch(addr: SocketAddr, target: &str, headers: &[(&str, &str)], body: &[u8]) 
     request(addr, "PATCH", target, &all, body)
 }
 
-#[test]
 fn a_failing_conditional_patch_gets_412_without_100_continue() {
     let server = server_with_task();
     let lines = [
@@ -43,7 +42,6 @@ fn a_failing_conditional_patch_gets_412_without_100_continue() {
     assert_error(&response, 412, "Precondition Failed");
 }
 
-#[test]
 fn a_failing_conditional_upload_gets_412_without_100_continue() {
     let server = server_with_task();
     let form = format!("Content-Type: {}", form_type());
@@ -53,7 +51,6 @@ fn a_failing_conditional_upload_gets_412_without_100_continue() {
 }
 
 /// A passing precondition lets the body be read, with `100 Continue` first.
-#[test]
 fn a_passing_conditional_upload_continues() {
     let server = server_with_task();
     let addr = server.addr();
@@ -72,7 +69,6 @@ fn a_passing_conditional_upload_continues() {
 }
 
 /// 412 before the body's 400 / 422: a refused change's body is never read.
-#[test]
 fn the_412_comes_before_any_body_error() {
     let server = server_with_task();
     let addr = server.addr();
@@ -103,7 +99,6 @@ fn the_412_comes_before_any_body_error() {
 }
 
 /// 413 by the declared length comes first of all; 413 found while reading comes after 412.
-#[test]
 fn a_413_by_declared_length_comes_before_everything() {
     let server = server_with_task();
     let addr = server.addr();
@@ -123,7 +118,6 @@ fn a_413_by_declared_length_comes_before_everything() {
 
 /// 422 for the path id, then 404, then 412; a conditional request's 422 has only the id's
 /// item, since its body is never read.
-#[test]
 fn the_path_id_then_404_then_412() {
     let server = server_with_task();
     let addr = server.addr();
@@ -158,7 +152,6 @@ fn the_path_id_then_404_then_412() {
 }
 
 /// After a passing precondition: the body's errors, then 409 / the upload's type, then 2xx.
-#[test]
 fn after_a_passing_precondition_the_body_is_checked_as_usual() {
     let server = server_with_task();
     let addr = server.addr();
@@ -178,7 +171,6 @@ fn after_a_passing_precondition_the_body_is_checked_as_usual() {
 
 /// A field that is ignored (a date on a task) does not make a request conditional: §8's
 /// order, body first, stays.
-#[test]
 fn an_ignored_field_keeps_the_unconditional_order() {
     let server = server_with_task();
     let addr = server.addr();
@@ -191,4 +183,16 @@ fn an_ignored_field_keeps_the_unconditional_order() {
     let unparsable = ("If-Match", ",");
     let response = patch(addr, "/tasks/9", &[unparsable], b"{");
     assert_eq!(response.status, 422);
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    a_failing_conditional_patch_gets_412_without_100_continue,
+    a_failing_conditional_upload_gets_412_without_100_continue,
+    a_passing_conditional_upload_continues,
+    the_412_comes_before_any_body_error,
+    a_413_by_declared_length_comes_before_everything,
+    the_path_id_then_404_then_412,
+    after_a_passing_precondition_the_body_is_checked_as_usual,
+    an_ignored_field_keeps_the_unconditional_order,
 }

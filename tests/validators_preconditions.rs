@@ -49,7 +49,6 @@ fn assert_not_modified(response: &Response, tag: &str) {
     assert!(after_head(response).is_empty(), "a 304 has no body");
 }
 
-#[test]
 fn if_none_match_gives_304_on_every_validated_get_and_head() {
     let (server, task, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -67,7 +66,6 @@ fn if_none_match_gives_304_on_every_validated_get_and_head() {
 }
 
 /// §13.1.2: weak comparison, `*`, lists; a tag that does not match gives the full 200.
-#[test]
 fn if_none_match_compares_weakly_and_reads_lists() {
     let server = server_with_task();
     let addr = server.addr();
@@ -86,7 +84,6 @@ fn if_none_match_compares_weakly_and_reads_lists() {
 }
 
 /// §13.2.2 step 1: If-Match applies to GET too; `*` means "it exists".
-#[test]
 fn if_match_on_a_get_can_give_412() {
     let (server, task, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -108,7 +105,6 @@ fn if_match_on_a_get_can_give_412() {
 
 /// The lost update If-Match exists for (§13.1.1): a client that did not see a change cannot
 /// overwrite it, and the 412 changes nothing.
-#[test]
 fn a_stale_if_match_refuses_patch_and_changes_nothing() {
     let server = server_with_task();
     let addr = server.addr();
@@ -139,7 +135,6 @@ fn a_stale_if_match_refuses_patch_and_changes_nothing() {
 }
 
 /// §13.1.2: If-None-Match false on a method other than GET/HEAD is 412, not 304.
-#[test]
 fn if_none_match_on_a_change_is_412() {
     let (server, task, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -167,7 +162,6 @@ fn if_none_match_on_a_change_is_412() {
     );
 }
 
-#[test]
 fn deletes_are_conditional_on_their_own_tags() {
     let (server, task, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -198,7 +192,6 @@ fn deletes_are_conditional_on_their_own_tags() {
 
 /// CONTRACT §11: an upload to a task without an attachment has no current representation:
 /// If-Match (even `*`) fails; `If-None-Match: *` means "only if there is none yet".
-#[test]
 fn uploads_without_a_current_attachment() {
     let server = server_with_task();
     let addr = server.addr();
@@ -236,7 +229,6 @@ fn uploads_without_a_current_attachment() {
 
 /// CONTRACT §11: a task or attachment that is not there is a 404 whatever the preconditions,
 /// and a bad id stays a 422.
-#[test]
 fn missing_resources_stay_404_and_bad_ids_422() {
     let server = server_with_task();
     let addr = server.addr();
@@ -256,7 +248,6 @@ fn missing_resources_stay_404_and_bad_ids_422() {
 }
 
 /// CONTRACT §11: `POST /tasks` ignores precondition fields.
-#[test]
 fn create_ignores_preconditions() {
     let server = spawn_server();
     let addr = server.addr();
@@ -276,7 +267,6 @@ fn create_ignores_preconditions() {
 }
 
 /// §13.1.3, §13.1.4: dates in all three HTTP-date formats; on attachments only.
-#[test]
 fn dates_on_an_attachment_in_the_three_formats() {
     let (server, _, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -313,7 +303,6 @@ fn dates_on_an_attachment_in_the_three_formats() {
 
 /// §13.2.2: If-None-Match takes the place of If-Modified-Since, If-Match that of
 /// If-Unmodified-Since; a date field on a task (no Last-Modified) is ignored.
-#[test]
 fn tags_win_over_dates_and_dates_do_not_apply_to_tasks() {
     let (server, task, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -346,7 +335,6 @@ fn tags_win_over_dates_and_dates_do_not_apply_to_tasks() {
 }
 
 /// CONTRACT §11: a 304 wins over Range, and If-Match is checked before If-None-Match.
-#[test]
 fn the_evaluation_order_of_rfc_9110_13_2_2() {
     let (server, _, attachment) = server_with_attachment();
     let addr = server.addr();
@@ -375,7 +363,6 @@ fn the_evaluation_order_of_rfc_9110_13_2_2() {
 }
 
 /// Empty fields count as absent, and a repeated field is one list (RFC 9110 §5.3).
-#[test]
 fn empty_and_repeated_fields() {
     let server = server_with_task();
     let addr = server.addr();
@@ -392,7 +379,6 @@ fn empty_and_repeated_fields() {
 }
 
 /// A 304 ends at its head (RFC 9112 §6.3): the next answer on the connection follows at once.
-#[test]
 fn a_304_on_a_kept_alive_connection_is_followed_by_the_next_answer() {
     let server = server_with_task();
     let addr = server.addr();
@@ -409,4 +395,22 @@ fn a_304_on_a_kept_alive_connection_is_followed_by_the_next_answer() {
     let second = read_one_response(&mut stream, &mut buffer, false);
     assert_eq!(second.status, 200);
     assert_eq!(second.json()["title"], "Report");
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    if_none_match_gives_304_on_every_validated_get_and_head,
+    if_none_match_compares_weakly_and_reads_lists,
+    if_match_on_a_get_can_give_412,
+    a_stale_if_match_refuses_patch_and_changes_nothing,
+    if_none_match_on_a_change_is_412,
+    deletes_are_conditional_on_their_own_tags,
+    uploads_without_a_current_attachment,
+    missing_resources_stay_404_and_bad_ids_422,
+    create_ignores_preconditions,
+    dates_on_an_attachment_in_the_three_formats,
+    tags_win_over_dates_and_dates_do_not_apply_to_tasks,
+    the_evaluation_order_of_rfc_9110_13_2_2,
+    empty_and_repeated_fields,
+    a_304_on_a_kept_alive_connection_is_followed_by_the_next_answer,
 }

@@ -47,7 +47,6 @@ fn count(statuses: &[u16], status: u16) -> usize {
     statuses.iter().filter(|&&s| s == status).count()
 }
 
-#[test]
 fn of_patches_with_one_etag_exactly_one_wins() {
     let server = server_with_task();
     let addr = server.addr();
@@ -72,7 +71,6 @@ fn of_patches_with_one_etag_exactly_one_wins() {
 
 /// `If-None-Match: *` on an upload means "only if there is no attachment yet": of clients
 /// uploading at once, one creates it.
-#[test]
 fn of_uploads_that_each_want_to_be_first_exactly_one_is() {
     let server = server_with_task();
     let addr = server.addr();
@@ -93,4 +91,10 @@ fn of_uploads_that_each_want_to_be_first_exactly_one_is() {
     let statuses = race(addr, head, body);
     assert_eq!(count(&statuses, 200), 1, "{statuses:?}");
     assert_eq!(count(&statuses, 412), CLIENTS - 1, "{statuses:?}");
+}
+
+// Every test above, once per storage backend (tests/common/backend.rs).
+backend_tests! {
+    of_patches_with_one_etag_exactly_one_wins,
+    of_uploads_that_each_want_to_be_first_exactly_one_is,
 }

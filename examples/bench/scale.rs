@@ -7,7 +7,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use taskd::model::{NewTask, Priority};
-use taskd::store::{ListQuery, Store};
+use taskd::storage::{memory, Guard, ListQuery};
 
 use crate::load::{self, Load};
 use crate::report::{mib, Row, Table};
@@ -101,7 +101,7 @@ fn deep_page(load: Load, count: u64, table: &mut Table) -> io::Result<()> {
 /// figure is the store's and nothing else's. Every tenth task is deleted first, so the index
 /// has holes to skip.
 fn store_only(count: u64, table: &mut Table) {
-    let store = Store::new();
+    let store = memory::open();
     for n in 0..count {
         let new = NewTask {
             title: format!("task {n}"),
@@ -110,7 +110,7 @@ fn store_only(count: u64, table: &mut Table) {
         };
         let id = store.create(new).expect("titles are unique").id;
         if id.is_multiple_of(10) {
-            store.delete(id).expect("just created");
+            store.delete(id, &Guard::none()).expect("just created");
         }
     }
     let live = count - count / 10;
@@ -125,14 +125,15 @@ fn store_only(count: u64, table: &mut Table) {
         ..query
     };
     assert_eq!(
-        store.list(&query),
-        store.list(&walk),
+        store.list(&query).expect("in memory").tasks,
+        store.list(&walk).expect("in memory").tasks,
         "the index and the walk agree"
     );
     for (label, query, rounds) in [("indexed", query, 2000), ("walk (done=false)", walk, 20)] {
         let started = Instant::now();
         for _ in 0..rounds {
-            std::hint::black_box(store.list(std::hint::black_box(&query)));
+            let page = store.list(std::hint::black_box(&query)).expect("in memory");
+            std::hint::black_box(page);
         }
         let each = started.elapsed() / rounds;
         let note = format!(
@@ -140,7 +141,7 @@ fn store_only(count: u64, table: &mut Table) {
             each.as_secs_f64() * 1e6,
             query.skip
         );
-        let name = format!("scale: Store::list {label}");
+        let name = format!("scale: Storage::list {label}");
         table.push(Row::note(&name, "in-process", note));
     }
 }

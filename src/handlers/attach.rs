@@ -7,116 +7,99 @@
 
 use serde_json::Value;
 
-use super::attachment::{missing, Validators};
-use super::conditional::{check_change, Fields};
+use super::attachment::Validators;
+use super::conditional::{check_early, Fields};
 use super::{split_id, App};
-use crate::durable::SpooledFile;
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
 use crate::http1::Request;
 use crate::router::{PathId, TaskId};
-use crate::store::{Content, Revision, Store, StoreError, StoredFile};
-use crate::upload::{self, FileField, FileSink, Hashed, Hashing, InMemory, UploadedFile};
-use crate::validators::Digest;
+use crate::storage::{Guard, Spool, SpoolWriter, Spooled, StorageError, Upload};
+use crate::upload::{self, FileField, FileSink, Hashed, Hashing, UploadedFile};
 
-/// The preconditions of an upload, against the attachment there now (if any): 404 when the
-/// task is not there, 412 when they are false; else the revision the upload must still find.
-fn upload_precondition(
-    app: &App,
-    fields: &Fields<'_>,
-    id: &TaskId,
-    key: u64,
-) -> Result<Revision, ApiError> {
-    let (download, revision) = app
-        .store
-        .attachment_revision(key)
-        .map_err(|error| missing(id, error))?;
-    let validators = download.as_ref().map(Validators::of).transpose()?;
-    check_change(validators.as_ref().map(Validators::current), fields)?;
-    Ok(revision)
+/// The multipart reader's sink for a storage backend's spool: the file part's bytes go where
+/// the backend wants them (memory, or a temporary file in durable mode).
+struct SpoolSink<'s>(&'s dyn Spool);
+
+impl FileSink for SpoolSink<'_> {
+    type Writer = SpoolWriter;
+    type Data = Spooled;
+
+    fn create(&self, bound: Option<u64>) -> Result<SpoolWriter, ApiError> {
+        Ok(self.0.create(bound)?)
+    }
+
+    fn write(&self, writer: &mut SpoolWriter, chunk: &[u8]) -> Result<(), ApiError> {
+        Ok(writer.write(chunk)?)
+    }
+
+    fn finish(&self, writer: SpoolWriter) -> Result<Spooled, ApiError> {
+        Ok(writer.finish())
+    }
+}
+
+/// The early check of an upload's preconditions, against the attachment there now (none when
+/// the task has none): 404 when the task is not there, 412 when they are false. The storage
+/// checks the same guard again when it stores the upload.
+fn check_upload_early(app: &App, guard: &Guard, key: u64) -> Result<(), ApiError> {
+    match app.storage.attachment(key) {
+        Ok(download) => {
+            let validators = Validators::of(&download)?;
+            check_early(guard, Some(&validators.tag), Some(validators.last_modified))
+        }
+        Err(StorageError::NoAttachment { .. }) => check_early(guard, None, None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// `POST /tasks/{task_id}/attachment`: reads the whole multipart body first (before the lock;
-/// in durable mode into a temporary file), digesting the file as it arrives, then checks in
+/// where the storage backend spools it), digesting the file as it arrives, then checks in
 /// the contract's order: 422, 404, 400 type. With a precondition (CONTRACT §11): 413 by the
 /// declared length, 422 for the id, 404 and 412 come first, before `100 Continue`.
 ///
 /// # Errors
-/// 400 / 413 while reading, 422, 404, 412, 400 `Unsupported file type: ...`; 500 when durable
+/// 400 / 413 while reading, 422, 404, 412, 400 `Unsupported file type: ...`; 500 when the
 /// storage fails.
 pub fn upload_attachment(
     app: &App,
     request: &mut Request<'_>,
     id: PathId,
 ) -> Result<Reply, ApiError> {
-    match app.store.spool() {
-        None => upload_into(app, request, id, &InMemory),
-        Some(spool) => upload_into(app, request, id, spool),
-    }
-}
-
-/// Turns a received file into stored content.
-trait IntoContent {
-    fn into_content(self, store: &Store) -> Result<Content, ApiError>;
-}
-
-impl IntoContent for bytes::Bytes {
-    fn into_content(self, _store: &Store) -> Result<Content, ApiError> {
-        Ok(Content::Memory(self))
-    }
-}
-
-impl IntoContent for SpooledFile {
-    /// Only now, after every check passed, does the upload move into `blobs/`.
-    fn into_content(self, store: &Store) -> Result<Content, ApiError> {
-        match store.persist(self) {
-            Ok(blob) => Ok(Content::Blob(blob)),
-            Err(StoreError::Storage(reason)) => Err(ApiError::Internal(reason)),
-            Err(other) => Err(ApiError::Internal(format!("{other:?}"))),
-        }
-    }
-}
-
-fn upload_into<S: FileSink>(
-    app: &App,
-    request: &mut Request<'_>,
-    id: PathId,
-    sink: &S,
-) -> Result<Reply, ApiError>
-where
-    S::Data: IntoContent,
-{
     let content_type = request.header("Content-Type");
     let size_hint = request.content_length();
     let fields = Fields::read(request);
-    let mut expected = None;
+    let guard = fields.guard();
     let id = if fields.is_conditional(true) {
         upload::check_declared_length(content_type, size_hint, app.limits)?;
         let id = id.map_err(ApiError::invalid)?;
         let key = id.as_u64().ok_or_else(|| id.not_found())?;
-        expected = Some(upload_precondition(app, &fields, &id, key)?);
+        check_upload_early(app, &guard, key)?;
         Ok(id)
     } else {
         id
     };
+    let sink = SpoolSink(app.storage.spool());
     let field = upload::read_file_field_into(
         request.body(),
         content_type,
         size_hint,
         app.limits,
-        &Hashing(sink),
+        &Hashing(&sink),
     )?;
     read_epilogue(request)?;
     let (id, file) = checked_file(id, field)?;
     let key = id.as_u64().ok_or_else(|| id.not_found())?;
     check_type(app, &id, key, file.content_type.as_deref())?;
     let Hashed { data, digest } = file.bytes;
-    let stored = StoredFile {
+    let upload = Upload {
         filename: file.filename,
         content_type: file.content_type,
-        content: data.into_content(&app.store)?,
+        data,
+        digest,
     };
-    attach(app, &fields, (&id, key), stored, digest, expected)
+    // The 200's body is the task; its `ETag` is the attachment's new tag.
+    let attached = app.storage.attach(key, upload, &guard)?;
+    Ok(Reply::json(200, &attached.task).with_validator(&attached.etag))
 }
 
 /// CONTRACT §9's 422s: the path id's item first, then the `file` item.
@@ -167,7 +150,7 @@ fn check_type(
     key: u64,
     content_type: Option<&str>,
 ) -> Result<(), ApiError> {
-    if !app.store.contains(key) {
+    if !app.storage.contains(key)? {
         return Err(id.not_found());
     }
     if !upload::is_allowed_type(content_type) {
@@ -177,40 +160,4 @@ fn check_type(
         )));
     }
     Ok(())
-}
-
-/// Stores the attachment if the task is still at `expected` (re-checking the preconditions
-/// when another change came in between); the 200 carries the attachment's new tag.
-fn attach(
-    app: &App,
-    fields: &Fields<'_>,
-    (id, key): (&TaskId, u64),
-    stored: StoredFile,
-    digest: Digest,
-    mut expected: Option<Revision>,
-) -> Result<Reply, ApiError> {
-    let refused = |error: ApiError| {
-        // Nothing refers to the blob: the task was deleted, or the preconditions now fail.
-        if let Content::Blob(blob) = &stored.content {
-            app.store.discard(blob);
-        }
-        Err(error)
-    };
-    loop {
-        match app
-            .store
-            .attach_digested(key, stored.clone(), digest, expected)
-        {
-            Ok(attached) => {
-                let reply = Reply::json(200, &attached.task);
-                return Ok(reply.with_validator(&attached.etag));
-            }
-            Err(StoreError::Changed) => match upload_precondition(app, fields, id, key) {
-                Ok(revision) => expected = Some(revision),
-                Err(error) => return refused(error),
-            },
-            Err(StoreError::Storage(reason)) => return Err(ApiError::Internal(reason)),
-            Err(_) => return refused(id.not_found()),
-        }
-    }
 }

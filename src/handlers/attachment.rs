@@ -4,31 +4,30 @@
 
 use std::time::SystemTime;
 
-use super::conditional::{check_change, check_read, Fields};
+use super::conditional::{check_read, Fields};
 use super::App;
 use crate::error::ApiError;
-use crate::http::{http_date, Body, Reply, SharedFile, Source};
+use crate::http::{http_date, Body, Reply, SharedFile};
 use crate::http1::Request;
-use crate::router::{PathId, TaskId};
-use crate::store::{ByteSource, Download, Revision, StoreError};
+use crate::router::PathId;
+use crate::storage::{BodySource, Download};
 use crate::upload;
 use crate::validators::{
     boundary_for, select_ranges, ByteRange, ByteRangesBody, Current, EntityTag, Ranges,
 };
 
-/// An attachment's validators, computed outside the store lock (an attachment stored by an
+/// An attachment's validators, computed outside the storage lock (an attachment stored by an
 /// older taskd has its digest computed here, once).
 pub(super) struct Validators {
-    tag: EntityTag,
-    last_modified: SystemTime,
+    pub(super) tag: EntityTag,
+    pub(super) last_modified: SystemTime,
 }
 
 impl Validators {
     pub(super) fn of(download: &Download) -> Result<Validators, ApiError> {
-        let unreadable = |error: std::io::Error| ApiError::Internal(format!("blob: {error}"));
         Ok(Validators {
-            tag: download.etag().map_err(unreadable)?,
-            last_modified: download.last_modified().map_err(unreadable)?,
+            tag: download.etag()?,
+            last_modified: download.last_modified()?,
         })
     }
 
@@ -52,10 +51,7 @@ pub fn download_attachment(
 ) -> Result<Reply, ApiError> {
     let id = id.map_err(ApiError::invalid)?;
     let key = id.as_u64().ok_or_else(|| id.not_found())?;
-    let download = app
-        .store
-        .attachment(key)
-        .map_err(|error| missing(&id, error))?;
+    let download = app.storage.attachment(key)?;
     let validators = Validators::of(&download)?;
     let fields = Fields::read(request);
     if let Some(not_modified) = check_read(request.method(), validators.current(), &fields)? {
@@ -64,9 +60,7 @@ pub fn download_attachment(
     let ranges = requested_ranges(request.method(), &fields, &validators, download.size());
     let headers = download_headers(&download, &validators);
     let content_type = download.content_type().to_owned();
-    let source = download
-        .into_source()
-        .map_err(|error| ApiError::Internal(error.to_string()))?;
+    let source = download.into_source()?;
     match ranges {
         Ranges::Ignore => Ok(Reply {
             status: 200,
@@ -108,7 +102,7 @@ fn download_headers(download: &Download, validators: &Validators) -> Vec<(&'stat
     vec![
         (
             "Content-Disposition",
-            upload::content_disposition(&download.file.filename),
+            upload::content_disposition(download.filename()),
         ),
         ("ETag", validators.tag.as_str().to_owned()),
         ("Cache-Control", "no-cache".to_owned()),
@@ -119,13 +113,13 @@ fn download_headers(download: &Download, validators: &Validators) -> Vec<(&'stat
 }
 
 /// The whole attachment: the shared bytes, or the open file streamed with `sendfile`.
-fn whole(content_type: String, source: ByteSource) -> Body {
+fn whole(content_type: String, source: BodySource) -> Body {
     match source {
-        ByteSource::Memory(bytes) => Body::File {
+        BodySource::Memory(bytes) => Body::File {
             content_type,
             bytes,
         },
-        ByteSource::File { file, len } => Body::Stream {
+        BodySource::File { file, len } => Body::Stream {
             content_type,
             file: SharedFile(file),
             len,
@@ -138,15 +132,11 @@ fn whole(content_type: String, source: ByteSource) -> Body {
 fn partial(
     mut headers: Vec<(&'static str, String)>,
     content_type: String,
-    source: ByteSource,
+    source: BodySource,
     validators: &Validators,
     ranges: &[ByteRange],
 ) -> Reply {
     let size = source.len();
-    let source = match source {
-        ByteSource::Memory(bytes) => Source::Memory(bytes),
-        ByteSource::File { file, .. } => Source::File(SharedFile(file)),
-    };
     let body = if let [range] = ranges {
         headers.push(("Content-Range", range.content_range(size)));
         single_range(content_type, source, *range)
@@ -166,9 +156,9 @@ fn partial(
     }
 }
 
-fn single_range(content_type: String, source: Source, range: ByteRange) -> Body {
+fn single_range(content_type: String, source: BodySource, range: ByteRange) -> Body {
     match source {
-        Source::Memory(bytes) => {
+        BodySource::Memory(bytes) => {
             let bounds = usize::try_from(range.first)
                 .ok()
                 .zip(usize::try_from(range.last).ok());
@@ -178,9 +168,9 @@ fn single_range(content_type: String, source: Source, range: ByteRange) -> Body 
                 bytes: bytes.slice(first..=last),
             }
         }
-        Source::File(file) => Body::FileRange {
+        BodySource::File { file, .. } => Body::FileRange {
             content_type,
-            file,
+            file: SharedFile(file),
             offset: range.first,
             len: range.len(),
         },
@@ -188,43 +178,13 @@ fn single_range(content_type: String, source: Source, range: ByteRange) -> Body 
 }
 
 /// `DELETE /tasks/{task_id}/attachment`: 204, and the task's `attachment` is `null` again.
-/// Preconditions compare against the attachment's tag.
+/// Preconditions compare against the attachment's tag; the storage checks them with the delete.
 ///
 /// # Errors
-/// 422 bad id, 404 no such task, 404 no attachment, 412.
+/// 422 bad id, 404 no such task, 404 no attachment (whatever the preconditions), 412.
 pub fn delete_attachment(app: &App, request: &Request<'_>, id: PathId) -> Result<Reply, ApiError> {
     let id = id.map_err(ApiError::invalid)?;
     let key = id.as_u64().ok_or_else(|| id.not_found())?;
-    let fields = Fields::read(request);
-    let conditional = fields.is_conditional(true);
-    let mut expected = None;
-    loop {
-        if conditional {
-            // CONTRACT §11: an attachment that is not there is a 404 whatever the preconditions.
-            let (download, revision) = existing_attachment(app, &id, key)?;
-            check_change(Some(Validators::of(&download)?.current()), &fields)?;
-            expected = Some(revision);
-        }
-        match app.store.detach_if(key, expected) {
-            Ok(()) => return Ok(Reply::no_content()),
-            Err(StoreError::Changed) => continue,
-            Err(error) => return Err(missing(&id, error)),
-        }
-    }
-}
-
-fn existing_attachment(app: &App, id: &TaskId, key: u64) -> Result<(Download, Revision), ApiError> {
-    match app.store.attachment_revision(key) {
-        Ok((Some(download), revision)) => Ok((download, revision)),
-        Ok((None, _)) => Err(missing(id, StoreError::NoAttachment)),
-        Err(error) => Err(missing(id, error)),
-    }
-}
-
-pub(super) fn missing(id: &TaskId, error: StoreError) -> ApiError {
-    match error {
-        StoreError::NoAttachment => ApiError::NotFound(format!("Task {id} has no attachment")),
-        StoreError::Storage(reason) => ApiError::Internal(reason),
-        _ => id.not_found(),
-    }
+    app.storage.detach(key, &Fields::read(request).guard())?;
+    Ok(Reply::no_content())
 }

@@ -9,7 +9,8 @@ use crate::http::Reply;
 use crate::http1::Request;
 use crate::model::Task;
 use crate::validators::{
-    evaluate, parse_http_date, Current, EntityTag, Method, Outcome, Preconditions, TagList,
+    evaluate, parse_http_date, Current, EntityTag, Guard, Method, Outcome, Preconditions, TagList,
+    Verdict,
 };
 
 /// The §11 fields of one request. Empty values count as absent; several field lines of one
@@ -72,6 +73,16 @@ impl<'r> Fields<'r> {
         }
     }
 
+    /// The preconditions that guard a change, for the storage backend to check against what
+    /// it changes (`If-Modified-Since` guards no change).
+    pub fn guard(&self) -> Guard {
+        Guard::new(
+            self.if_match.as_deref(),
+            self.if_none_match.as_deref(),
+            self.if_unmodified_since.as_deref(),
+        )
+    }
+
     /// `Range`, if sent.
     pub fn range(&self) -> Option<&str> {
         self.range.as_deref()
@@ -125,24 +136,28 @@ pub fn check_read(
     }
 }
 
-/// RFC 9110 §13.2.2 for a change of `current` (`None`: there is no current representation, an
-/// upload to a task without an attachment). A change is never answered 304 (§13.1.2).
+/// The early check of a change's `guard` against `current` (`None`: there is no current
+/// representation, an upload to a task without an attachment), so that CONTRACT §11's 412
+/// comes before the body is read. It decides nothing: the storage backend checks the same
+/// guard again, atomically with the change.
 ///
 /// # Errors
 /// 412 Precondition Failed.
-pub fn check_change(current: Option<Current<'_>>, fields: &Fields<'_>) -> Result<(), ApiError> {
-    match evaluate(Method::Other, current, &fields.preconditions()) {
-        Outcome::Proceed => Ok(()),
-        Outcome::NotModified | Outcome::PreconditionFailed => Err(ApiError::PreconditionFailed),
+pub fn check_early(
+    guard: &Guard,
+    current: Option<&EntityTag>,
+    last_modified: Option<std::time::SystemTime>,
+) -> Result<(), ApiError> {
+    match guard.check(current, last_modified) {
+        Verdict::Holds => Ok(()),
+        Verdict::Fails => Err(ApiError::PreconditionFailed),
     }
 }
 
 /// A task's JSON, exactly as sent, and its strong tag (CONTRACT §11: a tag covers the whole
 /// representation).
 pub fn tagged(task: &Task) -> (Vec<u8>, EntityTag) {
-    let body = serde_json::to_vec(task).expect("a task always serializes");
-    let tag = EntityTag::for_task(&body);
-    (body, tag)
+    EntityTag::of_task(task)
 }
 
 /// The validators of a task or a list page: a tag and no `Last-Modified` (their JSON has no

@@ -9,8 +9,7 @@ use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
 use crate::http1::Request;
 use crate::model::{bool_parsing, parse_lax_bool, Priority, PRIORITY_MESSAGE};
-use crate::store::ListQuery;
-use crate::validators::EntityTag;
+use crate::validators::{EntityTag, ListQuery};
 
 /// `GET /tasks`: filters, then `skip`, then `limit`; the total before `skip` and `limit` comes
 /// from counters, so it costs the same for any page (O(1)).
@@ -19,17 +18,16 @@ use crate::validators::EntityTag;
 /// 422 with one item per bad query parameter; 412 for a false `If-Match`.
 pub fn list_tasks(app: &App, request: &Request<'_>, query: &str) -> Result<Reply, ApiError> {
     let query = parse_list_query(query)?;
-    let page = app.store.list_page(&query);
-    let navigation = query.navigation(page.total);
+    let page = app.storage.list(&query)?;
     let body = serde_json::to_vec(&page.tasks).expect("tasks always serialize");
-    let link = navigation.link();
+    let link = query.link(page.total);
     let tag = EntityTag::for_list_page(&body, page.total, &link);
     let fields = Fields::read(request);
     if let Some(not_modified) = check_read(request.method(), undated(&tag), &fields)? {
         return Ok(not_modified);
     }
     Ok(Reply::json_bytes(200, body)
-        .with_header("X-Total-Count", navigation.total_count())
+        .with_header("X-Total-Count", page.total.to_string())
         .with_header("Link", link)
         .with_validator(&tag))
 }
@@ -78,7 +76,7 @@ fn parse_list_query(query: &str) -> Result<ListQuery, ApiError> {
     }
     if let Some(text) = limit {
         match parse_bounded("limit", &text, Some(MAX_LIMIT)) {
-            Ok(value) => query.limit = value as usize,
+            Ok(value) => query.limit = value,
             Err(item) => items.push(item),
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::storage::BodySource;
 use crate::validators::{self, ByteRangesBody};
 
 /// A reply's payload.
@@ -52,19 +53,10 @@ pub enum Body {
         /// `multipart/byteranges; boundary=...`.
         content_type: String,
         /// The attachment the slices are taken from.
-        source: Source,
+        source: BodySource,
         /// The laid-out body.
         layout: ByteRangesBody,
     },
-}
-
-/// Where a ranged body's slices are read from: an attachment's shared bytes, or its open file.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Source {
-    /// In memory, shared with the store.
-    Memory(Bytes),
-    /// The open blob file (durable mode).
-    File(SharedFile),
 }
 
 /// An open file that a `Reply` can carry: `Clone` and `PartialEq` by identity.
@@ -166,20 +158,22 @@ impl Body {
 }
 
 /// One piece of a `multipart/byteranges` body as the connection layer writes it.
-fn part_segment<'a>(source: &'a Source, segment: &'a validators::Segment) -> Segment<'a> {
+fn part_segment<'a>(source: &'a BodySource, segment: &'a validators::Segment) -> Segment<'a> {
     match (segment, source) {
         (validators::Segment::Literal(bytes), _) => Segment::Bytes(bytes),
-        (validators::Segment::Slice { start, len }, Source::Memory(bytes)) => {
+        (validators::Segment::Slice { start, len }, BodySource::Memory(bytes)) => {
             let range = usize::try_from(*start)
                 .ok()
                 .and_then(|start| Some(start..start.checked_add(usize::try_from(*len).ok()?)?));
             let slice = range.and_then(|range| bytes.get(range));
             Segment::Bytes(slice.expect("ranges are resolved against these very bytes"))
         }
-        (validators::Segment::Slice { start, len }, Source::File(file)) => Segment::File {
-            file: &file.0,
-            offset: *start,
-            len: *len,
-        },
+        (validators::Segment::Slice { start, len }, BodySource::File { file, .. }) => {
+            Segment::File {
+                file,
+                offset: *start,
+                len: *len,
+            }
+        }
     }
 }

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::cors::Cors;
-use crate::durable::StorageHooks;
 use crate::http1::Settings;
+#[cfg(feature = "test-hooks")]
+use crate::storage::StorageHooks;
 use crate::trace;
 
 /// Default listening address of the binary.
@@ -50,14 +51,18 @@ pub struct Config {
     /// Open connections at most; past it the longest-idle one is closed, or the newcomer gets
     /// 503.
     pub max_connections: usize,
-    /// Test hook: `GET /_test/panic` panics while holding the store lock, to show that a panic
-    /// becomes a 500 and leaves the connection and the store usable. Never set it in production.
+    /// Test hook (the `test-hooks` feature): `GET /_test/panic` panics while holding the
+    /// storage lock, to show that a panic becomes a 500 and leaves the connection and the
+    /// storage usable. Never set it in production.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub fault_injection: bool,
     /// Durable mode: keep tasks, attachments and the id counter in this directory (created if
     /// missing). `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
-    /// Test hooks for durable mode (failing writes, the compaction floor).
+    /// Test hooks for durable mode (failing writes, the compaction floor); the `test-hooks`
+    /// feature.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     pub storage_hooks: StorageHooks,
 }
@@ -75,8 +80,10 @@ impl Default for Config {
             io_timeout: DEFAULT_IO_TIMEOUT,
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            #[cfg(feature = "test-hooks")]
             fault_injection: false,
             data_dir: None,
+            #[cfg(feature = "test-hooks")]
             storage_hooks: StorageHooks::default(),
         }
     }

@@ -1,7 +1,7 @@
 //! A [`FileSink`] around another that digests a file part's bytes as they stream in, so an
 //! attachment's digest (behind its `ETag`, CONTRACT §11) is known when it is stored, without
 //! reading it back and without any hashing under the store lock. It wraps either sink: memory
-//! ([`super::InMemory`]) and the durable temp file (`durable::Spool`) alike.
+//! ([`super::InMemory`]) and a storage backend's spool (`storage::Spool`) alike.
 
 use super::FileSink;
 use crate::error::ApiError;

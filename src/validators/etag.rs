@@ -40,6 +40,14 @@ impl EntityTag {
         derive("task", &[json])
     }
 
+    /// A task's JSON exactly as sent and its tag: what a handler answers with and what a
+    /// storage backend checks a [`super::Guard`] against, computed in this one place.
+    pub fn of_task(task: &crate::model::Task) -> (Vec<u8>, EntityTag) {
+        let body = serde_json::to_vec(task).expect("a task always serializes");
+        let tag = EntityTag::for_task(&body);
+        (body, tag)
+    }
+
     /// The tag of a list page: its body and its `X-Total-Count` and `Link` values, all three
     /// being part of the representation (CONTRACT §11).
     pub fn for_list_page(body: &[u8], total_count: u64, link: &str) -> EntityTag {

@@ -10,13 +10,18 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use taskd::{Config, Handle, Server};
 
+mod backend;
 mod wire;
+#[allow(unused_imports)] // only the behaviour suites use these
+pub use backend::*;
 #[allow(unused_imports)] // only the transport tests use these
 pub use wire::*;
 
-/// A running server; dropping it shuts it down and joins its workers.
+/// A running server; dropping it shuts it down and joins its workers, then removes its data
+/// directory if the backend made one.
 pub struct TestServer {
     handle: Handle,
+    _data_dir: Option<DataDir>,
 }
 
 impl TestServer {
@@ -30,11 +35,14 @@ pub fn spawn_server() -> TestServer {
     spawn_server_with(Config::ephemeral())
 }
 
-/// A fresh server with this config (its `addr` should be `127.0.0.1:0`).
+/// A fresh server with this config (its `addr` should be `127.0.0.1:0`), on this test's
+/// storage backend (see `backend`).
 pub fn spawn_server_with(config: Config) -> TestServer {
+    let (config, data_dir) = configure(config);
     let server = Server::bind(config).expect("bind 127.0.0.1:0");
     TestServer {
         handle: server.spawn(),
+        _data_dir: data_dir,
     }
 }
 

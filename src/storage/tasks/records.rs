@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::attachment::{Attached, DigestCell};
 use super::state::{Change, Entry};
 use super::{Content, StoredFile};
-use crate::durable::{Blob, Record};
 use crate::model::{NewTask, TaskPatch};
+use crate::storage::durable::{Blob, Record};
 
 impl Change {
     /// The journal record; durable mode stores every attachment as a blob.
-    pub(super) fn to_record(&self) -> Record {
+    pub(crate) fn to_record(&self) -> Record {
         match self {
             Change::Create { id, new } => Record::Create {
                 id: *id,
@@ -116,7 +116,7 @@ fn seconds_since_epoch(time: SystemTime) -> u64 {
 }
 
 /// A snapshot of `tasks`: the counter and count first, then each task and its attachment.
-pub(super) fn snapshot_records(
+pub(crate) fn snapshot_records(
     next_id: u64,
     tasks: &BTreeMap<u64, Entry>,
 ) -> impl Iterator<Item = Record> + '_ {

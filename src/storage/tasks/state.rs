@@ -7,23 +7,24 @@ use std::collections::{BTreeMap, HashMap};
 use super::attachment::Attached;
 use super::counts::Counts;
 use super::positions::Positions;
-use super::{Content, ListQuery, Revision, StoreError};
-use crate::durable::Record;
+use super::{Content, Revision, StoreError};
 use crate::model::{NewTask, Priority, Task, TaskPatch};
+use crate::storage::durable::Record;
+use crate::storage::ListQuery;
 
 #[derive(Debug)]
-pub(super) struct State {
+pub(crate) struct State {
     /// Tasks by id; a `BTreeMap` so the list comes out in id order without sorting.
-    pub(super) tasks: BTreeMap<u64, Entry>,
+    pub(crate) tasks: BTreeMap<u64, Entry>,
     /// Title → id, so the duplicate check is an O(log n) look-up instead of a scan.
     ///
     /// A `BTreeMap`, not a `HashMap`: a hash map doubles and rehashes everything at once, under
     /// the store lock, which at a million tasks stalled every request for ~200 ms.
     pub(super) ids_by_title: BTreeMap<String, u64>,
     /// The next id to hand out; only ever grows, so ids are never reused.
-    pub(super) next_id: u64,
+    pub(crate) next_id: u64,
     /// A rough size of a snapshot of this state, for the compaction trigger.
-    pub(super) live_bytes: u64,
+    pub(crate) live_bytes: u64,
     /// Which ids are present, so an unfiltered `skip` is O(log n); kept in step with `tasks`
     /// by `apply`, which every change (live, replayed or from a snapshot) goes through.
     pub(super) positions: Positions,
@@ -31,7 +32,7 @@ pub(super) struct State {
     pub(super) counts: Counts,
     /// The next revision to stamp on a changed entry. Never reset, not even by a reload after a
     /// storage failure (the store carries it over), so a revision is never reused.
-    pub(super) next_revision: u64,
+    pub(crate) next_revision: u64,
 }
 
 impl Default for State {
@@ -50,7 +51,7 @@ impl Default for State {
 
 /// One mutation of the state, as checked, journaled and applied.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum Change {
+pub(crate) enum Change {
     Create {
         id: u64,
         new: NewTask,
@@ -74,12 +75,12 @@ pub(super) enum Change {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct Entry {
+pub(crate) struct Entry {
     pub(super) title: String,
     pub(super) priority: Priority,
     pub(super) done: bool,
     pub(super) file: Option<Attached>,
-    /// Stamped by every change of the task or its attachment; see `Store`'s `Revision`.
+    /// Stamped by every change of the task or its attachment; see `Revision`.
     pub(super) revision: u64,
 }
 
@@ -100,9 +101,18 @@ impl Entry {
 }
 
 impl State {
+    /// An empty state whose revisions go on from this one's, so that none handed out before is
+    /// reused (a reload after a storage failure).
+    pub(crate) fn continuing(&self) -> State {
+        State {
+            next_revision: self.next_revision,
+            ..State::default()
+        }
+    }
+
     /// An unfiltered page: the `skip`-th task is found through `positions` in O(log n), then
     /// the map's range yields `limit` tasks, so a deep page costs O(log n + limit).
-    pub(super) fn page(&self, skip: u64, limit: usize) -> Vec<Task> {
+    pub(crate) fn page(&self, skip: u64, limit: usize) -> Vec<Task> {
         debug_assert_eq!(self.positions.len(), self.tasks.len() as u64);
         let Some(first) = self.positions.select(skip) else {
             return Vec::new();
@@ -113,8 +123,9 @@ impl State {
 
     /// Tasks in id order, filtered, then skipped, then limited.
     pub(super) fn list(&self, query: &ListQuery) -> Vec<Task> {
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
         if query.done.is_none() && query.priority.is_none() {
-            return self.page(query.skip, query.limit);
+            return self.page(query.skip, limit);
         }
         // With a filter, the k-th *match* is not indexed: walk the map (O(n) at worst).
         let skip = usize::try_from(query.skip).unwrap_or(usize::MAX);
@@ -123,7 +134,7 @@ impl State {
             .filter(|(_, r)| query.done.is_none_or(|done| r.done == done))
             .filter(|(_, r)| query.priority.is_none_or(|p| r.priority == p))
             .skip(skip)
-            .take(query.limit)
+            .take(limit)
             .map(|(id, entry)| entry.to_task(*id))
             .collect()
     }
@@ -270,7 +281,7 @@ impl State {
     }
 
     /// Applies a record read from disk.
-    pub(super) fn replay(&mut self, record: Record) -> Result<(), String> {
+    pub(crate) fn replay(&mut self, record: Record) -> Result<(), String> {
         self.apply(Change::from_record(record))
             .map(drop)
             .map_err(|error| format!("the record does not fit the state before it ({error:?})"))
@@ -281,7 +292,7 @@ impl State {
     }
 
     /// The blobs the state refers to, with their sizes.
-    pub(super) fn blobs(&self) -> HashMap<String, u64> {
+    pub(crate) fn blobs(&self) -> HashMap<String, u64> {
         let files = self.tasks.values().filter_map(|entry| entry.file.as_ref());
         let files = files.map(|attached| &attached.file);
         files

@@ -1,7 +1,16 @@
 //! Tests of the store: ids, titles, the list, poisoning, and what CONTRACT §11 needs (counts,
 //! revisions, stored times and digests, in memory and on disk).
 
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
 use super::*;
+use crate::model::{Priority, TaskPatch};
+use crate::storage::durable::{self, Disk, Tuning};
+use crate::storage::memory;
+use crate::storage::ListQuery;
+use crate::validators::EntityTag;
 
 fn new_task(title: &str) -> NewTask {
     NewTask {
@@ -13,7 +22,7 @@ fn new_task(title: &str) -> NewTask {
 
 #[test]
 fn ids_are_never_reused_after_delete() {
-    let store = Store::new();
+    let store = memory::new();
     let first = store.create(new_task("a")).unwrap();
     store.delete(first.id).unwrap();
     assert_eq!(store.create(new_task("a")).unwrap().id, first.id + 1);
@@ -21,7 +30,7 @@ fn ids_are_never_reused_after_delete() {
 
 #[test]
 fn a_refused_create_consumes_no_id() {
-    let store = Store::new();
+    let store = memory::new();
     store.create(new_task("a")).unwrap();
     assert_eq!(store.create(new_task("a")), Err(StoreError::TitleTaken));
     assert_eq!(store.create(new_task("b")).unwrap().id, 2);
@@ -29,7 +38,7 @@ fn a_refused_create_consumes_no_id() {
 
 #[test]
 fn renaming_frees_the_old_title_and_keeps_own_title() {
-    let store = Store::new();
+    let store = memory::new();
     let task = store.create(new_task("a")).unwrap();
     let same = TaskPatch {
         title: Some("a".into()),
@@ -47,7 +56,7 @@ fn renaming_frees_the_old_title_and_keeps_own_title() {
 
 #[test]
 fn list_filters_then_skips_then_limits() {
-    let store = Store::new();
+    let store = memory::new();
     for (title, done) in [("a", true), ("b", false), ("c", true), ("d", true)] {
         let mut task = new_task(title);
         task.done = done;
@@ -59,13 +68,18 @@ fn list_filters_then_skips_then_limits() {
         skip: 1,
         limit: 1,
     };
-    let titles: Vec<_> = store.list(&query).into_iter().map(|t| t.title).collect();
+    let titles: Vec<_> = store
+        .list_page(&query)
+        .tasks
+        .into_iter()
+        .map(|t| t.title)
+        .collect();
     assert_eq!(titles, ["c"]);
 }
 
 #[test]
 fn store_stays_usable_after_a_panic_while_locked() {
-    let store = std::sync::Arc::new(Store::new());
+    let store = std::sync::Arc::new(memory::new());
     let clone = store.clone();
     let result = std::thread::spawn(move || {
         let _guard = clone.lock();
@@ -82,7 +96,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::upload::{FileSink, Hashing};
 use crate::validators::Digest;
 
 /// Every filter combination the list accepts.
@@ -104,24 +117,27 @@ fn filters() -> Vec<(Option<bool>, Option<Priority>)> {
 }
 
 /// The counters agree with a walk of the list for every filter.
-fn assert_counts_match(store: &Store) {
+fn assert_counts_match<B: Backing>(store: &Tasks<B>) {
     for (done, priority) in filters() {
         let query = ListQuery {
             done,
             priority,
             skip: 0,
-            limit: usize::MAX,
+            limit: u64::MAX,
         };
-        let walked = store.list(&query).len() as u64;
+        let walked = store.list_page(&query).tasks.len() as u64;
         assert_eq!(store.count(done, priority), walked, "{done:?} {priority:?}");
         let page = store.list_page(&ListQuery { limit: 2, ..query });
         assert_eq!(page.total, walked);
-        assert_eq!(page.tasks, store.list(&ListQuery { limit: 2, ..query }));
+        assert_eq!(
+            page.tasks,
+            store.list_page(&ListQuery { limit: 2, ..query }).tasks
+        );
     }
 }
 
 /// Creates, patches and deletes tasks in a deterministic pseudo-random order.
-fn churn(store: &Store, rounds: u32) {
+fn churn<B: Backing>(store: &Tasks<B>, rounds: u32) {
     let priorities = [Priority::Low, Priority::Medium, Priority::High];
     let mut seed = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {
@@ -159,7 +175,7 @@ fn churn(store: &Store, rounds: u32) {
 
 #[test]
 fn counts_follow_creates_patches_and_deletes() {
-    let store = Store::new();
+    let store = memory::new();
     assert_counts_match(&store);
     churn(&store, 400);
     assert!(
@@ -194,10 +210,10 @@ impl Drop for TempDir {
     }
 }
 
-fn small_journal() -> StorageHooks {
-    StorageHooks {
-        compact_floor_bytes: Some(1024),
-        ..StorageHooks::default()
+fn small_journal() -> Tuning {
+    Tuning {
+        compact_floor: 1024,
+        ..Tuning::default()
     }
 }
 
@@ -206,7 +222,7 @@ fn small_journal() -> StorageHooks {
 fn counts_survive_replay_and_snapshots() {
     let dir = TempDir::new("counts");
     let before: Vec<u64> = {
-        let store = Store::open(dir.path(), small_journal()).unwrap();
+        let store = durable::open_tasks(dir.path(), small_journal()).unwrap();
         churn(&store, 300);
         assert_counts_match(&store);
         filters().iter().map(|(d, p)| store.count(*d, *p)).collect()
@@ -219,7 +235,7 @@ fn counts_survive_replay_and_snapshots() {
         names.iter().any(|name| name.starts_with("snapshot.")),
         "{names:?}"
     );
-    let store = Store::open(dir.path(), small_journal()).unwrap();
+    let store = durable::open_tasks(dir.path(), small_journal()).unwrap();
     let after: Vec<u64> = filters().iter().map(|(d, p)| store.count(*d, *p)).collect();
     assert_eq!(after, before);
     assert_counts_match(&store);
@@ -227,7 +243,7 @@ fn counts_survive_replay_and_snapshots() {
 
 #[test]
 fn a_stale_revision_changes_nothing() {
-    let store = Store::new();
+    let store = memory::new();
     let task = store.create(new_task("a")).unwrap();
     let (seen, revision) = store.get_revision(task.id).unwrap();
     assert_eq!(seen, task);
@@ -279,19 +295,20 @@ fn memory_file(content: &'static [u8], filename: &str) -> StoredFile {
 /// must still hold when the change is made.
 #[test]
 fn attachment_changes_move_the_revision() {
-    let store = Store::new();
+    let store = memory::new();
     let id = store.create(new_task("a")).unwrap().id;
     let (none, empty) = store.attachment_revision(id).unwrap();
     assert!(none.is_none());
     let digest = Digest::of(b"first");
     let first = store.attach_digested(id, memory_file(b"first", "f.txt"), digest, Some(empty));
     let first = first.unwrap();
-    assert_eq!(first.task.attachment.as_ref().unwrap().size, 5);
+    assert_eq!(first.attachment.as_ref().unwrap().size, 5);
     let late = store.attach_digested(id, memory_file(b"late", "l.txt"), digest, Some(empty));
     assert_eq!(late, Err(StoreError::Changed));
     let (download, attached) = store.attachment_revision(id).unwrap();
     let download = download.unwrap();
-    assert_eq!(download.etag().unwrap(), first.etag);
+    let tag = EntityTag::for_attachment(digest, 5, "text/plain", "f.txt");
+    assert_eq!(download.etag().unwrap(), tag);
     assert_eq!(store.detach_if(id, Some(empty)), Err(StoreError::Changed));
     store.detach_if(id, Some(attached)).unwrap();
     assert_eq!(store.detach_if(id, None), Err(StoreError::NoAttachment));
@@ -303,7 +320,7 @@ fn attachment_changes_move_the_revision() {
 
 #[test]
 fn uploads_are_stamped_in_whole_seconds_when_stored() {
-    let store = Store::new();
+    let store = memory::new();
     let id = store.create(new_task("a")).unwrap().id;
     let before = crate::validators::whole_seconds(SystemTime::now());
     store.attach(id, memory_file(b"x", "x.txt")).unwrap();
@@ -315,26 +332,23 @@ fn uploads_are_stamped_in_whole_seconds_when_stored() {
 
 /// Receives `content` through the durable spool, digesting it on the way, and moves it into
 /// `blobs/`, as an upload does.
-fn blob(store: &Store, content: &[u8], filename: &str) -> (StoredFile, Digest) {
-    let sink = Hashing(store.spool().unwrap());
-    let mut writer = sink.create(None).unwrap();
+fn blob(store: &Tasks<Disk>, content: &[u8], filename: &str) -> (StoredFile, Digest) {
+    let mut writer = store.backing.spool().create(None).unwrap();
     for piece in content.chunks(3) {
-        sink.write(&mut writer, piece).unwrap();
+        writer.write(piece).unwrap();
     }
-    let received = sink.finish(writer).unwrap();
-    let blob = store.persist(received.data).unwrap();
     let file = StoredFile {
         filename: filename.to_owned(),
         content_type: None,
-        content: Content::Blob(blob),
+        content: store.backing.keep(writer.finish()).unwrap(),
     };
-    (file, received.digest)
+    (file, Digest::of(content))
 }
 
 /// Overwrites a blob's bytes in place (same size) and sets its mtime to 1970: what was
 /// recorded must win over what the file says.
 fn tamper(dir: &Path, download: &Download, content: &[u8]) {
-    let Content::Blob(blob) = &download.file.content else {
+    let Content::Blob(blob) = &download.stored().content else {
         panic!("not a blob")
     };
     let path = dir.join("blobs").join(&blob.name);
@@ -349,15 +363,15 @@ fn tamper(dir: &Path, download: &Download, content: &[u8]) {
 fn durable_records_keep_stored_time_and_digest() {
     let dir = TempDir::new("validators");
     let (etag, stored) = {
-        let store = Store::open(dir.path(), StorageHooks::default()).unwrap();
+        let store = durable::open_tasks(dir.path(), Tuning::default()).unwrap();
         let id = store.create(new_task("a")).unwrap().id;
         let (file, digest) = blob(&store, b"hello", "h.txt");
         assert_eq!(digest, Digest::of(b"hello"));
-        let attached = store.attach_digested(id, file, digest, None).unwrap();
-        let stored = store.attachment(id).unwrap().last_modified().unwrap();
-        (attached.etag, stored)
+        store.attach_digested(id, file, digest, None).unwrap();
+        let download = store.attachment(id).unwrap();
+        (download.etag().unwrap(), download.last_modified().unwrap())
     };
-    let store = Store::open(dir.path(), StorageHooks::default()).unwrap();
+    let store = durable::open_tasks(dir.path(), Tuning::default()).unwrap();
     let download = store.attachment(1).unwrap();
     tamper(dir.path(), &download, b"HELLO");
     assert_eq!(download.etag().unwrap(), etag);
@@ -366,15 +380,16 @@ fn durable_records_keep_stored_time_and_digest() {
 
 /// A revision is never handed out twice, not even after a storage failure reloads the state
 /// from disk (which stamps every task again).
+#[cfg(feature = "test-hooks")]
 #[test]
 fn revisions_are_not_reused_after_a_reload() {
     let dir = TempDir::new("reload");
     let fail = Arc::new(AtomicBool::new(false));
-    let hooks = StorageHooks {
+    let hooks = durable::StorageHooks {
         fail_writes: Some(fail.clone()),
-        ..StorageHooks::default()
+        ..durable::StorageHooks::default()
     };
-    let store = Store::open(dir.path(), hooks).unwrap();
+    let store = durable::open_tasks(dir.path(), hooks.into()).unwrap();
     let id = store.create(new_task("a")).unwrap().id;
     let (_, before) = store.get_revision(id).unwrap();
     fail.store(true, Ordering::SeqCst);

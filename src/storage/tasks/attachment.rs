@@ -1,6 +1,6 @@
-//! An attachment as the store keeps it and as a download gets it: where its bytes are, when it
-//! was stored, and the digest its entity tag is made from; and reading any byte range of it,
-//! from the shared `Bytes` in memory or from the open blob file with positioned reads.
+//! An attachment as the shared state keeps it and as a download gets it: where its bytes are,
+//! when it was stored, and the digest its entity tag is made from; and the [`BodySource`] a
+//! download's bytes are read from (the shared `Bytes` in memory, or the open blob file).
 //!
 //! Attachments recorded by taskd 8c73c49 and older have neither a stored time nor a digest.
 //! Their `Last-Modified` is their blob file's mtime (a blob is never changed once in place), and
@@ -9,14 +9,13 @@
 //! it. Nothing is read at start.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use bytes::Bytes;
-
 use super::{Content, StoredFile};
-use crate::validators::{whole_seconds, Digest, Digester, EntityTag, Segment};
+use crate::storage::{BodySource, StorageError};
+use crate::validators::{whole_seconds, Digest, Digester, EntityTag};
 
 /// Bytes read at a time from a blob file, for a range or a digest.
 const CHUNK: usize = 256 * 1024;
@@ -77,10 +76,10 @@ impl Attached {
 #[derive(Debug)]
 pub struct Download {
     /// The stored attachment.
-    pub file: StoredFile,
+    file: StoredFile,
     /// In durable mode, the blob, opened while it was current, so a concurrent replace or
     /// delete cannot take it away mid-download (an open file outlives its removal).
-    pub opened: Option<File>,
+    opened: Option<File>,
     stored_at: Option<SystemTime>,
     digest: DigestCell,
 }
@@ -100,6 +99,27 @@ impl Download {
         self.file.size()
     }
 
+    /// The stored attachment, for the shared state's tests.
+    #[cfg(test)]
+    pub(crate) fn stored(&self) -> &StoredFile {
+        &self.file
+    }
+
+    /// Its filename, as uploaded after path stripping (the `Content-Disposition`).
+    pub fn filename(&self) -> &str {
+        &self.file.filename
+    }
+
+    /// The name of its blob under `DIR/blobs/` (durable mode), for tests that age or damage it.
+    #[cfg(feature = "test-hooks")]
+    #[doc(hidden)]
+    pub fn blob_name(&self) -> Option<&str> {
+        match &self.file.content {
+            Content::Blob(blob) => Some(&blob.name),
+            Content::Memory(_) => None,
+        }
+    }
+
     /// The `Content-Type` it is served with: as uploaded, or `text/plain` when the part had
     /// none (RFC 7578 §4.4).
     pub fn content_type(&self) -> &str {
@@ -110,12 +130,18 @@ impl Download {
     /// blob's mtime), in whole seconds, and never later than now (RFC 9110 §8.8.2.1).
     ///
     /// # Errors
-    /// When an old attachment's blob time cannot be read.
-    pub fn last_modified(&self) -> io::Result<SystemTime> {
+    /// `Internal` when an old attachment's blob time cannot be read.
+    pub fn last_modified(&self) -> Result<SystemTime, StorageError> {
         let stored = match (self.stored_at, &self.opened) {
             (Some(stored), _) => stored,
-            (None, Some(blob)) => blob.metadata()?.modified()?,
-            (None, None) => return Err(io::Error::other("an attachment without a stored time")),
+            (None, Some(blob)) => blob
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .map_err(|error| unreadable(&self.file, error))?,
+            (None, None) => {
+                let reason = "an attachment without a stored time";
+                return Err(StorageError::Internal(reason.to_owned()));
+            }
         };
         Ok(whole_seconds(stored.min(SystemTime::now())))
     }
@@ -124,10 +150,11 @@ impl Download {
     /// blob the first time (reading the whole file, outside the store lock) and kept.
     ///
     /// # Errors
-    /// When the blob cannot be read.
-    pub fn digest(&self) -> io::Result<Digest> {
+    /// `Internal` when the blob cannot be read.
+    pub fn digest(&self) -> Result<Digest, StorageError> {
         self.digest
             .get_or_compute(|| digest_of(&self.file.content, self.opened.as_ref()))
+            .map_err(|error| unreadable(&self.file, error))
     }
 
     /// Its strong `ETag`: digest, size, `Content-Type` as served and filename
@@ -135,7 +162,7 @@ impl Download {
     ///
     /// # Errors
     /// As [`Download::digest`].
-    pub fn etag(&self) -> io::Result<EntityTag> {
+    pub fn etag(&self) -> Result<EntityTag, StorageError> {
         let digest = self.digest()?;
         Ok(EntityTag::for_attachment(
             digest,
@@ -145,23 +172,33 @@ impl Download {
         ))
     }
 
-    /// Its bytes as a [`ByteSource`] to read ranges from.
+    /// Its bytes as a [`BodySource`] to send whole or in ranges.
     ///
     /// # Errors
-    /// When a blob attachment has no open file (never, from [`super::Store::attachment`]).
-    pub fn into_source(self) -> io::Result<ByteSource> {
+    /// `Internal` when a blob attachment has no open file (never, from a backend's
+    /// `attachment`).
+    pub fn into_source(self) -> Result<BodySource, StorageError> {
         match (self.file.content, self.opened) {
-            (Content::Memory(bytes), _) => Ok(ByteSource::Memory(bytes)),
-            (Content::Blob(blob), Some(file)) => Ok(ByteSource::File {
+            (Content::Memory(bytes), _) => Ok(BodySource::Memory(bytes)),
+            (Content::Blob(blob), Some(file)) => Ok(BodySource::File {
                 file: Arc::new(file),
                 len: blob.size,
             }),
-            (Content::Blob(blob), None) => Err(io::Error::other(format!(
+            (Content::Blob(blob), None) => Err(StorageError::Internal(format!(
                 "blob {} was not opened",
                 blob.name
             ))),
         }
     }
+}
+
+/// A blob that could not be read, as a storage error naming it.
+fn unreadable(file: &StoredFile, error: io::Error) -> StorageError {
+    let name = match &file.content {
+        Content::Blob(blob) => blob.name.as_str(),
+        Content::Memory(_) => "(memory)",
+    };
+    StorageError::Internal(format!("blob {name}: {error}"))
 }
 
 /// Reads the whole attachment to compute its digest.
@@ -221,107 +258,6 @@ fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
 #[cfg(windows)]
 fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
     std::os::windows::fs::FileExt::seek_read(file, buffer, offset)
-}
-
-/// Where a download's bytes are read from, for a range or a whole: cheap to clone, never copies
-/// the attachment.
-#[derive(Debug, Clone)]
-pub enum ByteSource {
-    /// In memory, shared with the store.
-    Memory(Bytes),
-    /// The open blob file (durable mode) and its recorded length.
-    File {
-        /// The file, shared by every clone.
-        file: Arc<File>,
-        /// Its length in bytes.
-        len: u64,
-    },
-}
-
-impl ByteSource {
-    /// Its length in bytes.
-    pub fn len(&self) -> u64 {
-        match self {
-            ByteSource::Memory(bytes) => bytes.len() as u64,
-            ByteSource::File { len, .. } => *len,
-        }
-    }
-
-    /// Whether it has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// `len` bytes from `start` without copying, for memory; `None` for a file or a range past
-    /// the end.
-    pub fn slice(&self, start: u64, len: u64) -> Option<Bytes> {
-        let ByteSource::Memory(bytes) = self else {
-            return None;
-        };
-        let start = usize::try_from(start).ok()?;
-        let end = start.checked_add(usize::try_from(len).ok()?)?;
-        (end <= bytes.len()).then(|| bytes.slice(start..end))
-    }
-
-    /// Reads bytes from `offset` into `buffer` like `pread`: returns how many (0 at the end),
-    /// and moves no shared cursor, so clones can read different ranges at once.
-    ///
-    /// # Errors
-    /// The file's read errors.
-    pub fn read_at(&self, offset: u64, buffer: &mut [u8]) -> io::Result<usize> {
-        match self {
-            ByteSource::Memory(bytes) => {
-                let start = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
-                let count = buffer.len().min(bytes.len() - start);
-                buffer[..count].copy_from_slice(&bytes[start..start + count]);
-                Ok(count)
-            }
-            ByteSource::File { file, len } => {
-                let rest = len.saturating_sub(offset);
-                let want = usize::try_from(rest).map_or(buffer.len(), |r| r.min(buffer.len()));
-                read_at(file, &mut buffer[..want], offset)
-            }
-        }
-    }
-
-    /// Writes `len` bytes from `start` to `out`: from memory directly, from a file in chunks
-    /// with positioned reads.
-    ///
-    /// # Errors
-    /// `InvalidInput` for a range past the end, `UnexpectedEof` when the file is shorter than
-    /// recorded, and `out`'s errors.
-    pub fn copy_range(&self, start: u64, len: u64, out: &mut dyn Write) -> io::Result<()> {
-        if start.checked_add(len).is_none_or(|end| end > self.len()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("bytes {start}+{len} are past the end ({})", self.len()),
-            ));
-        }
-        match self {
-            ByteSource::Memory(_) => {
-                let slice = self.slice(start, len).expect("checked above");
-                out.write_all(&slice)
-            }
-            ByteSource::File { file, .. } => {
-                let mut buffer = vec![0u8; CHUNK.min(usize::try_from(len).unwrap_or(CHUNK))];
-                for_each_chunk(file, start, len, &mut buffer, |chunk| out.write_all(chunk))
-            }
-        }
-    }
-
-    /// Writes a laid-out `multipart/byteranges` body (see `validators::byteranges`).
-    ///
-    /// # Errors
-    /// As [`ByteSource::copy_range`].
-    pub fn write_segments(&self, segments: &[Segment], out: &mut dyn Write) -> io::Result<()> {
-        for segment in segments {
-            match segment {
-                Segment::Literal(bytes) => out.write_all(bytes)?,
-                Segment::Slice { start, len } => self.copy_range(*start, *len, out)?,
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
-//! Tests of `attachment`: a download's validators, and reading ranges from memory or a file.
+//! Tests of `attachment`: a download's validators, and digests read from a blob file.
 
 use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
+use bytes::Bytes;
+
 use super::*;
-use crate::durable::Blob;
-use crate::validators::{ByteRange, ByteRangesBody};
+use crate::storage::durable::Blob;
 
 /// A file under the temp dir, removed when dropped.
 struct TempFile(PathBuf);
@@ -127,91 +128,32 @@ fn an_old_attachment_takes_its_blobs_mtime() {
     assert!(unopened.into_source().is_err());
 }
 
-#[test]
-fn ranges_from_memory_share_the_bytes() {
-    let source = ByteSource::Memory(Bytes::from(pattern(1000)));
-    assert_eq!(source.len(), 1000);
-    let slice = source.slice(10, 20).unwrap();
-    assert_eq!(&slice[..], &pattern(1000)[10..30]);
-    assert_eq!(source.slice(990, 11), None);
-    assert_eq!(source.slice(u64::MAX, 2), None);
-    let mut out = Vec::new();
-    source.copy_range(500, 500, &mut out).unwrap();
-    assert_eq!(out, pattern(1000)[500..]);
-    let past = source.copy_range(999, 2, &mut Vec::new()).unwrap_err();
-    assert_eq!(past.kind(), io::ErrorKind::InvalidInput);
-    let mut buffer = [0u8; 8];
-    assert_eq!(source.read_at(996, &mut buffer).unwrap(), 4);
-    assert_eq!(buffer[..4], pattern(1000)[996..]);
-    assert_eq!(source.read_at(1000, &mut buffer).unwrap(), 0);
-    assert_eq!(source.read_at(u64::MAX, &mut buffer).unwrap(), 0);
+/// A blob stored without a digest (8c73c49) of the given content, recorded as `recorded` long.
+fn old_blob(blob: &TempFile, recorded: u64) -> Download {
+    let stored = StoredFile {
+        filename: "old.bin".to_owned(),
+        content_type: None,
+        content: Content::Blob(Blob {
+            name: "b".to_owned(),
+            size: recorded,
+        }),
+    };
+    Download::new(attached(stored, None), Some(blob.open()))
 }
 
 #[test]
-fn ranges_from_a_file_cross_chunk_boundaries() {
+fn an_old_blobs_digest_is_read_across_chunk_boundaries() {
     let content = pattern(3 * CHUNK + 17);
-    let blob = TempFile::with("ranges", &content);
-    let source = ByteSource::File {
-        file: Arc::new(blob.open()),
-        len: content.len() as u64,
-    };
-    assert_eq!(source.slice(0, 1), None, "no zero-copy slice of a file");
-    for (start, len) in [
-        (0, 1),
-        (CHUNK - 1, 2),
-        (5, 2 * CHUNK + 3),
-        (0, 3 * CHUNK + 17),
-    ] {
-        let mut out = Vec::new();
-        source
-            .copy_range(start as u64, len as u64, &mut out)
-            .unwrap();
-        assert_eq!(out, content[start..start + len], "{start}+{len}");
-    }
-    let mut buffer = [0u8; 4];
-    assert_eq!(source.read_at(CHUNK as u64, &mut buffer).unwrap(), 4);
-    assert_eq!(buffer, content[CHUNK..CHUNK + 4]);
-    let end = content.len() as u64;
-    assert_eq!(source.read_at(end - 1, &mut buffer).unwrap(), 1);
-    assert_eq!(source.read_at(end, &mut buffer).unwrap(), 0);
+    let blob = TempFile::with("chunks", &content);
+    let download = old_blob(&blob, content.len() as u64);
+    assert_eq!(download.digest().unwrap(), Digest::of(&content));
 }
 
 #[test]
-fn a_file_shorter_than_recorded_is_an_error_not_a_short_body() {
+fn a_file_shorter_than_recorded_is_an_error_not_a_short_digest() {
     let blob = TempFile::with("short", b"abc");
-    let source = ByteSource::File {
-        file: Arc::new(blob.open()),
-        len: 10,
-    };
-    let error = source.copy_range(0, 10, &mut Vec::new()).unwrap_err();
-    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
-}
-
-#[test]
-fn a_multipart_body_is_written_from_either_source() {
-    let content = pattern(2 * CHUNK);
-    let ranges = [
-        ByteRange {
-            first: CHUNK as u64 - 3,
-            last: CHUNK as u64 + 3,
-        },
-        ByteRange { first: 0, last: 9 },
-    ];
-    let body = ByteRangesBody::new("B", "image/png", &ranges, content.len() as u64);
-    let blob = TempFile::with("multipart", &content);
-    let sources = [
-        ByteSource::Memory(Bytes::from(content.clone())),
-        ByteSource::File {
-            file: Arc::new(blob.open()),
-            len: content.len() as u64,
-        },
-    ];
-    for source in sources {
-        let mut out = Vec::new();
-        source.write_segments(body.segments(), &mut out).unwrap();
-        assert_eq!(out.len() as u64, body.len());
-        let first = &content[CHUNK - 3..=CHUNK + 3];
-        let at = out.windows(first.len()).position(|w| w == first).unwrap();
-        assert!(at > 0 && out.ends_with(b"\r\n--B--\r\n"));
-    }
+    let error = old_blob(&blob, 10).digest().unwrap_err();
+    assert!(
+        matches!(error, StorageError::Internal(reason) if reason.contains("before its recorded size"))
+    );
 }

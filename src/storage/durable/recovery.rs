@@ -1,0 +1,286 @@
+//! Opening a data directory: its lock, the clean-up of `tmp/`, and recovery, which replays the
+//! newest snapshot and every journal after it, cuts a torn tail that no client was answered
+//! for, removes blobs that no record refers to, and refuses to start on anything worse (naming
+//! the file and the byte offset), so that no acknowledged change is ever dropped silently.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use super::disk::{Disk, DiskSpool};
+use super::frame::{Damage, Reader};
+use super::hooks::Tuning;
+use super::journal::{journal_path, Journal};
+use super::record::Record;
+use super::sync_dir;
+
+/// The end of the chain after a replay: the generation to continue and its valid length.
+#[derive(Debug)]
+pub(crate) struct Tail {
+    snapshot: Option<u64>,
+    generation: u64,
+    valid_len: u64,
+    pub(super) torn: Option<(u64, &'static str)>,
+}
+
+/// A data directory that is locked and cleaned but not yet replayed.
+pub(crate) struct Opening {
+    dir: PathBuf,
+    lock: File,
+    tuning: Tuning,
+}
+
+/// Creates `dir` if needed, takes its lock and empties `tmp/`.
+///
+/// # Errors
+/// When `dir` cannot be created or is in use by another taskd.
+pub(crate) fn prepare(dir: &Path, tuning: Tuning) -> io::Result<Opening> {
+    let context = |what: &str, error: io::Error| {
+        io::Error::new(error.kind(), format!("{what} {}: {error}", dir.display()))
+    };
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(|e| context("cannot create --data-dir", e))?;
+        // The new directory's own entry must survive a power loss too.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent).map_err(|e| context("cannot sync the parent of", e))?;
+        }
+    }
+    let lock_path = dir.join("lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| context("cannot open the lock file in", e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(io::Error::other(format!(
+                "{} is in use by another taskd ({} is locked); stop it first",
+                dir.display(),
+                lock_path.display()
+            )))
+        }
+        Err(TryLockError::Error(error)) => return Err(context("cannot lock", error)),
+    }
+    for sub in ["blobs", "tmp"] {
+        fs::create_dir_all(dir.join(sub)).map_err(|e| context("cannot create a folder in", e))?;
+    }
+    // Uploads and snapshots that were being written when the last run ended: never referenced.
+    for entry in fs::read_dir(dir.join("tmp"))? {
+        let path = entry?.path();
+        fs::remove_file(&path).map_err(|e| context("cannot clean tmp/ in", e))?;
+    }
+    Ok(Opening {
+        dir: dir.to_owned(),
+        lock,
+        tuning,
+    })
+}
+
+impl Opening {
+    /// Replays the chain into `apply`; see [`replay`].
+    pub(crate) fn replay(
+        &self,
+        apply: &mut dyn FnMut(Record) -> Result<(), String>,
+    ) -> io::Result<Tail> {
+        replay(&self.dir, apply)
+    }
+
+    /// Cuts a torn tail, opens the journal, removes superseded files and unreferenced blobs,
+    /// and checks that every referenced blob is there with its recorded size.
+    ///
+    /// # Errors
+    /// A missing or short blob, or a failing file operation.
+    pub(crate) fn finish(self, tail: Tail, referenced: &HashMap<String, u64>) -> io::Result<Disk> {
+        let dir = self.dir;
+        if let Some((offset, reason)) = tail.torn {
+            let path = journal_path(&dir, tail.generation);
+            crate::log::line(format_args!(
+                "taskd: {}: cut an unacknowledged torn record at byte offset {offset} ({reason})",
+                path.display()
+            ));
+        }
+        let faults = self.tuning.faults.clone();
+        let journal = Journal::open(&dir, tail.generation, tail.valid_len, faults.clone())?;
+        prune(&dir, tail.snapshot.unwrap_or(0))?;
+        let blobs = dir.join("blobs");
+        let mut highest = 0;
+        for entry in fs::read_dir(&blobs)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(number) = u64::from_str_radix(&name, 16) else {
+                continue;
+            };
+            if referenced.contains_key(&name) {
+                highest = highest.max(number);
+            } else {
+                // An upload whose attach record never became durable.
+                fs::remove_file(entry.path())?;
+            }
+        }
+        for (name, &size) in referenced {
+            let found = fs::metadata(blobs.join(name)).map(|meta| meta.len()).ok();
+            if found != Some(size) {
+                return Err(io::Error::other(format!(
+                    "{}: missing or not {size} bytes long as recorded; refusing to start \
+                     (restore {} from a backup)",
+                    blobs.join(name).display(),
+                    dir.display()
+                )));
+            }
+        }
+        sync_dir(&blobs)?;
+        let spool = DiskSpool {
+            tmp: dir.join("tmp"),
+            names: Arc::new(AtomicU64::new(highest + 1)),
+            faults: faults.clone(),
+        };
+        Ok(Disk {
+            blobs,
+            _lock: self.lock,
+            journal,
+            spool,
+            faults,
+            compact_floor: self.tuning.compact_floor,
+            compacting: AtomicBool::new(false),
+            files: Mutex::new(()),
+            dir,
+        })
+    }
+}
+
+/// The generations of the snapshots and journals in `dir`, each sorted.
+fn generations(dir: &Path) -> io::Result<(Vec<u64>, Vec<u64>)> {
+    let (mut snapshots, mut journals) = (Vec::new(), Vec::new());
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(g) = name.strip_prefix("snapshot.").and_then(|g| g.parse().ok()) {
+            snapshots.push(g);
+        } else if let Some(g) = name.strip_prefix("journal.").and_then(|g| g.parse().ok()) {
+            journals.push(g);
+        }
+    }
+    snapshots.sort_unstable();
+    journals.sort_unstable();
+    Ok((snapshots, journals))
+}
+
+pub(super) fn snapshot_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("snapshot.{generation}"))
+}
+
+/// Removes snapshots and journals older than generation `base`.
+pub(super) fn prune(dir: &Path, base: u64) -> io::Result<()> {
+    let (snapshots, journals) = generations(dir)?;
+    for g in snapshots.into_iter().filter(|&g| g < base) {
+        fs::remove_file(snapshot_path(dir, g))?;
+    }
+    for g in journals.into_iter().filter(|&g| g < base) {
+        fs::remove_file(journal_path(dir, g))?;
+    }
+    sync_dir(dir)
+}
+
+/// Feeds the newest snapshot and then every journal from its generation on to `apply`, in
+/// order. Only the last journal may end in a torn record; it is reported in the `Tail`, not cut.
+///
+/// # Errors
+/// A corrupt or unreadable record anywhere, naming the file and the byte offset; a gap in the
+/// chain of journals.
+pub(crate) fn replay(
+    dir: &Path,
+    apply: &mut dyn FnMut(Record) -> Result<(), String>,
+) -> io::Result<Tail> {
+    let (snapshots, journals) = generations(dir)?;
+    let snapshot = snapshots.last().copied();
+    let base = snapshot.unwrap_or(0);
+    if let Some(g) = snapshot {
+        read_snapshot(&snapshot_path(dir, g), apply)?;
+    }
+    let chain: Vec<u64> = journals.into_iter().filter(|&g| g >= base).collect();
+    let mut tail = Tail {
+        snapshot,
+        generation: base,
+        valid_len: 0,
+        torn: None,
+    };
+    for (index, &g) in chain.iter().enumerate() {
+        let path = journal_path(dir, g);
+        if g != base + index as u64 {
+            return Err(refusal(&path, 0, "a journal before it is missing"));
+        }
+        let last = index + 1 == chain.len();
+        let (valid_len, torn) = read_records(&path, last, &mut |_, record| apply(record))?;
+        tail = Tail {
+            snapshot,
+            generation: g,
+            valid_len,
+            torn,
+        };
+    }
+    Ok(tail)
+}
+
+fn refusal(path: &Path, offset: u64, reason: &str) -> io::Error {
+    io::Error::other(format!(
+        "{}: bad record at byte offset {offset}: {reason}; refusing to start so that no \
+         acknowledged change is dropped (restore the directory from a backup, or move this file \
+         away to start without what it holds)",
+        path.display()
+    ))
+}
+
+/// Reads every record of `path`; returns the valid length and the torn tail, if any (only when
+/// `torn_allowed`).
+fn read_records(
+    path: &Path,
+    torn_allowed: bool,
+    apply: &mut dyn FnMut(u64, Record) -> Result<(), String>,
+) -> io::Result<(u64, Option<(u64, &'static str)>)> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut reader = Reader::new(io::BufReader::with_capacity(256 * 1024, file), len);
+    loop {
+        let offset = reader.offset();
+        match reader.next_record()? {
+            Ok(Some(payload)) => {
+                let record = Record::from_json(payload).map_err(|e| refusal(path, offset, &e))?;
+                apply(offset, record).map_err(|e| refusal(path, offset, &e))?;
+            }
+            Ok(None) => return Ok((len, None)),
+            Err(Damage::Torn { offset, reason }) if torn_allowed => {
+                return Ok((offset, Some((offset, reason))))
+            }
+            Err(Damage::Torn { offset, reason } | Damage::Corrupt { offset, reason }) => {
+                return Err(refusal(path, offset, reason))
+            }
+        }
+    }
+}
+
+/// A snapshot: a `snapshot` record first, then exactly as many `create` records as it says,
+/// each possibly followed by its `attach`.
+fn read_snapshot(
+    path: &Path,
+    apply: &mut dyn FnMut(Record) -> Result<(), String>,
+) -> io::Result<()> {
+    let mut expected = None;
+    let mut creates = 0u64;
+    read_records(path, false, &mut |offset, record| {
+        match (&record, expected) {
+            (Record::Snapshot { tasks, .. }, None) if offset == 0 => expected = Some(*tasks),
+            (Record::Create { .. }, Some(_)) => creates += 1,
+            (Record::Attach { .. }, Some(_)) => {}
+            _ => return Err("not a snapshot record here".to_owned()),
+        }
+        apply(record)
+    })?;
+    if expected != Some(creates) {
+        return Err(refusal(path, 0, "the snapshot is incomplete"));
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! The storage backends a behaviour suite runs on: each test of a suite that defines CONTRACT
+//! §5–§11 runs once per backend, with that backend's setup (memory: nothing; durable: a fresh
+//! `--data-dir` under the temp dir, removed afterwards). A backend that cannot run here is
+//! skipped with a line on stderr, so a backend that needs a service (PostgreSQL, issue 17)
+//! joins by adding a variant, its setup in [`configure`], its test in [`Backend::available`] and
+//! one line in [`backend_tests!`].
+//!
+//! The backend is per test thread: [`run_on`] sets it, and every server the test spawns through
+//! `spawn_server` or `spawn_server_with` gets it, unless its config names a data dir itself.
+
+use std::cell::Cell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use taskd::Config;
+
+/// A storage backend the suites run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Everything in memory (no `--data-dir`).
+    Memory,
+    /// `--data-dir` in a fresh temporary directory.
+    Durable,
+}
+
+thread_local! {
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Memory) };
+}
+
+impl Backend {
+    /// Whether this backend can run here; `Err` says why not.
+    pub fn available(self) -> Result<(), String> {
+        match self {
+            Backend::Memory | Backend::Durable => Ok(()),
+        }
+    }
+}
+
+/// Runs `test` with its servers on `backend`, or skips it (saying so) when the backend is not
+/// available here.
+pub fn run_on(backend: Backend, test: fn()) {
+    if let Err(why) = backend.available() {
+        eprintln!("skipped on {backend:?}: {why}");
+        return;
+    }
+    BACKEND.set(backend);
+    test();
+}
+
+/// A data directory under the temp dir, removed when dropped (after its server stopped).
+pub struct DataDir(PathBuf);
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Where the durable suites keep their data directories: `/dev/shm` where there is one, where
+/// an fsync costs nothing, so running a suite on the durable backend costs about what it costs
+/// in memory. These suites check behaviour; what survives a crash is tests/durable_crash.rs's.
+fn data_root() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// `config` set up for this thread's backend, with what must live as long as its server.
+pub fn configure(config: Config) -> (Config, Option<DataDir>) {
+    match BACKEND.get() {
+        Backend::Memory => (config, None),
+        Backend::Durable if config.data_dir.is_some() => (config, None),
+        Backend::Durable => {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let path = data_root().join(format!(
+                "taskd-suite-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            let config = Config {
+                data_dir: Some(path.clone()),
+                ..config
+            };
+            (config, Some(DataDir(path)))
+        }
+    }
+}
+
+/// Runs each named test function (a plain `fn()`, not itself a `#[test]`) once per backend:
+/// as `on_memory::NAME` and `on_durable::NAME`.
+#[allow(unused_macros)] // only the behaviour suites use it
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod on_memory {
+            $(
+                #[test]
+                fn $name() {
+                    crate::common::run_on(crate::common::Backend::Memory, super::$name);
+                }
+            )*
+        }
+        mod on_durable {
+            $(
+                #[test]
+                fn $name() {
+                    crate::common::run_on(crate::common::Backend::Durable, super::$name);
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use backend_tests;
