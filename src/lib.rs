@@ -15,7 +15,6 @@
 //! - [`http1`]: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
 //!   timeouts, writing answers. It knows nothing of tasks.
 //! - [`auth`]: the optional bearer token.
-//! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
 //! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
 //!   preflights (CONTRACT §12). Pure: the server asks it and adds what it is told.
 //! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
@@ -60,7 +59,6 @@
 #![warn(missing_docs)]
 
 pub mod auth;
-pub mod check;
 pub mod cors;
 pub mod durable;
 pub mod error;

@@ -61,7 +61,7 @@ const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("check") {
-        return taskd::check::run(std::env::args().skip(2));
+        return taskd_check::run(std::env::args().skip(2));
     }
     let env = Environment {
         token: std::env::var("TASKD_TOKEN").ok(),
