@@ -157,6 +157,7 @@ fn stop_on_signals(stopper: Stopper) -> std::io::Result<()> {
                 log::line(format_args!(
                     "taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting"
                 ));
+                log::flush(log::FLUSH_BOUND);
                 std::process::exit(0);
             }
         })?;

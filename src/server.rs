@@ -154,12 +154,16 @@ impl Handle {
     /// None today; kept so that callers handle a failure should one ever end the server.
     pub fn wait(mut self) -> io::Result<()> {
         self.running.wait(SHUTDOWN_GRACE);
+        crate::log::flush(crate::log::FLUSH_BOUND);
         Ok(())
     }
 
+    /// Stops, waits for the connections, then gives the log writer a moment for the last
+    /// lines (a stderr nobody reads does not hold the shutdown longer than that).
     fn stop(&mut self) {
         self.running.stopper().stop();
         self.running.wait(SHUTDOWN_GRACE);
+        crate::log::flush(crate::log::FLUSH_BOUND);
     }
 }
 
