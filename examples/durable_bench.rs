@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use taskd::durable::StorageHooks;
-use taskd::model::{NewTask, Priority};
-use taskd::store::Store;
+use taskd::test_hooks::StorageHooks;
+use taskd::test_hooks::Store;
+use taskd::test_hooks::{NewTask, Priority};
 use taskd::{Config, Server};
 
 use client::Conn;
@@ -104,10 +104,7 @@ fn throughput(options: &Options) {
     let memory = Config::ephemeral();
     let dir = temp_dir("throughput");
     let _ = std::fs::remove_dir_all(&dir);
-    let durable = Config {
-        data_dir: Some(dir.clone()),
-        ..memory.clone()
-    };
+    let durable = memory.clone().with_data_dir(dir.clone());
     for (name, config) in [("memory", memory), ("durable", durable)] {
         let handle = Server::bind(config).expect("bind").spawn();
         let rate = load(handle.addr(), options.clients, options.seconds, name);
@@ -124,7 +121,7 @@ fn startup(options: &Options, tasks: u64) {
     let dir = options.dir.clone().unwrap_or_else(|| temp_dir("startup"));
     {
         let store = Arc::new(Store::open(&dir, StorageHooks::default()).expect("open"));
-        let have = store.list(&taskd::store::ListQuery {
+        let have = store.list(&taskd::test_hooks::ListQuery {
             done: None,
             priority: None,
             skip: tasks.saturating_sub(1),
@@ -165,10 +162,7 @@ fn startup(options: &Options, tasks: u64) {
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
-    let config = Config {
-        data_dir: Some(dir.clone()),
-        ..Config::ephemeral()
-    };
+    let config = Config::ephemeral().with_data_dir(dir.clone());
     let started = Instant::now();
     let server = Server::bind(config).expect("bind");
     let elapsed = started.elapsed();

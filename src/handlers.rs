@@ -27,7 +27,8 @@ pub use attachment::{delete_attachment, download_attachment};
 use conditional::{check_change, check_read, tagged, undated, Fields};
 pub use list::list_tasks;
 
-pub use documents::{DOCS_HTML, OPENAPI_JSON};
+#[cfg(test)]
+pub use documents::OPENAPI_JSON;
 
 /// Default page size of the list.
 pub const DEFAULT_LIMIT: usize = 100;

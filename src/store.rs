@@ -331,6 +331,7 @@ impl Store {
     }
 
     /// Tasks in id order, filtered, then skipped, then limited.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn list(&self, query: &ListQuery) -> Vec<Task> {
         self.lock().list(query)
     }
@@ -347,6 +348,7 @@ impl Store {
     ///
     /// # Errors
     /// `NoSuchTask`; `Storage`.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn delete(&self, id: u64) -> Result<(), StoreError> {
         self.delete_if(id, None)
     }
@@ -361,6 +363,7 @@ impl Store {
     ///
     /// # Errors
     /// `NoSuchTask`; `Storage`.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn attach(&self, id: u64, file: StoredFile) -> Result<Task, StoreError> {
         self.attach_stamped(id, file, DigestCell::default(), None)
     }
@@ -425,6 +428,7 @@ impl Store {
     ///
     /// # Errors
     /// `NoSuchTask`, `NoAttachment`; `Storage`.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn detach(&self, id: u64) -> Result<(), StoreError> {
         self.detach_if(id, None)
     }

@@ -70,6 +70,7 @@ pub struct BodySample<'a> {
 }
 
 /// The block for one exchange, numbered `sequence`, ending in a line break.
+#[cfg(test)]
 pub fn format_exchange(sequence: u64, exchange: &Exchange<'_>) -> String {
     let mut block = first_line(sequence, exchange);
     block.push_str(&format_lines(exchange));
@@ -138,6 +139,7 @@ impl<W: Write> TraceSink<W> {
     }
 
     /// The writer, for tests.
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
             .into_inner()

@@ -9,14 +9,18 @@
 //! it. Nothing is read at start.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io;
+#[cfg(any(test, feature = "test-hooks"))]
+use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 
 use super::{Content, StoredFile};
-use crate::validators::{whole_seconds, Digest, Digester, EntityTag, Segment};
+#[cfg(any(test, feature = "test-hooks"))]
+use crate::validators::Segment;
+use crate::validators::{whole_seconds, Digest, Digester, EntityTag};
 
 /// Bytes read at a time from a blob file, for a range or a digest.
 const CHUNK: usize = 256 * 1024;
@@ -248,12 +252,14 @@ impl ByteSource {
     }
 
     /// Whether it has no bytes.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// `len` bytes from `start` without copying, for memory; `None` for a file or a range past
     /// the end.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn slice(&self, start: u64, len: u64) -> Option<Bytes> {
         let ByteSource::Memory(bytes) = self else {
             return None;
@@ -268,6 +274,7 @@ impl ByteSource {
     ///
     /// # Errors
     /// The file's read errors.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn read_at(&self, offset: u64, buffer: &mut [u8]) -> io::Result<usize> {
         match self {
             ByteSource::Memory(bytes) => {
@@ -290,6 +297,7 @@ impl ByteSource {
     /// # Errors
     /// `InvalidInput` for a range past the end, `UnexpectedEof` when the file is shorter than
     /// recorded, and `out`'s errors.
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn copy_range(&self, start: u64, len: u64, out: &mut dyn Write) -> io::Result<()> {
         if start.checked_add(len).is_none_or(|end| end > self.len()) {
             return Err(io::Error::new(
@@ -313,6 +321,7 @@ impl ByteSource {
     ///
     /// # Errors
     /// As [`ByteSource::copy_range`].
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn write_segments(&self, segments: &[Segment], out: &mut dyn Write) -> io::Result<()> {
         for segment in segments {
             match segment {

@@ -10,11 +10,14 @@
 use super::attachment::DigestCell;
 use super::state::Change;
 use super::{AttachedTask, Download, ListPage, ListQuery, Revision, Store, StoreError, StoredFile};
-use crate::model::{Priority, Task, TaskPatch};
+#[cfg(test)]
+use crate::model::Priority;
+use crate::model::{Task, TaskPatch};
 use crate::validators::{Digest, EntityTag};
 
 impl Store {
     /// Tasks matching the filters (`None`: any value), from counters: O(1) (`X-Total-Count`).
+    #[cfg(test)]
     pub fn count(&self, done: Option<bool>, priority: Option<Priority>) -> u64 {
         self.lock().counts.matching(done, priority)
     }
