@@ -19,7 +19,7 @@
 //! # Layout (private modules)
 //! - `server`: [`Config`], binding, the service that answers CORS preflights, checks the
 //!   token, routes, turns panics into 500s and adds the CORS fields, the access log or the
-//!   `--trace` blocks, shutdown.
+//!   `--trace` blocks, shutdown; the handler panic hook that only the binary installs.
 //! - `http1`: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
 //!   timeouts, writing answers. It knows nothing of tasks.
 //! - `auth`: the optional bearer token.
@@ -30,7 +30,8 @@
 //!   where CONTRACT §11 applies, preconditions before any body is read, validators and ranges.
 //! - `http`: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
 //!   JSON body reading, media types, the `Date` format.
-//! - `log`: lines on stderr that never panic.
+//! - `log`: lines on stderr through a bounded queue and one writer thread: they never panic
+//!   and never stall a request (a stderr nobody reads drops lines and counts them).
 //! - `error`: `ApiError`, the status-code mapper, and the JSON error bodies.
 //! - `model`: tasks and their validation. No HTTP, no locks.
 //! - `store`: the `Mutex`-guarded tasks, each change a value that is journaled and applied.
