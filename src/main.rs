@@ -54,7 +54,8 @@ Subcommand:
                           (see `taskd check --help`)";
 
 /// Test hook, deliberately not in the help: `TASKD_FAULT_INJECTION=1` turns on
-/// `Config::fault_injection`, so tests can watch a handler panic through the real binary's log.
+/// the panic route, so tests can watch a handler panic through the real binary's log.
+#[cfg(feature = "test-hooks")]
 const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
 
 fn main() -> ExitCode {
@@ -66,12 +67,7 @@ fn main() -> ExitCode {
         cors_origins: std::env::var(CORS_ORIGINS_VAR).ok(),
     };
     let (config, has_token) = match parse_args(std::env::args().skip(1), env) {
-        Ok(Some(Invocation { config, has_token })) => (
-            config.with_fault_injection(
-                std::env::var_os(FAULT_INJECTION_VAR).is_some_and(|value| value == "1"),
-            ),
-            has_token,
-        ),
+        Ok(Some(Invocation { config, has_token })) => (with_test_hooks(config), has_token),
         Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -109,6 +105,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `TASKD_FAULT_INJECTION=1` turns on the panic route, in a binary built with the `test-hooks`
+/// feature only (the tests' build); a release binary ignores the variable.
+#[cfg(feature = "test-hooks")]
+fn with_test_hooks(config: Config) -> Config {
+    config.with_fault_injection(
+        std::env::var_os(FAULT_INJECTION_VAR).is_some_and(|value| value == "1"),
+    )
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn with_test_hooks(config: Config) -> Config {
+    config
 }
 
 /// Each connection holds a descriptor, so the soft limit (often 1024) would cap connections

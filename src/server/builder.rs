@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Config;
+#[cfg(feature = "test-hooks")]
 use crate::durable::StorageHooks;
 
 impl Config {
@@ -171,6 +172,7 @@ impl Config {
     }
 
     /// Test hook: `GET /_test/panic` panics while holding the store lock.
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     #[must_use]
     pub fn with_fault_injection(mut self, on: bool) -> Config {
@@ -179,6 +181,7 @@ impl Config {
     }
 
     /// Test hooks for durable mode (failing writes, the compaction floor).
+    #[cfg(feature = "test-hooks")]
     #[doc(hidden)]
     #[must_use]
     pub fn with_storage_hooks(mut self, hooks: StorageHooks) -> Config {
