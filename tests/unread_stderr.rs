@@ -1,13 +1,15 @@
 //! A stderr nobody reads never stalls requests (issue 16): the real binary, its stderr piped
 //! and left unread while 5,000 keep-alive requests each add an access-log line. A pipe holds
 //! 64 KiB; before the log queue, the server froze once it was full (every request blocked in
-//! its log write). Then, once stderr is read again, the count of dropped lines is reported.
+//! its log write). Then, once stderr is read again, the count of dropped lines is reported;
+//! and a SIGTERM still ends the server at once, however full the pipe.
 
 mod binary;
 mod common;
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,8 +26,8 @@ impl Drop for Running {
     }
 }
 
-#[test]
-fn an_unread_stderr_never_stalls_requests_and_drops_are_reported() {
+/// Starts taskd with both pipes; stderr is returned unread.
+fn start() -> (Running, SocketAddr, ChildStderr) {
     let mut child = Command::new(TASKD)
         .args(["--addr", "127.0.0.1:0"])
         .env_remove("TASKD_TOKEN")
@@ -35,22 +37,37 @@ fn an_unread_stderr_never_stalls_requests_and_drops_are_reported() {
         .spawn()
         .expect("start taskd");
     let stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
+    let stderr = child.stderr.take().expect("piped stderr");
     let running = Running(child);
     let (addr, _) = binary::ready_line(stdout);
+    (running, addr, stderr)
+}
 
-    // About 250 bytes of access log per request: the pipe is full after some 260 of them.
+/// A keep-alive request whose access-log line is about 250 bytes: the pipe is full after
+/// some 260 of them.
+fn padded_head(addr: SocketAddr) -> String {
     let target = format!("/healthz?padding={}", "a".repeat(200));
-    let head = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    // A 5 s read timeout: a frozen server fails the test instead of hanging it.
+    format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n")
+}
+
+/// `count` keep-alive requests on `kept`, each answered 200. The connection's 5 s read
+/// timeout fails a frozen server instead of hanging the test.
+fn requests(kept: &mut TcpStream, buffer: &mut Vec<u8>, head: &str, count: usize) {
+    for at in 0..count {
+        kept.write_all(head.as_bytes()).expect("send a request");
+        let response = common::read_one_response(kept, buffer, false);
+        assert_eq!(response.status, 200, "request {at}");
+    }
+}
+
+#[test]
+fn an_unread_stderr_never_stalls_requests_and_drops_are_reported() {
+    let (running, addr, mut stderr) = start();
+    let head = padded_head(addr);
     let mut kept = common::connect(addr);
     let mut buffer = Vec::new();
     let started = Instant::now();
-    for at in 0..5_000 {
-        kept.write_all(head.as_bytes()).expect("send a request");
-        let response = common::read_one_response(&mut kept, &mut buffer, false);
-        assert_eq!(response.status, 200, "request {at}");
-    }
+    requests(&mut kept, &mut buffer, &head, 5_000);
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(60),
@@ -93,4 +110,29 @@ fn an_unread_stderr_never_stalls_requests_and_drops_are_reported() {
         .unwrap_or_else(|| panic!("a count in {report:?}"));
     assert!((1..5_000).contains(&dropped), "{report}");
     drop(running);
+}
+
+/// The signal thread logs too: with the pipe full, SIGTERM still stops the server, and it
+/// exits 0 within the log's flush bound instead of waiting for a reader.
+#[test]
+fn sigterm_ends_the_server_however_full_the_unread_pipe() {
+    let (mut running, addr, stderr) = start();
+    let head = padded_head(addr);
+    let mut kept = common::connect(addr);
+    let mut buffer = Vec::new();
+    requests(&mut kept, &mut buffer, &head, 2_000);
+    drop(kept);
+    let pid = running.0.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success(), "kill -TERM {pid}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let code = loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "taskd did not exit within 5 s");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0));
+    drop(stderr);
 }
