@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use taskd::validators::Digester;
+use taskd::test_hooks::Digester;
 
 fn main() {
     let mib: usize = std::env::args()

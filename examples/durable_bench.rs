@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use taskd::model::{NewTask, Priority};
-use taskd::storage::{durable, ListQuery, Storage};
+use taskd::test_hooks::{durable, ListQuery, Storage};
+use taskd::test_hooks::{NewTask, Priority};
 use taskd::{Config, Server};
 
 use client::Conn;
@@ -103,10 +103,7 @@ fn throughput(options: &Options) {
     let memory = Config::ephemeral();
     let dir = temp_dir("throughput");
     let _ = std::fs::remove_dir_all(&dir);
-    let durable = Config {
-        data_dir: Some(dir.clone()),
-        ..memory.clone()
-    };
+    let durable = memory.clone().with_data_dir(dir.clone());
     for (name, config) in [("memory", memory), ("durable", durable)] {
         let handle = Server::bind(config).expect("bind").spawn();
         let rate = load(handle.addr(), options.clients, options.seconds, name);
@@ -164,10 +161,7 @@ fn startup(options: &Options, tasks: u64) {
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
-    let config = Config {
-        data_dir: Some(dir.clone()),
-        ..Config::ephemeral()
-    };
+    let config = Config::ephemeral().with_data_dir(dir.clone());
     let started = Instant::now();
     let server = Server::bind(config).expect("bind");
     let elapsed = started.elapsed();

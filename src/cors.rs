@@ -12,13 +12,14 @@
 mod hints;
 mod origin;
 
-pub use hints::{ForeignOriginHints, MAX_HINTED_ORIGINS};
+pub use hints::ForeignOriginHints;
 
 use crate::error::ApiError;
 use crate::http::Reply;
 use crate::router::{self, Route};
 
 /// The flag that names an allowed origin (repeatable).
+#[cfg(test)]
 pub const CORS_ORIGIN_FLAG: &str = "--cors-origin";
 /// The environment variable that names allowed origins, comma-separated.
 pub const CORS_ORIGINS_VAR: &str = "TASKD_CORS_ORIGINS";
@@ -109,6 +110,7 @@ pub struct PreflightAnswer {
 
 impl PreflightAnswer {
     /// The status code of the outcome: 204, 403 or 404.
+    #[cfg(test)]
     pub fn status(&self) -> u16 {
         match self.outcome {
             PreflightOutcome::Allowed => 204,
@@ -142,24 +144,37 @@ impl Cors {
     /// # Errors
     /// The first value that is neither `*` nor an origin exactly as browsers write it (see the
     /// `origin` module), in a message naming its source, the value and the fix.
+    #[cfg(test)]
     pub fn from_config(flag_values: &[String], env_value: Option<&str>) -> Result<Cors, String> {
-        let from_flags = flag_values
-            .iter()
-            .map(|value| (CORS_ORIGIN_FLAG, value.as_str()));
-        let from_env = env_value
-            .unwrap_or_default()
-            .split(',')
-            .map(|value| value.trim_matches([' ', '\t']))
-            .filter(|value| !value.is_empty())
-            .map(|value| (CORS_ORIGINS_VAR, value));
-        let mut any = false;
-        let mut origins: Vec<String> = Vec::new();
-        for (source, value) in from_flags.chain(from_env) {
+        let cors = Cors::off()
+            .allowing(flag_values)
+            .map_err(|why| format!("{CORS_ORIGIN_FLAG} {why}"))?;
+        cors.allowing(split_origins(env_value.unwrap_or_default()))
+            .map_err(|why| format!("{CORS_ORIGINS_VAR} {why}"))
+    }
+
+    /// These origins allowed too (`*`: every origin); CORS is on once any value is given.
+    ///
+    /// # Errors
+    /// The first value that is neither `*` nor an origin exactly as browsers write it, as
+    /// `"<value>": <why and the fix>`.
+    pub fn allowing<I, S>(self, values: I) -> Result<Cors, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let (mut any, mut origins) = match self.allowed {
+            Allowed::Off => (false, Vec::new()),
+            Allowed::Any => (true, Vec::new()),
+            Allowed::Origins(origins) => (false, origins),
+        };
+        for value in values {
+            let value = value.as_ref();
             if value == "*" {
                 any = true;
                 continue;
             }
-            origin::check_configured(value).map_err(|why| format!("{source} {value:?}: {why}"))?;
+            origin::check_configured(value).map_err(|why| format!("{value:?}: {why}"))?;
             if !origins.iter().any(|known| known == value) {
                 origins.push(value.to_owned());
             }
@@ -383,3 +398,11 @@ fn path_of(target: &str) -> &str {
 
 #[cfg(test)]
 mod tests;
+
+/// The elements of a comma-separated list of origins (`TASKD_CORS_ORIGINS`), empty ones and
+/// the whitespace around each skipped.
+pub fn split_origins(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',')
+        .map(|value| value.trim_matches([' ', '\t']))
+        .filter(|value| !value.is_empty())
+}

@@ -5,14 +5,14 @@
 //! - this file: dispatch and the task operations;
 //! - `list`: `GET /tasks`, its query, `X-Total-Count` and `Link`;
 //! - `attachment`: download (ranges included) and delete of an attachment; `attach`: its upload;
+//! - `documents`: `/healthz`, `/openapi.json` and `/docs`, with their caching fields;
 //! - `conditional`: the precondition and range fields of CONTRACT §11, and their verdicts.
 
 mod attach;
 mod attachment;
 mod conditional;
+mod documents;
 mod list;
-
-use serde_json::json;
 
 use crate::error::{ApiError, ErrorItem};
 use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
@@ -27,10 +27,8 @@ pub use attachment::{delete_attachment, download_attachment};
 use conditional::{check_early, check_read, tagged, undated, Fields};
 pub use list::list_tasks;
 
-/// The OpenAPI 3.1 document, written by hand and served verbatim.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
-/// The self-contained documentation page; it fetches only `/openapi.json`.
-pub const DOCS_HTML: &str = include_str!("docs.html");
+#[cfg(test)]
+pub use documents::OPENAPI_JSON;
 
 /// Default page size of the list.
 pub const DEFAULT_LIMIT: u64 = 100;
@@ -60,9 +58,9 @@ pub fn dispatch(app: &App, request: &mut Request<'_>, route: Route) -> Result<Re
         Route::DownloadAttachment(id) => download_attachment(app, request, id),
         Route::UploadAttachment(id) => upload_attachment(app, request, id),
         Route::DeleteAttachment(id) => delete_attachment(app, request, id),
-        Route::Health => Ok(Reply::json(200, &json!({ "status": "ok" }))),
-        Route::OpenApi => Ok(Reply::static_file("application/json", OPENAPI_JSON)),
-        Route::Docs => Ok(Reply::static_file("text/html; charset=utf-8", DOCS_HTML)),
+        Route::Health => Ok(documents::health()),
+        Route::OpenApi => documents::openapi(request),
+        Route::Docs => documents::docs(request),
         // RFC 9110 §9.3.7: OPTIONS describes the communication options, here via Allow.
         Route::Options { allow } => Ok(Reply::no_content().with_header("Allow", allow)),
         // RFC 9110 §15.4.8: 307 keeps the method and body, so a POST stays a POST.

@@ -8,33 +8,41 @@
 //! hand-written HTTP/1.1 layer (heads parsed by `httparse`), a router and one status-code
 //! mapper over one storage interface. The exact behaviour is CONTRACT.md's.
 //!
-//! # Layout
-//! - [`server`]: [`Config`], binding, the service that answers CORS preflights, checks the
+//! # Using it as a library
+//! The public API is what an embedder needs and nothing else: [`Config`] (built with its
+//! `with_*` methods), [`Server`] (bind, then spawn or run), [`Handle`] (the running server:
+//! its address, shutdown) and [`Stopper`] (stops it from another thread). Everything else is
+//! private to the crate, so it can change without breaking an embedder. The library never
+//! changes its host process: no panic hook, no signal handlers, no resource limits (the
+//! `taskd` binary does those itself). `taskd check` is its own crate, `taskd-check`.
+//!
+//! # Layout (private modules)
+//! - `server`: [`Config`], binding, the service that answers CORS preflights, checks the
 //!   token, routes, turns panics into 500s and adds the CORS fields, the access log or the
-//!   `--trace` blocks, shutdown.
-//! - [`http1`]: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
+//!   `--trace` blocks, shutdown; the handler panic hook that only the binary installs.
+//! - `http1`: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
 //!   timeouts, writing answers. It knows nothing of tasks.
-//! - [`auth`]: the optional bearer token.
-//! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
-//! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
+//! - `auth`: the optional bearer token.
+//! - `cors`: which origins may read the answers, the CORS fields of every response, and
 //!   preflights (CONTRACT §12). Pure: the server asks it and adds what it is told.
-//! - [`router`]: `(method, target)` → [`router::Route`], or 404 / 405 + `Allow` / 307.
-//! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`];
+//! - `router`: `(method, target)` → `router::Route`, or 404 / 405 + `Allow` / 307.
+//! - `handlers`: one function per operation, returning a `http::Reply` or an `ApiError`;
 //!   where CONTRACT §11 applies, preconditions before any body is read, validators and ranges.
-//! - [`http`]: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
+//! - `http`: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
 //!   JSON body reading, media types, the `Date` format.
-//! - [`log`]: lines on stderr that never panic.
-//! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
-//! - [`model`]: tasks and their validation. No HTTP, no locks.
-//! - [`storage`]: the [`storage::Storage`] trait that handlers talk to, its errors, the body
-//!   source of a download and the upload spool; its backends [`storage::memory`] and
-//!   [`storage::durable`] (`--data-dir`: the journal with group commit, snapshots, recovery,
-//!   blobs), sharing one in-memory state. No HTTP.
-//! - [`trace`]: `--trace`: one exchange as a block of `> ` / `< ` lines, the sink that writes
-//!   blocks to stderr whole, and [`trace::capture`], which turns what the connection layer
+//! - `log`: lines on stderr through a bounded queue and one writer thread: they never panic
+//!   and never stall a request (a stderr nobody reads drops lines and counts them).
+//! - `error`: `ApiError`, the status-code mapper, and the JSON error bodies.
+//! - `model`: tasks and their validation. No HTTP, no locks.
+//! - `storage`: the `Storage` trait that handlers talk to, its errors, the body source of a
+//!   download and the upload spool; its backends `storage::memory` and `storage::durable`
+//!   (`--data-dir`: the journal with group commit, snapshots, recovery, blobs), sharing one
+//!   in-memory state. No HTTP.
+//! - `trace`: `--trace`: one exchange as a block of `> ` / `< ` lines, the sink that writes
+//!   blocks to stderr whole, and `trace::capture`, which turns what the connection layer
 //!   saw into a block.
-//! - [`upload`]: multipart uploads driven through `multer`, and the download's headers.
-//! - [`validators`]: entity tags, HTTP dates, preconditions, ranges, `multipart/byteranges`,
+//! - `upload`: multipart uploads driven through `multer`, and the download's headers.
+//! - `validators`: entity tags, HTTP dates, preconditions, ranges, `multipart/byteranges`,
 //!   list navigation, and the digest behind the tags. Pure functions.
 //!
 //! # Example
@@ -60,21 +68,62 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod auth;
-pub mod check;
-pub mod cors;
-pub mod error;
-pub mod handlers;
-pub mod http;
+mod auth;
+mod cors;
+mod error;
+mod handlers;
+mod http;
+// The fuzz crate drives the connection layer's pieces directly, until the layer is its own
+// crate (issue 16, crates/http1).
+#[doc(hidden)]
 pub mod http1;
-pub mod log;
-pub mod model;
-pub mod router;
-pub mod server;
-pub mod storage;
-pub mod trace;
-pub mod upload;
-pub mod validators;
+mod log;
+mod model;
+mod router;
+mod server;
+mod storage;
+mod trace;
+mod upload;
+mod validators;
 
-pub use error::ApiError;
 pub use server::{Config, Handle, Server, Stopper};
+
+/// What the `taskd` binary needs beyond the public API: the log queue (its lines must not
+/// block on a stderr nobody reads either), the shutdown grace, the CORS variable's parsing,
+/// and the handler panic hook that only a binary may install. Not for embedders.
+#[doc(hidden)]
+pub mod binary {
+    pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
+    pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
+    pub use crate::server::{install_handler_panic_hook, SHUTDOWN_GRACE};
+}
+
+/// The pure pieces the fuzz crate (`fuzz/`, its own workspace) feeds with arbitrary bytes.
+/// Not for embedders.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::error::{loc, ApiError, ErrorItem};
+    pub use crate::http::{
+        check_json_length, is_json_media_type, read_json, validate_body, JsonBody, Reply,
+        Validator, MAX_JSON_BYTES,
+    };
+    pub use crate::model::{NewTask, Priority, TaskPatch, MAX_TITLE_CHARS};
+    pub use crate::router::{
+        route, Route, TaskId, ALLOW_ATTACHMENT, ALLOW_READ_ONLY, ALLOW_SERVER, ALLOW_TASK,
+        ALLOW_TASKS,
+    };
+    pub use crate::upload::{read_file_field, FileField, UploadLimits};
+}
+
+/// Hooks for taskd's own tests and benchmarks (failing writes, the store without HTTP, the
+/// validators), behind the `test-hooks` feature that the release binary never has.
+#[cfg(feature = "test-hooks")]
+#[doc(hidden)]
+pub mod test_hooks {
+    pub use crate::cors::{Cors, EXPOSED_HEADERS, PREFLIGHT_VARY};
+    pub use crate::model::{NewTask, Priority};
+    pub use crate::storage::{
+        durable, memory, BodySource, Download, Guard, ListQuery, Storage, StorageHooks,
+    };
+    pub use crate::validators::{parse_http_date, whole_seconds, Digest, Digester, EntityTag};
+}

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use taskd::cors::{Cors, CORS_ORIGINS_VAR};
-use taskd::log;
-use taskd::server::SHUTDOWN_GRACE;
+use taskd::binary::{self as support, CORS_ORIGINS_VAR, SHUTDOWN_GRACE};
 use taskd::{Config, Server, Stopper};
 
 const USAGE: &str = "\
@@ -55,29 +53,21 @@ Subcommand:
                           audit any server of the lesson's API and explain each HTTP mistake
                           (see `taskd check --help`)";
 
-/// Test hook, deliberately not in the help and only in a build with the `test-hooks` feature
-/// (the tests'): `TASKD_FAULT_INJECTION=1` turns on `Config::fault_injection`, so tests can
-/// watch a handler panic through the real binary's log.
+/// Test hook, deliberately not in the help: `TASKD_FAULT_INJECTION=1` turns on
+/// the panic route, so tests can watch a handler panic through the real binary's log.
 #[cfg(feature = "test-hooks")]
 const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
 
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("check") {
-        return taskd::check::run(std::env::args().skip(2));
+        return taskd_check::run(std::env::args().skip(2));
     }
     let env = Environment {
         token: std::env::var("TASKD_TOKEN").ok(),
         cors_origins: std::env::var(CORS_ORIGINS_VAR).ok(),
     };
-    let config = match parse_args(std::env::args().skip(1), env) {
-        #[cfg(feature = "test-hooks")]
-        Ok(Some(config)) => Config {
-            fault_injection: std::env::var_os(FAULT_INJECTION_VAR)
-                .is_some_and(|value| value == "1"),
-            ..config
-        },
-        #[cfg(not(feature = "test-hooks"))]
-        Ok(Some(config)) => config,
+    let (config, has_token) = match parse_args(std::env::args().skip(1), env) {
+        Ok(Some(Invocation { config, has_token })) => (with_test_hooks(config), has_token),
         Ok(None) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -87,8 +77,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let has_token = config.token.is_some();
     raise_descriptor_limit();
+    // A handler's panic is then one log line, not the default hook's several: a process-wide
+    // change, so the binary makes it, never the library.
+    support::install_handler_panic_hook();
     let server = match Server::bind(config) {
         Ok(server) => server,
         Err(error) => {
@@ -113,6 +105,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `TASKD_FAULT_INJECTION=1` turns on the panic route, in a binary built with the `test-hooks`
+/// feature only (the tests' build); a release binary ignores the variable.
+#[cfg(feature = "test-hooks")]
+fn with_test_hooks(config: Config) -> Config {
+    config.with_fault_injection(
+        std::env::var_os(FAULT_INJECTION_VAR).is_some_and(|value| value == "1"),
+    )
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn with_test_hooks(config: Config) -> Config {
+    config
 }
 
 /// Each connection holds a descriptor, so the soft limit (often 1024) would cap connections
@@ -154,14 +160,15 @@ fn stop_on_signals(stopper: Stopper) -> std::io::Result<()> {
         .name("taskd-signals".to_owned())
         .spawn(move || {
             if let Some(signal) = signals.forever().next() {
-                log::line(format_args!(
+                support::log_line(format_args!(
                     "taskd: signal {signal}: finishing in-flight requests"
                 ));
                 stopper.stop();
                 thread::sleep(SHUTDOWN_GRACE);
-                log::line(format_args!(
+                support::log_line(format_args!(
                     "taskd: requests still running after {SHUTDOWN_GRACE:?}; exiting"
                 ));
+                support::flush_log(support::FLUSH_BOUND);
                 std::process::exit(0);
             }
         })?;
@@ -177,25 +184,31 @@ struct Environment {
     cors_origins: Option<String>,
 }
 
+/// What the command line asked for.
+#[derive(Debug)]
+struct Invocation {
+    config: Config,
+    /// Whether a token protects the routes (for the exposure warning).
+    has_token: bool,
+}
+
 /// `Ok(None)` means `--help`.
 fn parse_args(
     mut args: impl Iterator<Item = String>,
     env: Environment,
-) -> Result<Option<Config>, String> {
-    let mut config = Config {
-        token: env.token,
-        ..Config::default()
-    };
+) -> Result<Option<Invocation>, String> {
+    let mut config = Config::default();
+    let mut token = env.token;
     let mut cors_origins = Vec::new();
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--quiet" => {
-                config.access_log = false;
+                config = config.with_access_log(false);
                 continue;
             }
             "--trace" => {
-                config.trace = true;
+                config = config.with_trace(true);
                 continue;
             }
             _ => {}
@@ -210,8 +223,8 @@ fn parse_args(
                 .or_else(|| args.next())
                 .ok_or_else(|| format!("{name} needs a value"))
         };
-        match name.as_str() {
-            "--addr" => config.addr = value()?,
+        config = match name.as_str() {
+            "--addr" => config.with_addr(value()?),
             "--workers" => {
                 value()?
                     .parse()
@@ -222,42 +235,54 @@ fn parse_args(
                     "taskd: warning: --workers is deprecated and ignored: every connection has \
                      its own thread"
                 );
+                config
             }
-            "--request-timeout" => config.request_timeout = seconds(&name, &value()?)?,
-            "--io-timeout" => config.io_timeout = seconds(&name, &value()?)?,
-            "--keep-alive-timeout" => config.keep_alive_timeout = seconds(&name, &value()?)?,
-            "--max-connections" => {
-                config.max_connections = value()?
+            "--request-timeout" => config.with_request_timeout(seconds(&name, &value()?)?),
+            "--io-timeout" => config.with_io_timeout(seconds(&name, &value()?)?),
+            "--keep-alive-timeout" => config.with_keep_alive_timeout(seconds(&name, &value()?)?),
+            "--max-connections" => config.with_max_connections(
+                value()?
                     .parse()
                     .ok()
                     .filter(|&n: &usize| n > 0)
-                    .ok_or("--max-connections takes a whole number of at least 1")?;
-            }
-            "--max-upload-bytes" => {
-                config.max_upload_bytes = value()?
+                    .ok_or("--max-connections takes a whole number of at least 1")?,
+            ),
+            "--max-upload-bytes" => config.with_max_upload_bytes(
+                value()?
                     .parse()
-                    .map_err(|_| "--max-upload-bytes takes a whole number of bytes")?;
+                    .map_err(|_| "--max-upload-bytes takes a whole number of bytes")?,
+            ),
+            "--data-dir" => config.with_data_dir(value()?),
+            "--cors-origin" => {
+                cors_origins.push(value()?);
+                config
             }
-            "--data-dir" => config.data_dir = Some(value()?.into()),
-            "--cors-origin" => cors_origins.push(value()?),
             "--token-file" => {
                 let path = value()?;
                 let text = std::fs::read_to_string(&path)
                     .map_err(|error| format!("cannot read --token-file {path}: {error}"))?;
-                config.token = Some(text.lines().next().unwrap_or_default().to_owned());
+                token = Some(text.lines().next().unwrap_or_default().to_owned());
+                config
             }
             _ => return Err(format!("unknown argument: {name}")),
+        };
+    }
+    let has_token = match token {
+        Some(token) if token.trim().is_empty() => return Err("the token is empty".to_owned()),
+        Some(token) => {
+            config = config.with_token(token);
+            true
         }
-    }
-    if config
-        .token
-        .as_deref()
-        .is_some_and(|token| token.trim().is_empty())
-    {
-        return Err("the token is empty".to_owned());
-    }
-    config.cors = Cors::from_config(&cors_origins, env.cors_origins.as_deref())?;
-    Ok(Some(config))
+        None => false,
+    };
+    let config = config
+        .with_cors_origins(&cors_origins)
+        .map_err(|why| format!("--cors-origin {why}"))?;
+    let from_env = support::split_origins(env.cors_origins.as_deref().unwrap_or_default());
+    let config = config
+        .with_cors_origins(from_env)
+        .map_err(|why| format!("{CORS_ORIGINS_VAR} {why}"))?;
+    Ok(Some(Invocation { config, has_token }))
 }
 
 /// A positive number of seconds, fractions allowed (`0.5`).
@@ -271,14 +296,20 @@ fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    //! The flags, compared as whole `Config`s: the library keeps its fields private, so the
+    //! binary is tested as any embedder would build the same config.
     use super::*;
 
-    fn parse(args: &[&str], env_token: Option<&str>) -> Result<Option<Config>, String> {
+    fn parse(args: &[&str], env_token: Option<&str>) -> Result<Option<Invocation>, String> {
         let env = Environment {
             token: env_token.map(str::to_owned),
             cors_origins: None,
         };
         parse_args(args.iter().map(|arg| (*arg).to_owned()), env)
+    }
+
+    fn config(args: &[&str]) -> Config {
+        parse(args, None).unwrap().unwrap().config
     }
 
     #[test]
@@ -292,14 +323,16 @@ mod tests {
 
     #[test]
     fn token_comes_from_the_environment_or_the_file() {
-        let config = parse(&[], Some("from-env")).unwrap().unwrap();
-        assert_eq!(config.token.as_deref(), Some("from-env"));
+        let invocation = parse(&[], Some("from-env")).unwrap().unwrap();
+        assert!(invocation.has_token);
+        assert_eq!(invocation.config, Config::default().with_token("from-env"));
         let path = std::env::temp_dir().join(format!("taskd-token-{}", std::process::id()));
         std::fs::write(&path, "from-file\r\nignored\n").unwrap();
         let flag = format!("--token-file={}", path.display());
-        let config = parse(&[&flag], Some("from-env")).unwrap().unwrap();
+        let invocation = parse(&[&flag], Some("from-env")).unwrap().unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(config.token.as_deref(), Some("from-file"));
+        assert_eq!(invocation.config, Config::default().with_token("from-file"));
+        assert!(!parse(&[], None).unwrap().unwrap().has_token);
     }
 
     #[test]
@@ -309,21 +342,22 @@ mod tests {
 
     #[test]
     fn data_dir_is_optional() {
-        assert_eq!(parse(&[], None).unwrap().unwrap().data_dir, None);
-        let config = parse(&["--data-dir", "/var/lib/taskd"], None)
-            .unwrap()
-            .unwrap();
-        assert_eq!(config.data_dir, Some("/var/lib/taskd".into()));
+        assert_eq!(config(&[]), Config::default());
+        assert_eq!(
+            config(&["--data-dir", "/var/lib/taskd"]),
+            Config::default().with_data_dir("/var/lib/taskd")
+        );
         assert!(parse(&["--data-dir"], None).is_err());
     }
 
     #[test]
     fn timeouts_and_the_cap_have_the_contract_defaults_and_flags() {
-        let config = parse(&[], None).unwrap().unwrap();
-        assert_eq!(config.request_timeout, Duration::from_secs(10));
-        assert_eq!(config.io_timeout, Duration::from_secs(30));
-        assert_eq!(config.keep_alive_timeout, Duration::from_secs(30));
-        assert_eq!(config.max_connections, 1024);
+        let contract = Config::default()
+            .with_request_timeout(Duration::from_secs(10))
+            .with_io_timeout(Duration::from_secs(30))
+            .with_keep_alive_timeout(Duration::from_secs(30))
+            .with_max_connections(1024);
+        assert_eq!(config(&[]), contract);
         let args = [
             "--request-timeout=2",
             "--io-timeout",
@@ -331,11 +365,12 @@ mod tests {
             "--keep-alive-timeout=7",
             "--max-connections=3",
         ];
-        let config = parse(&args, None).unwrap().unwrap();
-        assert_eq!(config.request_timeout, Duration::from_secs(2));
-        assert_eq!(config.io_timeout, Duration::from_millis(500));
-        assert_eq!(config.keep_alive_timeout, Duration::from_secs(7));
-        assert_eq!(config.max_connections, 3);
+        let expected = Config::default()
+            .with_request_timeout(Duration::from_secs(2))
+            .with_io_timeout(Duration::from_millis(500))
+            .with_keep_alive_timeout(Duration::from_secs(7))
+            .with_max_connections(3);
+        assert_eq!(config(&args), expected);
         for bad in [
             "--io-timeout=0",
             "--io-timeout=-1",
@@ -348,20 +383,24 @@ mod tests {
 
     #[test]
     fn quiet_turns_off_the_access_log() {
-        assert!(parse(&[], None).unwrap().unwrap().access_log);
-        assert!(!parse(&["--quiet"], None).unwrap().unwrap().access_log);
+        assert_eq!(
+            config(&["--quiet"]),
+            Config::default().with_access_log(false)
+        );
+        assert_ne!(config(&["--quiet"]), config(&[]));
     }
 
     #[test]
     fn trace_is_off_unless_asked_and_independent_of_quiet() {
-        assert!(!parse(&[], None).unwrap().unwrap().trace);
-        let config = parse(&["--quiet", "--trace"], None).unwrap().unwrap();
-        assert!(config.trace && !config.access_log);
+        assert_ne!(config(&["--trace"]), config(&[]));
+        assert_eq!(
+            config(&["--quiet", "--trace"]),
+            Config::default().with_access_log(false).with_trace(true)
+        );
     }
 
     #[test]
     fn cors_origins_come_from_flags_and_the_environment() {
-        assert!(!parse(&[], None).unwrap().unwrap().cors.is_enabled());
         let env = Environment {
             token: None,
             cors_origins: Some("http://localhost:3000, https://app.example".to_owned()),
@@ -371,24 +410,36 @@ mod tests {
             "http://localhost:5173",
             "--cors-origin=http://[::1]:8080",
         ];
-        let config = parse_args(args.iter().map(|arg| (*arg).to_owned()), env)
+        let invocation = parse_args(args.iter().map(|arg| (*arg).to_owned()), env)
             .unwrap()
             .unwrap();
-        for origin in [
-            "http://localhost:5173",
-            "http://[::1]:8080",
-            "http://localhost:3000",
-            "https://app.example",
-        ] {
-            assert!(config.cors.allows(origin), "{origin}");
-        }
-        assert!(!config.cors.allows("http://localhost:8000"));
+        let expected = Config::default()
+            .with_cors_origins([
+                "http://localhost:5173",
+                "http://[::1]:8080",
+                "http://localhost:3000",
+                "https://app.example",
+            ])
+            .unwrap();
+        assert_eq!(invocation.config, expected);
     }
 
     #[test]
-    fn a_bad_origin_is_refused_naming_the_value() {
+    fn a_bad_origin_is_refused_naming_the_value_and_its_source() {
         let error = parse(&["--cors-origin", "http://localhost:5173/"], None).unwrap_err();
-        assert!(error.contains("\"http://localhost:5173/\""), "{error}");
+        assert!(
+            error.contains("--cors-origin \"http://localhost:5173/\""),
+            "{error}"
+        );
         assert!(parse(&["--cors-origin"], None).is_err());
+        let env = Environment {
+            token: None,
+            cors_origins: Some("localhost:3000".to_owned()),
+        };
+        let error = parse_args(std::iter::empty(), env).unwrap_err();
+        assert!(
+            error.starts_with("TASKD_CORS_ORIGINS \"localhost:3000\""),
+            "{error}"
+        );
     }
 }

@@ -18,6 +18,7 @@ pub const ALLOW_SERVER: &str = "GET, HEAD, POST, PATCH, DELETE, OPTIONS";
 
 /// Every path the router knows, as OpenAPI path templates (CONTRACT §2); `{task_id}` is any
 /// non-empty segment. A unit test holds `src/openapi.json` to exactly these paths.
+#[cfg(test)]
 pub const ROUTE_TEMPLATES: &[&str] = &[
     "/tasks",
     "/tasks/{task_id}",

@@ -3,18 +3,17 @@
 //! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
 //! shutdown.
 
+mod builder;
 mod config;
+mod panics;
 
-use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
-pub use self::config::{
-    Config, DEFAULT_ADDR, DEFAULT_IO_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REQUEST_TIMEOUT, SHUTDOWN_GRACE,
-};
+pub use self::config::{Config, SHUTDOWN_GRACE};
+use self::panics::catch_handler_panic;
+pub use self::panics::install_handler_panic_hook;
 use crate::auth;
 use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
@@ -44,7 +43,24 @@ struct Service {
     trace: Option<TraceSink>,
 }
 
-/// A bound server that is not yet answering requests.
+/// A bound server that is not yet answering requests: [`Server::bind`] it with a [`Config`],
+/// then [`spawn`](Server::spawn) it (or [`run`](Server::run) it on this thread).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::net::TcpStream;
+///
+/// let server = taskd::Server::bind(taskd::Config::ephemeral())?;
+/// let handle = server.spawn();
+/// let mut stream = TcpStream::connect(handle.addr())?;
+/// stream.write_all(b"POST /tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{\"title\":\"Write\"}")?;
+/// let mut response = String::new();
+/// stream.read_to_string(&mut response)?;
+/// assert!(response.starts_with("HTTP/1.1 201 Created"));
+/// assert!(response.contains("Location: /tasks/1\r\n"));
+/// handle.shutdown();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Server {
     listener: std::net::TcpListener,
     service: Arc<Service>,
@@ -60,6 +76,14 @@ impl Server {
     /// When the address cannot be parsed or bound (e.g. the port is in use); in durable mode,
     /// when the data directory is in use by another taskd, cannot be created, or holds a
     /// corrupt record.
+    ///
+    /// ```
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = taken.local_addr()?.to_string();
+    /// let refused = taskd::Server::bind(taskd::Config::ephemeral().with_addr(addr));
+    /// assert!(refused.is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(config: Config) -> io::Result<Server> {
         // The data directory first: a refusal there should not depend on the port.
         let storage = open_storage(&config)?;
@@ -86,7 +110,6 @@ impl Server {
             cors: config.cors,
             trace: config.trace.then(TraceSink::stderr),
         };
-        install_panic_hook();
         Ok(Server {
             listener,
             service: Arc::new(service),
@@ -95,12 +118,26 @@ impl Server {
         })
     }
 
-    /// The address the server listens on (the real port when bound to port 0).
+    /// The address the server listens on (the real port when bound to port 0). It accepts
+    /// connections already; they are answered once the server is spawned.
+    ///
+    /// ```
+    /// let server = taskd::Server::bind(taskd::Config::ephemeral())?;
+    /// assert_ne!(server.addr().port(), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Starts accepting connections and returns at once.
+    /// Starts accepting connections on threads of its own and returns at once.
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// std::net::TcpStream::connect(handle.addr())?;
+    /// handle.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Panics
     /// When the OS cannot start the accept thread.
@@ -113,7 +150,16 @@ impl Server {
         }
     }
 
-    /// Serves until stopped from another thread (see [`Handle::stopper`]).
+    /// Serves on this thread until stopped from another one; to stop it, spawn and wait
+    /// instead (`server.run()` is `server.spawn().wait()`), keeping a [`Stopper`]:
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// let stopper = handle.stopper();
+    /// std::thread::spawn(move || stopper.stop());
+    /// handle.wait()?; // what `run` does
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// None today: running out of file descriptors pauses accepting instead of ending it.
@@ -122,8 +168,15 @@ impl Server {
     }
 }
 
-/// A running server. Dropping it (or calling `shutdown`) stops it and waits for its
-/// connections.
+/// A running server. Dropping it (or calling [`shutdown`](Handle::shutdown)) stops it and
+/// waits for its connections.
+///
+/// ```
+/// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+/// println!("listening on http://{}", handle.addr());
+/// drop(handle); // stops it, as `handle.shutdown()` would
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct Handle {
     addr: SocketAddr,
     running: http1::Running,
@@ -131,45 +184,96 @@ pub struct Handle {
 
 impl Handle {
     /// The address the server listens on.
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// assert!(handle.addr().ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Stops accepting, closes idle connections at once, lets requests in progress finish (at
-    /// most [`SHUTDOWN_GRACE`]) and returns when every connection is closed.
+    /// most 10 seconds) and returns when every connection is closed.
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// let addr = handle.addr();
+    /// handle.shutdown();
+    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     /// A way to stop the server from another thread (a signal handler's), while this thread
     /// blocks in [`Handle::wait`].
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// let stopper = handle.stopper();
+    /// std::thread::spawn(move || stopper.stop());
+    /// handle.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stopper(&self) -> Stopper {
         Stopper(self.running.stopper())
     }
 
     /// Blocks until the server is stopped (see [`Handle::stopper`]) and its connections are
-    /// closed.
+    /// closed (those still busy 10 seconds after the stop are cut).
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// handle.stopper().stop();
+    /// handle.wait()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     ///
     /// # Errors
     /// None today; kept so that callers handle a failure should one ever end the server.
     pub fn wait(mut self) -> io::Result<()> {
         self.running.wait(SHUTDOWN_GRACE);
+        crate::log::flush(crate::log::FLUSH_BOUND);
         Ok(())
     }
 
+    /// Stops, waits for the connections, then gives the log writer a moment for the last
+    /// lines (a stderr nobody reads does not hold the shutdown longer than that).
     fn stop(&mut self) {
         self.running.stopper().stop();
         self.running.wait(SHUTDOWN_GRACE);
+        crate::log::flush(crate::log::FLUSH_BOUND);
     }
 }
 
-/// Stops a running server; see [`Handle::stopper`].
+/// Stops a running server from any thread; see [`Handle::stopper`]. Cheap to clone.
+///
+/// ```
+/// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+/// let stopper = handle.stopper();
+/// stopper.stop();
+/// stopper.stop(); // a second stop does nothing
+/// handle.wait()?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Stopper(http1::Stopper);
 
 impl Stopper {
     /// Stops accepting and closes idle connections; requests in progress finish. Returns at
     /// once; [`Handle::wait`] returns when the last connection is gone.
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// let addr = handle.addr();
+    /// handle.stopper().stop();
+    /// handle.wait()?;
+    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn stop(&self) {
         self.0.stop();
     }
@@ -248,10 +352,7 @@ impl Service {
     /// error into a log line.
     fn answer_caught(&self, request: &mut Request<'_>) -> Reply {
         let (method, target) = (request.method(), request.target());
-        ANSWERING.set(true);
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| answer(self, request)));
-        ANSWERING.set(false);
-        match outcome {
+        match catch_handler_panic(|| answer(self, request)) {
             Ok(Ok(reply)) => reply,
             Ok(Err(error)) => {
                 // A body that failed to arrive is the connection layer's to answer (400/408).
@@ -269,43 +370,13 @@ impl Service {
                 }
                 Reply::from(error)
             }
-            Err(panic) => {
-                let message = panic_message(panic.as_ref());
-                let site = PANIC_SITE
-                    .take()
-                    .map_or_else(String::new, |site| format!(" at {site}"));
+            Err(why) => {
                 let target = target.escape_default();
-                crate::log::line(format_args!(
-                    "taskd: {method} {target}: 500: handler panicked{site}: {message}"
-                ));
-                Reply::from(ApiError::Internal(message))
+                crate::log::line(format_args!("taskd: {method} {target}: 500: {why}"));
+                Reply::from(ApiError::Internal(why))
             }
         }
     }
-}
-
-thread_local! {
-    /// Set while this thread runs a handler, whose panics `handle` reports itself.
-    static ANSWERING: Cell<bool> = const { Cell::new(false) };
-    /// Where the last handler panic on this thread happened, for `handle`'s log line.
-    static PANIC_SITE: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Makes a handler's panic one log line (written by `handle`) instead of the default hook's
-/// several; panics anywhere else still go to the hook that was installed before.
-fn install_panic_hook() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
-            if ANSWERING.get() {
-                let site = info.location().map(ToString::to_string);
-                PANIC_SITE.with_borrow_mut(|slot| *slot = site);
-            } else {
-                previous(info);
-            }
-        }));
-    });
 }
 
 /// The storage backend `config` names: `--data-dir`, else memory.
@@ -335,14 +406,4 @@ fn answer(service: &Service, request: &mut Request<'_>) -> Result<Reply, ApiErro
     }
     let route = router::route(method, target)?;
     handlers::dispatch(&service.app, request, route)
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "unknown panic payload".to_owned()
-    }
 }

@@ -50,7 +50,7 @@ mod tasks;
 #[cfg(feature = "test-hooks")]
 pub use durable::StorageHooks;
 pub use source::BodySource;
-pub use spool::{Spool, SpoolWriter, Spooled, TempFile};
+pub use spool::{Spool, SpoolWriter, Spooled};
 pub use tasks::Download;
 
 /// Why a storage call failed. `From<StorageError> for ApiError` (in `error.rs`) is the one

@@ -18,9 +18,11 @@
 //! are one line, `[1048576 bytes of image/png]`.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
+
+use crate::log::QueuedStderr;
 
 /// How much of a JSON or text body a block shows.
 pub const TRACE_BODY_BYTES: usize = 2048;
@@ -68,6 +70,7 @@ pub struct BodySample<'a> {
 }
 
 /// The block for one exchange, numbered `sequence`, ending in a line break.
+#[cfg(test)]
 pub fn format_exchange(sequence: u64, exchange: &Exchange<'_>) -> String {
     let mut block = first_line(sequence, exchange);
     block.push_str(&format_lines(exchange));
@@ -96,17 +99,18 @@ fn format_lines(exchange: &Exchange<'_>) -> String {
 
 /// Writes blocks to stderr (or any writer), each in one locked write, and numbers exchanges.
 #[derive(Debug)]
-pub struct TraceSink<W: Write = io::Stderr> {
+pub struct TraceSink<W: Write = QueuedStderr> {
     /// Held for exactly one `write_all` per block, and the number the last block got. For
-    /// stderr, `Stderr::write_all` also holds the process-wide stderr lock throughout, so no
-    /// other thread's `eprintln!` can land inside a block either.
+    /// stderr, the block is one entry of the log queue, written whole by its one writer, so
+    /// no other line can land inside a block either, and blocks keep their numbers' order.
     out: Mutex<(W, u64)>,
 }
 
 impl TraceSink {
-    /// A sink on the process's stderr.
+    /// A sink on the process's stderr, through the log queue (a stderr nobody reads drops
+    /// blocks instead of stalling requests).
     pub fn stderr() -> TraceSink {
-        TraceSink::new(io::stderr())
+        TraceSink::new(QueuedStderr)
     }
 }
 
@@ -135,6 +139,7 @@ impl<W: Write> TraceSink<W> {
     }
 
     /// The writer, for tests.
+    #[cfg(test)]
     pub fn into_inner(self) -> W {
         self.out
             .into_inner()

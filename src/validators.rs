@@ -25,13 +25,10 @@ pub mod preconditions;
 pub mod range;
 
 pub use byteranges::{boundary_for, ByteRangesBody, Segment};
-pub use date::{parse_http_date, parse_http_date_at, whole_seconds};
+pub use date::{parse_http_date, whole_seconds};
 pub use digest::{Digest, Digester};
-pub use etag::{EntityTag, Tag, TagList};
+pub use etag::{EntityTag, TagList};
 pub use guard::{Guard, Verdict};
 pub use navigation::ListQuery;
 pub use preconditions::{evaluate, Current, Method, Outcome, Preconditions};
-pub use range::{
-    if_range_holds, parse_range, select_ranges, unsatisfied_content_range, ByteRange, Ranges,
-    MAX_RANGE_SPECS,
-};
+pub use range::{select_ranges, unsatisfied_content_range, ByteRange, Ranges};

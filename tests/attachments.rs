@@ -730,10 +730,7 @@ fn type_with_a_control_character_is_400() {
 // ---- upload limit (CONTRACT §10) --------------------------------------------------------------
 
 fn server_with_limit_10() -> TestServer {
-    let config = taskd::Config {
-        max_upload_bytes: 10,
-        ..taskd::Config::ephemeral()
-    };
+    let config = taskd::Config::ephemeral().with_max_upload_bytes(10);
     let server = spawn_server_with(config);
     assert_eq!(create_task(server.addr(), "Report"), 1);
     server

@@ -7,10 +7,7 @@ use common::*;
 const TOKEN: &str = "correct-horse-battery-staple";
 
 fn server_with_token() -> TestServer {
-    spawn_server_with(taskd::Config {
-        token: Some(TOKEN.to_owned()),
-        ..taskd::Config::ephemeral()
-    })
+    spawn_server_with(taskd::Config::ephemeral().with_token(TOKEN))
 }
 
 fn bearer() -> String {

@@ -12,31 +12,25 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use taskd::cors::{Cors, EXPOSED_HEADERS, PREFLIGHT_VARY};
+use taskd::test_hooks::{EXPOSED_HEADERS, PREFLIGHT_VARY};
 use taskd::Config;
 
 const PAGE: &str = "http://localhost:5173";
 const TOKEN: &str = "s3cret";
 
-fn cors(origins: &[&str]) -> Cors {
-    let values: Vec<String> = origins.iter().map(|origin| (*origin).to_owned()).collect();
-    Cors::from_config(&values, None).expect("valid origins")
+/// The ephemeral config with these origins allowed.
+fn cors(origins: &[&str]) -> Config {
+    Config::ephemeral()
+        .with_cors_origins(origins)
+        .expect("valid origins")
 }
 
 fn server(origins: &[&str]) -> TestServer {
-    spawn_server_with(Config {
-        cors: cors(origins),
-        ..Config::ephemeral()
-    })
+    spawn_server_with(cors(origins))
 }
 
 fn server_with_token(origins: &[&str]) -> TestServer {
-    spawn_server_with(Config {
-        cors: cors(origins),
-        token: Some(TOKEN.to_owned()),
-        fault_injection: true,
-        ..Config::ephemeral()
-    })
+    spawn_server_with(cors(origins).with_token(TOKEN).with_fault_injection(true))
 }
 
 /// Every field a request from `origin` carries here, plus `extra`.
@@ -241,11 +235,7 @@ fn errors_401_redirects_and_panics_carry_the_fields() {
 /// after the head parsed, so they still name the page's origin.
 #[test]
 fn the_layers_400_and_408_after_the_head_carry_the_fields() {
-    let server = spawn_server_with(Config {
-        cors: cors(&[PAGE]),
-        io_timeout: Duration::from_millis(300),
-        ..Config::ephemeral()
-    });
+    let server = spawn_server_with(cors(&[PAGE]).with_io_timeout(Duration::from_millis(300)));
     let addr = server.addr();
     let mut broken = request_head(
         addr,
@@ -300,11 +290,7 @@ fn a_head_refused_before_it_parsed_gets_only_origin_independent_fields() {
 /// The 503 at the connection cap is decided before any head is read: `*`'s field only.
 #[test]
 fn the_503_at_the_cap_gets_origin_independent_fields() {
-    let server = spawn_server_with(Config {
-        cors: cors(&["*"]),
-        max_connections: 1,
-        ..Config::ephemeral()
-    });
+    let server = spawn_server_with(cors(&["*"]).with_max_connections(1));
     let addr = server.addr();
     // A request provably in the handler's hands: it has been told to send its body.
     let mut busy = connect(addr);

@@ -89,3 +89,76 @@ fn redoc_is_not_served() {
     let server = spawn_server();
     assert_eq!(get(server.addr(), "/redoc").status, 404);
 }
+
+/// CONTRACT §10: both documents carry a strong tag and `no-cache`, so a cache (or REDbot) sees
+/// a validator and no heuristic freshness (RFC 9111 §4.2.2); the tag is stable and differs
+/// between the two documents.
+#[test]
+fn documents_have_a_strong_stable_tag_and_no_cache() {
+    let server = spawn_server();
+    let mut tags = Vec::new();
+    for target in ["/openapi.json", "/docs"] {
+        let first = get(server.addr(), target);
+        let tag = first.header("ETag").expect("ETag").to_owned();
+        assert!(
+            tag.starts_with('"') && tag.ends_with('"'),
+            "{target}: {tag}"
+        );
+        assert_eq!(first.header("Cache-Control"), Some("no-cache"), "{target}");
+        assert_eq!(
+            get(server.addr(), target).header("ETag"),
+            Some(tag.as_str())
+        );
+        let head = request(server.addr(), "HEAD", target, &[], b"");
+        assert_eq!(head.header("ETag"), Some(tag.as_str()), "{target}");
+        assert_eq!(head.header("Cache-Control"), Some("no-cache"), "{target}");
+        tags.push(tag);
+    }
+    assert_ne!(tags[0], tags[1]);
+}
+
+/// RFC 9110 §13.1.2 as in CONTRACT §11: `If-None-Match` compares weakly and `*` matches, so
+/// GET and HEAD answer 304 with the tag and `Cache-Control` and no body; another tag gets 200.
+#[test]
+fn documents_answer_304_to_a_matching_if_none_match() {
+    let server = spawn_server();
+    for target in ["/openapi.json", "/docs"] {
+        let tag = get(server.addr(), target)
+            .header("ETag")
+            .unwrap()
+            .to_owned();
+        let weak = format!("W/{tag}");
+        let listed = format!("\"other\", {tag}");
+        for method in ["GET", "HEAD"] {
+            for value in [tag.as_str(), weak.as_str(), listed.as_str(), "*"] {
+                let headers = [("If-None-Match", value)];
+                let response = request(server.addr(), method, target, &headers, b"");
+                assert_eq!(response.status, 304, "{method} {target} {value}");
+                assert_eq!(response.header("ETag"), Some(tag.as_str()));
+                assert_eq!(response.header("Cache-Control"), Some("no-cache"));
+                assert!(!response.has_header("Content-Length"));
+                assert!(response.body.is_empty());
+            }
+            let headers = [("If-None-Match", "\"not-this-one\"")];
+            let response = request(server.addr(), method, target, &headers, b"");
+            assert_eq!(response.status, 200, "{method} {target}");
+        }
+    }
+}
+
+/// RFC 9110 §13.1.1: `If-Match` that matches nothing fails a GET too, as on a task.
+#[test]
+fn documents_answer_412_to_an_if_match_that_fails() {
+    let server = spawn_server();
+    for target in ["/openapi.json", "/docs"] {
+        let tag = get(server.addr(), target)
+            .header("ETag")
+            .unwrap()
+            .to_owned();
+        let matching = request(server.addr(), "GET", target, &[("If-Match", &tag)], b"");
+        assert_eq!(matching.status, 200, "{target}");
+        let headers = [("If-Match", "\"stale\"")];
+        let failing = request(server.addr(), "GET", target, &headers, b"");
+        assert_eq!(failing.status, 412, "{target}");
+    }
+}

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
-use taskd::storage::StorageHooks;
+use taskd::test_hooks::StorageHooks;
 use taskd::{Config, Server};
 
 /// A fresh directory under the system temp dir, removed when dropped.
@@ -42,10 +42,7 @@ impl Drop for TempDir {
 }
 
 fn durable_config(dir: &Path) -> Config {
-    Config {
-        data_dir: Some(dir.to_owned()),
-        ..Config::ephemeral()
-    }
+    Config::ephemeral().with_data_dir(dir.to_owned())
 }
 
 fn durable_server(dir: &Path) -> TestServer {
@@ -255,13 +252,10 @@ fn a_flipped_byte_in_an_earlier_record_refuses_to_start() {
 }
 
 fn failing_config(dir: &Path, switch: &Arc<AtomicBool>) -> Config {
-    Config {
-        storage_hooks: StorageHooks {
-            fail_writes: Some(switch.clone()),
-            ..StorageHooks::default()
-        },
-        ..durable_config(dir)
-    }
+    durable_config(dir).with_storage_hooks(StorageHooks {
+        fail_writes: Some(switch.clone()),
+        ..StorageHooks::default()
+    })
 }
 
 /// A full disk: the request fails with the contract's 500, the change is not visible and not
@@ -320,13 +314,10 @@ fn a_failing_disk_answers_500_and_recovers_when_space_returns() {
 #[test]
 fn compaction_replaces_the_journal_with_a_snapshot() {
     let dir = TempDir::new("compact");
-    let config = Config {
-        storage_hooks: StorageHooks {
-            compact_floor_bytes: Some(2048),
-            ..StorageHooks::default()
-        },
-        ..durable_config(dir.path())
-    };
+    let config = durable_config(dir.path()).with_storage_hooks(StorageHooks {
+        compact_floor_bytes: Some(2048),
+        ..StorageHooks::default()
+    });
     let before = {
         let server = spawn_server_with(config.clone());
         let addr = server.addr();
@@ -429,7 +420,7 @@ fn a_download_in_flight_survives_a_replace() {
 #[test]
 fn memory_mode_writes_nothing() {
     let server = spawn_server();
-    assert_eq!(Config::ephemeral().data_dir, None);
+    assert!(!Config::ephemeral().has_data_dir());
     assert_eq!(create_task(server.addr(), "in memory"), 1);
 }
 

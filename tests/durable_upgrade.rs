@@ -11,9 +11,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use taskd::model::{NewTask, Priority};
-use taskd::storage::{durable, BodySource, Download, Guard, Storage, StorageHooks};
-use taskd::validators::{Digest, EntityTag};
+use taskd::test_hooks::{durable, BodySource, Download, Guard, Storage, StorageHooks};
+use taskd::test_hooks::{Digest, EntityTag};
+use taskd::test_hooks::{NewTask, Priority};
 use taskd::Config;
 
 const FIXTURE: &str = "tests/fixtures/data-dir-8c73c49";
@@ -100,10 +100,7 @@ fn fixture_bytes(store: &dyn Storage, id: u64) -> Vec<u8> {
 #[test]
 fn an_old_data_dir_starts_and_serves_what_it_held() {
     let dir = OldDataDir::new("serves");
-    let server = spawn_server_with(Config {
-        data_dir: Some(dir.path().to_owned()),
-        ..Config::ephemeral()
-    });
+    let server = spawn_server_with(Config::ephemeral().with_data_dir(dir.path().to_owned()));
     let addr = server.addr();
     assert_eq!(get(addr, "/tasks?limit=1000").text(), TASKS);
     let photo = get(addr, "/tasks/2/attachment");
@@ -157,12 +154,9 @@ fn old_attachments_get_validators_on_first_use() {
 #[test]
 fn the_next_snapshot_records_old_digests_and_new_uploads_keep_their_time() {
     let dir = OldDataDir::new("snapshot");
-    let started = taskd::validators::whole_seconds(SystemTime::now());
+    let started = taskd::test_hooks::whole_seconds(SystemTime::now());
     {
-        let server = spawn_server_with(Config {
-            data_dir: Some(dir.path().to_owned()),
-            ..Config::ephemeral()
-        });
+        let server = spawn_server_with(Config::ephemeral().with_data_dir(dir.path().to_owned()));
         let response = upload(server.addr(), 3, "new.txt", None, b"new bytes");
         assert_eq!(response.status, 200);
     }
@@ -224,10 +218,7 @@ fn an_old_attachments_dates_work_as_validators_over_http() {
         let store = open(&dir);
         dir.touch(&store.attachment(2).unwrap(), 1_796_086_800, None);
     }
-    let config = || Config {
-        data_dir: Some(dir.path().to_owned()),
-        ..Config::ephemeral()
-    };
+    let config = || Config::ephemeral().with_data_dir(dir.path().to_owned());
     let server = spawn_server_with(config());
     let addr = server.addr();
     let target = "/tasks/2/attachment";

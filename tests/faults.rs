@@ -7,10 +7,7 @@ mod common;
 use common::*;
 
 fn server_with_faults() -> TestServer {
-    spawn_server_with(taskd::Config {
-        fault_injection: true,
-        ..taskd::Config::ephemeral()
-    })
+    spawn_server_with(taskd::Config::ephemeral().with_fault_injection(true))
 }
 
 #[test]

@@ -12,10 +12,7 @@ const LIMIT: u64 = 1000;
 const FRAMING: u64 = 64 * 1024;
 
 fn server_with_upload_limit() -> TestServer {
-    spawn_server_with(taskd::Config {
-        max_upload_bytes: LIMIT,
-        ..taskd::Config::ephemeral()
-    })
+    spawn_server_with(taskd::Config::ephemeral().with_max_upload_bytes(LIMIT))
 }
 
 /// Sends only the head (with `Expect: 100-continue`) and returns the first response.
@@ -106,10 +103,7 @@ fn upload_declared_over_limit_probe(server: &TestServer) {
 /// (413), a method that is not allowed (405) and a GET with a body.
 #[test]
 fn unread_bodies_left_unsent_do_not_delay_anyone_else() {
-    let server = spawn_server_with(taskd::Config {
-        max_upload_bytes: LIMIT,
-        ..taskd::Config::ephemeral()
-    });
+    let server = spawn_server_with(taskd::Config::ephemeral().with_max_upload_bytes(LIMIT));
     let addr = server.addr();
     let id = create_task(addr, "t");
     let content_type = format!("Content-Type: {}", form_type());

@@ -179,7 +179,7 @@ fn expect_is_ignored_in_http_1_0() {
 #[test]
 fn expect_100_continue_in_http_1_0_gets_no_interim_response() {
     let server =
-        spawn_configured(|config| config.io_timeout = std::time::Duration::from_millis(300));
+        spawn_configured(|config| config.with_io_timeout(std::time::Duration::from_millis(300)));
     let mut client = Client::open(server.addr());
     client.send(
         b"POST /tasks HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 20\r\nExpect: 100-continue\r\n\r\n",

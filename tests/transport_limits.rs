@@ -30,7 +30,7 @@ fn post_head(length: usize, lines: &[&str]) -> Vec<u8> {
 /// without a word.
 #[test]
 fn an_idle_connection_is_closed_unanswered_after_the_keep_alive_timeout() {
-    let server = spawn_configured(|config| config.keep_alive_timeout = SHORT);
+    let server = spawn_configured(|config| config.with_keep_alive_timeout(SHORT));
     let mut client = Client::open(server.addr());
     assert_eq!(client.exchange(&healthz()).status, 200);
     let ((), waited) = timed(|| client.assert_closed_silently());
@@ -40,7 +40,7 @@ fn an_idle_connection_is_closed_unanswered_after_the_keep_alive_timeout() {
 /// RFC 9112 §9.5: a fresh connection that sends nothing is idle too.
 #[test]
 fn a_fresh_connection_that_sends_nothing_is_closed_after_the_keep_alive_timeout() {
-    let server = spawn_configured(|config| config.keep_alive_timeout = SHORT);
+    let server = spawn_configured(|config| config.with_keep_alive_timeout(SHORT));
     let mut client = Client::open(server.addr());
     let ((), waited) = timed(|| client.assert_closed_silently());
     assert!(waited >= SHORT / 2, "closed after {waited:?}");
@@ -49,7 +49,8 @@ fn a_fresh_connection_that_sends_nothing_is_closed_after_the_keep_alive_timeout(
 /// The idle deadline counts from the last answer: a connection used more often stays open.
 #[test]
 fn a_connection_used_within_the_keep_alive_timeout_stays_open() {
-    let server = spawn_configured(|config| config.keep_alive_timeout = Duration::from_millis(600));
+    let server =
+        spawn_configured(|config| config.with_keep_alive_timeout(Duration::from_millis(600)));
     let mut client = Client::open(server.addr());
     for _ in 0..5 {
         assert_eq!(client.exchange(&healthz()).status, 200);
@@ -65,7 +66,7 @@ fn a_connection_used_within_the_keep_alive_timeout_stays_open() {
 /// steadily it trickles (the slowloris attack).
 #[test]
 fn a_head_trickled_slower_than_the_request_timeout_is_408() {
-    let server = spawn_configured(|config| config.request_timeout = SHORT);
+    let server = spawn_configured(|config| config.with_request_timeout(SHORT));
     let mut client = Client::open(server.addr());
     let head = kept_head("GET", "/healthz", &[&format!("X-Pad: {}", "p".repeat(200))]);
     let trickle = Trickle::start(&client.stream, head, 1, Duration::from_millis(10));
@@ -81,7 +82,7 @@ fn a_head_trickled_slower_than_the_request_timeout_is_408() {
 /// CONTRACT §13: a head that arrives slowly but within `request_timeout` is served.
 #[test]
 fn a_slow_head_within_the_request_timeout_is_served() {
-    let server = spawn_configured(|config| config.request_timeout = Duration::from_secs(3));
+    let server = spawn_configured(|config| config.with_request_timeout(Duration::from_secs(3)));
     let mut client = Client::open(server.addr());
     let trickle = Trickle::start(&client.stream, healthz(), 8, Duration::from_millis(20));
     assert_eq!(client.response().status, 200);
@@ -91,7 +92,7 @@ fn a_slow_head_within_the_request_timeout_is_served() {
 /// CONTRACT §13: a body that stops moving for `io_timeout` is 408, and nothing is created.
 #[test]
 fn a_stalled_body_is_408() {
-    let server = spawn_configured(|config| config.io_timeout = SHORT);
+    let server = spawn_configured(|config| config.with_io_timeout(SHORT));
     let mut client = Client::open(server.addr());
     client.send(&post_head(100, &[]));
     client.send(br#"{"title":"#);
@@ -104,7 +105,7 @@ fn a_stalled_body_is_408() {
 /// CONTRACT §13: a body that moves, but less than 1 KiB per `io_timeout` window, is 408 too.
 #[test]
 fn a_body_trickled_under_1_kib_per_window_is_408() {
-    let server = spawn_configured(|config| config.io_timeout = Duration::from_millis(400));
+    let server = spawn_configured(|config| config.with_io_timeout(Duration::from_millis(400)));
     let mut client = Client::open(server.addr());
     client.send(&post_head(100_000, &[]));
     // 64 bytes every 50 ms: at most about 500 bytes per window.
@@ -123,7 +124,7 @@ fn a_body_trickled_under_1_kib_per_window_is_408() {
 /// there is nothing left to answer.
 #[test]
 fn an_unread_body_stalled_after_the_answer_closes_the_connection() {
-    let server = spawn_configured(|config| config.io_timeout = SHORT);
+    let server = spawn_configured(|config| config.with_io_timeout(SHORT));
     let mut client = Client::open(server.addr());
     client.send(&kept_head("GET", "/healthz", &["Content-Length: 100"]));
     client.send(b"0123456789");
@@ -137,7 +138,7 @@ fn an_unread_body_stalled_after_the_answer_closes_the_connection() {
 #[test]
 fn a_client_that_never_reads_a_download_is_abandoned_and_others_are_served() {
     const SIZE: usize = 12 * 1024 * 1024;
-    let server = spawn_configured(|config| config.io_timeout = SHORT);
+    let server = spawn_configured(|config| config.with_io_timeout(SHORT));
     let addr = server.addr();
     assert_eq!(create_task(addr, "Big"), 1);
     let content = vec![b'd'; SIZE];
@@ -176,7 +177,7 @@ fn a_client_that_never_reads_a_download_is_abandoned_and_others_are_served() {
 /// seen from outside, so a test that relied on it would race the server's threads.)
 #[test]
 fn the_longest_idle_connection_is_closed_to_make_room() {
-    let server = spawn_configured(|config| config.max_connections = 2);
+    let server = spawn_configured(|config| config.with_max_connections(2));
     let mut oldest = Client::open(server.addr());
     let mut newer = Client::open(server.addr());
     assert_eq!(newer.exchange(&healthz()).status, 200);
@@ -199,7 +200,7 @@ fn busy_connection(server: &TestServer, body: &[u8]) -> Client {
 /// then is closed; the busy connections are unaffected.
 #[test]
 fn with_no_idle_connection_a_newcomer_gets_503_and_the_others_are_unaffected() {
-    let server = spawn_configured(|config| config.max_connections = 2);
+    let server = spawn_configured(|config| config.with_max_connections(2));
     let bodies = [br#"{"title":"A"}"#, br#"{"title":"B"}"#];
     let mut busy: Vec<Client> = bodies
         .iter()

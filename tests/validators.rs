@@ -8,7 +8,7 @@ use common::*;
 
 use std::net::SocketAddr;
 
-use taskd::validators::{parse_http_date, EntityTag};
+use taskd::test_hooks::{parse_http_date, EntityTag};
 use taskd::Config;
 
 /// `"` + visible ASCII but `"` + `"` (RFC 9110 §8.8.3): a strong tag.
@@ -200,10 +200,7 @@ fn errors_and_service_routes_carry_no_validators() {
 fn durable_validators_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("taskd-validators-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let config = || Config {
-        data_dir: Some(dir.clone()),
-        ..Config::ephemeral()
-    };
+    let config = || Config::ephemeral().with_data_dir(dir.clone());
     let fields = |addr: SocketAddr| {
         let download = get(addr, "/tasks/1/attachment");
         [

@@ -6,8 +6,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use taskd::model::{NewTask, Priority};
-use taskd::storage::{memory, Guard, ListQuery};
+use taskd::test_hooks::{memory, Guard, ListQuery};
+use taskd::test_hooks::{NewTask, Priority};
 
 use crate::load::{self, Load};
 use crate::report::{mib, Row, Table};

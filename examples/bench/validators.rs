@@ -11,7 +11,7 @@
 use std::io;
 use std::sync::Arc;
 
-use taskd::validators::EntityTag;
+use taskd::test_hooks::EntityTag;
 
 use crate::client::{self, Conn};
 use crate::load;

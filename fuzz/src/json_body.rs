@@ -1,4 +1,4 @@
-//! `json_body`: `taskd::http::check_json_length` and `read_json`, then `NewTask::from_json` / `TaskPatch::from_json`,
+//! `json_body`: `taskd::fuzzing::check_json_length` and `read_json`, then `NewTask::from_json` / `TaskPatch::from_json`,
 //! combined the way the handlers combine them (a bad path id's item first, CONTRACT §4).
 //!
 //! Input: one byte choosing the request `Content-Type` from [`CONTENT_TYPES`], then the body.
@@ -14,13 +14,13 @@
 //!   for a create without one; an accepted create is an accepted patch with the same values.
 
 use serde_json::{json, Map, Value};
-use taskd::error::{loc, ErrorItem};
-use taskd::http::{
+use taskd::fuzzing::ApiError;
+use taskd::fuzzing::{
     check_json_length, is_json_media_type, read_json, validate_body, JsonBody, Reply, Validator,
     MAX_JSON_BYTES,
 };
-use taskd::model::{NewTask, Priority, TaskPatch, MAX_TITLE_CHARS};
-use taskd::ApiError;
+use taskd::fuzzing::{loc, ErrorItem};
+use taskd::fuzzing::{NewTask, Priority, TaskPatch, MAX_TITLE_CHARS};
 
 /// The request `Content-Type` choices, picked by the first input byte.
 pub const CONTENT_TYPES: &[Option<&str>] = &[

@@ -1,4 +1,4 @@
-//! `multipart`: `taskd::upload::read_file_field`, with a chunking-invariance oracle.
+//! `multipart`: `taskd::fuzzing::read_file_field`, with a chunking-invariance oracle.
 //!
 //! Input: a control byte, a count byte `n`, `n` read-size bytes, then the body.
 //! - control bits 0-2: the request `Content-Type` ([`CONTENT_TYPES`]: three spellings of
@@ -17,8 +17,8 @@
 
 use std::io::{self, ErrorKind, Read};
 
-use taskd::upload::{read_file_field, FileField, UploadLimits};
-use taskd::ApiError;
+use taskd::fuzzing::ApiError;
+use taskd::fuzzing::{read_file_field, FileField, UploadLimits};
 
 /// The boundary of every multipart body; dashes in it make the close delimiter's `--` and the
 /// delimiter's own dashes easy to confuse.

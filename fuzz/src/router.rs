@@ -1,4 +1,4 @@
-//! `router`: `taskd::router::route(method, target)` and `TaskId::parse`.
+//! `router`: `taskd::fuzzing::route(method, target)` and `TaskId::parse`.
 //!
 //! Input: `METHOD SP TARGET` (split at the first space; lossy UTF-8), like a request line
 //! without its version. Oracles:
@@ -15,10 +15,10 @@
 //!   round-trips (`parse(canonical) == id`) and matches exact integer arithmetic.
 
 use serde_json::{json, Value};
-use taskd::router::{
+use taskd::fuzzing::ApiError;
+use taskd::fuzzing::{
     route, Route, TaskId, ALLOW_ATTACHMENT, ALLOW_READ_ONLY, ALLOW_SERVER, ALLOW_TASK, ALLOW_TASKS,
 };
-use taskd::ApiError;
 
 /// Runs every router oracle on one input.
 pub fn check(data: &[u8]) {
@@ -108,7 +108,7 @@ fn check_redirect(method: &str, target: &str, location: &str) {
     }
 }
 
-fn path_id(route: &Route) -> Option<&Result<TaskId, taskd::error::ErrorItem>> {
+fn path_id(route: &Route) -> Option<&Result<TaskId, taskd::fuzzing::ErrorItem>> {
     match route {
         Route::GetTask(id)
         | Route::UpdateTask(id)

@@ -418,7 +418,7 @@ fn openapi_operation_ids_are_the_handlers() {
 }
 
 /// The statuses each operation must document: its success, 500, the id's 404 / 422, the
-/// body's 400 / 413 / 422, the query's 422.
+/// body's 400 / 413 / 422, the query's 422, the documents' 304.
 fn required_statuses(route: &Route, template: &str, has_body: bool) -> Vec<&'static str> {
     let success = match route {
         Route::CreateTask => "201",
@@ -434,6 +434,10 @@ fn required_statuses(route: &Route, template: &str, has_body: bool) -> Vec<&'sta
     }
     if matches!(route, Route::ListTasks { .. }) {
         statuses.push("422");
+    }
+    // CONTRACT §10: the documents carry a strong tag, so `If-None-Match` can answer 304.
+    if matches!(route, Route::OpenApi | Route::Docs) {
+        statuses.push("304");
     }
     statuses
 }

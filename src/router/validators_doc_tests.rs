@@ -82,11 +82,18 @@ fn expected(route: &Route) -> Expected {
             statuses: &["412"],
             success_headers: &[],
         },
-        Route::Health
-        | Route::OpenApi
-        | Route::Docs
-        | Route::Options { .. }
-        | Route::Redirect { .. } => NOTHING,
+        // CONTRACT §10: the documents compiled into the binary are tagged like a task.
+        Route::OpenApi | Route::Docs => Expected {
+            fields: TAGS,
+            statuses: &["304", "412"],
+            success_headers: VALIDATED,
+        },
+        // CONTRACT §10: `no-store`, and nothing to revalidate.
+        Route::Health => Expected {
+            success_headers: &["Cache-Control"],
+            ..NOTHING
+        },
+        Route::Options { .. } | Route::Redirect { .. } => NOTHING,
     }
 }
 

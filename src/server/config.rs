@@ -25,49 +25,76 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// How long requests in progress may take to finish once the server is told to stop.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// How to run a server.
+/// How to run a server: where to listen, the limits and timeouts, the token, CORS, logging,
+/// and where tasks are kept.
+///
+/// Start from [`Config::default`] (the binary's defaults, on `127.0.0.1:8000`) or
+/// [`Config::ephemeral`] (port 0, no access log) and change what you need with the `with_*`
+/// methods. The struct is `#[non_exhaustive]` and its fields are private, so a new setting is
+/// never a breaking change.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let config = taskd::Config::ephemeral()
+///     .with_token("s3cret")
+///     .with_max_upload_bytes(1024 * 1024)
+///     .with_keep_alive_timeout(Duration::from_secs(5));
+/// let handle = taskd::Server::bind(config)?.spawn();
+/// handle.shutdown();
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// `HOST:PORT` to listen on; port 0 picks a free port.
-    pub addr: String,
+    pub(crate) addr: String,
     /// Largest accepted file in an upload.
-    pub max_upload_bytes: u64,
+    pub(crate) max_upload_bytes: u64,
     /// Write one access-log line per request to stderr (unless `trace` is on), and with CORS
     /// off, one hint per page origin that could not read the answers; `--quiet` turns both off.
-    pub access_log: bool,
+    pub(crate) access_log: bool,
     /// Which origins may read the answers from a browser (CONTRACT §12); off by default.
-    pub cors: Cors,
+    pub(crate) cors: Cors,
     /// `--trace`: each exchange as a block of text on stderr, in place of the access log.
-    pub trace: bool,
+    pub(crate) trace: bool,
     /// When set, every route but `/healthz`, `/docs` and `/openapi.json` needs
     /// `Authorization: Bearer <token>`.
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     /// A request head must be complete this long after its first byte, or it gets 408.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// A request body, or an answer being written, must move 1 KiB in every window this long.
-    pub io_timeout: Duration,
+    pub(crate) io_timeout: Duration,
     /// A connection that sends nothing for this long between requests is closed.
-    pub keep_alive_timeout: Duration,
+    pub(crate) keep_alive_timeout: Duration,
     /// Open connections at most; past it the longest-idle one is closed, or the newcomer gets
     /// 503.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Test hook (the `test-hooks` feature): `GET /_test/panic` panics while holding the
     /// storage lock, to show that a panic becomes a 500 and leaves the connection and the
     /// storage usable. Never set it in production.
     #[cfg(feature = "test-hooks")]
-    #[doc(hidden)]
-    pub fault_injection: bool,
+    pub(crate) fault_injection: bool,
     /// Durable mode: keep tasks, attachments and the id counter in this directory (created if
     /// missing). `None` keeps everything in memory.
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// Test hooks for durable mode (failing writes, the compaction floor); the `test-hooks`
     /// feature.
     #[cfg(feature = "test-hooks")]
-    #[doc(hidden)]
-    pub storage_hooks: StorageHooks,
+    pub(crate) storage_hooks: StorageHooks,
 }
 
 impl Default for Config {
+    /// The binary's defaults: `127.0.0.1:8000`, 32 MiB uploads, the access log on, no token,
+    /// CORS off, in memory, and CONTRACT §13's timeouts and connection cap.
+    ///
+    /// ```
+    /// let config = taskd::Config::default().with_addr("127.0.0.1:0");
+    /// let handle = taskd::Server::bind(config)?.spawn();
+    /// assert!(handle.addr().ip().is_loopback());
+    /// handle.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     fn default() -> Config {
         Config {
             addr: DEFAULT_ADDR.to_owned(),
@@ -90,7 +117,15 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The default config on `127.0.0.1:0` without an access log, for tests and embedding.
+    /// The default config on `127.0.0.1:0` (a free port) without an access log, for tests and
+    /// embedding.
+    ///
+    /// ```
+    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
+    /// assert_ne!(handle.addr().port(), 0);
+    /// handle.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn ephemeral() -> Config {
         Config {
             addr: "127.0.0.1:0".to_owned(),

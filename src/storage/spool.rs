@@ -126,21 +126,6 @@ pub enum Spooled {
     },
 }
 
-impl Spooled {
-    /// Its length in bytes.
-    pub fn len(&self) -> u64 {
-        match self {
-            Spooled::Memory(bytes) => bytes.len() as u64,
-            Spooled::File { size, .. } => *size,
-        }
-    }
-
-    /// Whether it has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 /// A temporary file that is removed when dropped, unless it was moved into place.
 #[derive(Debug)]
 pub struct TempFile {

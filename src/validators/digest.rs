@@ -48,7 +48,7 @@ impl Digest {
     }
 
     /// 32 lowercase hex digits.
-    pub fn to_hex(&self) -> String {
+    pub fn to_hex(self) -> String {
         self.to_string()
     }
 

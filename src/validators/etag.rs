@@ -48,6 +48,12 @@ impl EntityTag {
         (body, tag)
     }
 
+    /// The tag of a document compiled into the binary (`/openapi.json`, `/docs`): its bytes
+    /// change only with the binary, so the tag is computed once per process.
+    pub fn for_document(bytes: &[u8]) -> EntityTag {
+        derive("document", &[bytes])
+    }
+
     /// The tag of a list page: its body and its `X-Total-Count` and `Link` values, all three
     /// being part of the representation (CONTRACT §11).
     pub fn for_list_page(body: &[u8], total_count: u64, link: &str) -> EntityTag {

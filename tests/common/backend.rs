@@ -72,7 +72,7 @@ fn data_root() -> PathBuf {
 pub fn configure(config: Config) -> (Config, Option<DataDir>) {
     match BACKEND.get() {
         Backend::Memory => (config, None),
-        Backend::Durable if config.data_dir.is_some() => (config, None),
+        Backend::Durable if config.has_data_dir() => (config, None),
         Backend::Durable => {
             static NEXT: AtomicU64 = AtomicU64::new(0);
             let path = data_root().join(format!(
@@ -81,10 +81,7 @@ pub fn configure(config: Config) -> (Config, Option<DataDir>) {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             let _ = std::fs::remove_dir_all(&path);
-            let config = Config {
-                data_dir: Some(path.clone()),
-                ..config
-            };
+            let config = config.with_data_dir(&path);
             (config, Some(DataDir(path)))
         }
     }

@@ -19,11 +19,10 @@ use super::{connect, parse_response, read_one_response, spawn_server_with, Respo
 /// deadline the transport tests configure, so a pass is never a matter of luck.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
-/// A server whose config `adjust` changes from [`Config::ephemeral`].
-pub fn spawn_configured(adjust: impl FnOnce(&mut Config)) -> TestServer {
-    let mut config = Config::ephemeral();
-    adjust(&mut config);
-    spawn_server_with(config)
+/// A server whose config `adjust` changes from [`Config::ephemeral`] (with its `with_*`
+/// methods).
+pub fn spawn_configured(adjust: impl FnOnce(Config) -> Config) -> TestServer {
+    spawn_server_with(adjust(Config::ephemeral()))
 }
 
 impl TestServer {
@@ -87,7 +86,7 @@ pub fn assert_no_tasks(server: &TestServer) {
 
 /// A server that wants `Authorization: Bearer <token>` (every route but the public ones).
 pub fn spawn_with_token(token: &str) -> TestServer {
-    spawn_configured(|config| config.token = Some(token.to_owned()))
+    spawn_configured(|config| config.with_token(token))
 }
 
 /// `GET /healthz` sent as `bytes` on a new connection is answered 200 `{"status":"ok"}`, the

@@ -32,10 +32,10 @@ mod body;
 pub mod conn;
 pub mod reference;
 
+use taskd::fuzzing::ApiError;
 use taskd::http1::head::{self, Version};
 use taskd::http1::rules::{self, Framing};
 use taskd::http1::Refusal;
-use taskd::ApiError;
 
 pub use conn::{serve, Answer, App, Event, Persistence, Served, DRAIN_LIMIT};
 

@@ -43,7 +43,6 @@ pub(crate) use self::hooks::Faults;
 #[cfg(feature = "test-hooks")]
 pub use self::hooks::StorageHooks;
 pub(crate) use self::hooks::Tuning;
-pub use self::hooks::DEFAULT_COMPACT_FLOOR_BYTES;
 pub(crate) use self::journal::Ticket;
 pub(crate) use self::record::Record;
 

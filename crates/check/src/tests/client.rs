@@ -4,8 +4,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
-use crate::check::client::{parse_head, Target, TcpTransport, Transport, TransportError};
-use crate::check::message::{Request, Response};
+use crate::client::{parse_head, Target, TcpTransport, Transport, TransportError};
+use crate::message::{Request, Response};
 
 #[test]
 fn only_plain_http_urls_are_accepted() {

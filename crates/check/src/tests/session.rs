@@ -1,10 +1,10 @@
 //! Whole sessions against fake transports: a server that says 200 to everything, one that
 //! creates a task for every request, one that never answers, one that is not there.
 
-use crate::check::client::{Target, Transport, TransportError};
-use crate::check::message::{Request, Response};
-use crate::check::report::Report;
-use crate::check::{check, MAX_REQUESTS};
+use crate::client::{Target, Transport, TransportError};
+use crate::message::{Request, Response};
+use crate::report::Report;
+use crate::{check, MAX_REQUESTS};
 
 /// A transport that answers with a closure and remembers every request.
 struct Fake<F> {

@@ -1,9 +1,9 @@
 //! Uploads (400 vs 415), byte-identical downloads, Content-Type, Content-Disposition.
 
 use super::{assert_fail, assert_note, detail, json};
-use crate::check::message::Response;
-use crate::check::report::Outcome;
-use crate::check::uploads::*;
+use crate::message::Response;
+use crate::report::Outcome;
+use crate::uploads::*;
 
 fn with_size(size: usize) -> Response {
     let body = format!(r#"{{"id":1,"attachment":{{"filename":"notes.txt","size":{size}}}}}"#);

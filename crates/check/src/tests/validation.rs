@@ -1,8 +1,8 @@
 //! 409, 422 shapes, broken JSON, wrong media types, bad ids, huge titles.
 
 use super::{assert_fail, assert_note, detail, json};
-use crate::check::report::Outcome;
-use crate::check::validation::*;
+use crate::report::Outcome;
+use crate::validation::*;
 
 const CREATED: &str = r#"{"id":9,"title":"dup"}"#;
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::message::{Request, Response};
 use super::methods;
-use super::script::{create, get, post_json, tricky_content, upload, NOTES};
+use super::requests::{create, get, post_json, tricky_content, upload, NOTES};
 use super::session::{Seen, Session};
 use super::uploads;
 use super::validation;

@@ -2,9 +2,9 @@
 //! RFC section; a server without validators or ranges gets NOTEs.
 
 use super::{assert_fail, assert_note, detail, json};
-use crate::check::message::Response;
-use crate::check::report::Outcome;
-use crate::check::validators::*;
+use crate::message::Response;
+use crate::report::Outcome;
+use crate::validators::*;
 
 const TAG: &str = "\"3f9a\"";
 

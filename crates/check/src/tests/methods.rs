@@ -3,9 +3,9 @@
 use url::Url;
 
 use super::{assert_fail, assert_note, detail, json};
-use crate::check::message::Response;
-use crate::check::methods::*;
-use crate::check::report::Outcome;
+use crate::message::Response;
+use crate::methods::*;
+use crate::report::Outcome;
 
 const TASK: &str = r#"{"id":3,"title":"Rules"}"#;
 const SEEN: &[&str] = &["GET", "DELETE", "HEAD"];

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::message::{Request, Response};
-use super::script::{create, get, upload};
+use super::requests::{create, get, upload};
 use super::session::Session;
 use super::validators::{self, entity_tag, ALPHABET};
 

@@ -1,104 +1,23 @@
-//! What `taskd check` sends first, and the helpers that build requests: an empty-store probe,
-//! the lesson's Stage 4 sequence and its three exercises (the HTTP-rules rounds that follow are
-//! in `rounds.rs`). Every id comes from an answer, every title ends in the run's tag, and only
+//! What `taskd check` sends first: an empty-store probe, the lesson's Stage 4 sequence and its
+//! three exercises (the HTTP-rules rounds that follow are in `rounds.rs`, the order of all of
+//! them in the crate's `check`). Every id comes from an answer, every title ends in the run's tag, and only
 //! the run's own tasks are deleted.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::message::{Request, Response};
-use super::report::{Outcome, Report};
+use super::report::Outcome;
+use super::requests::{create, get, post_json, upload, NOTES};
 use super::rules;
 use super::session::{task_id, Seen, Session};
 use super::uploads;
-use super::{rounds, validation, validator_rounds};
-
-/// The lesson's upload, `files={"file": ("notes.txt", b"hello fastapi files", "text/plain")}`.
-pub const NOTES: &[u8] = b"hello fastapi files";
+use super::validation;
 
 /// An id no task is likely to have; it is only ever DELETEd after a GET of it answered 404.
 const MISSING_ID: &str = "999999999";
 
-/// Runs the whole script and cleans up.
-///
-/// # Errors
-/// The first request could not connect: the server is not there.
-pub fn run(session: &mut Session) -> Result<Report, String> {
-    start(session)?;
-    stage_four(session);
-    exercises(session);
-    rounds::rules_round(session);
-    validator_rounds::validators_round(session);
-    rounds::invalid_round(session);
-    session.clean_up();
-    Ok(std::mem::take(&mut session.report))
-}
-
-pub fn get(session: &Session, path: &str) -> Request {
-    Request::new("GET", session.path(path))
-}
-
-/// A `POST` of a JSON object with these fields, in this order (as the lesson writes them).
-pub fn post_json(session: &Session, path: &str, fields: &[(&str, Value)]) -> Request {
-    Request::new("POST", session.path(path)).with_body("application/json", object(fields))
-}
-
-/// A JSON object with its keys in the order given.
-fn object(fields: &[(&str, Value)]) -> String {
-    let fields: Vec<String> = fields
-        .iter()
-        .map(|(key, value)| format!("{}: {value}", Value::from(*key)))
-        .collect();
-    format!("{{{}}}", fields.join(", "))
-}
-
-/// A `multipart/form-data` upload with one `file` part, as a browser or `curl -F` sends it.
-pub fn upload(
-    session: &Session,
-    path: &str,
-    name: &str,
-    kind: Option<&str>,
-    content: &[u8],
-) -> Request {
-    let boundary = &session.boundary;
-    let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{quoted}\"\r\n"
-    )
-    .into_bytes();
-    if let Some(kind) = kind {
-        body.extend_from_slice(format!("Content-Type: {kind}\r\n").as_bytes());
-    }
-    body.extend_from_slice(b"\r\n");
-    body.extend_from_slice(content);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let summary = format!(
-        "a multipart/form-data upload of {name:?} ({}, {} bytes)",
-        kind.map_or("no Content-Type".to_owned(), |kind| format!(
-            "Content-Type: {kind}"
-        )),
-        content.len()
-    );
-    let form = format!("multipart/form-data; boundary={boundary}");
-    Request::new("POST", session.path(path))
-        .with_body(&form, body)
-        .with_summary(summary)
-}
-
-/// A file full of the bytes multipart parsers trip on: CRLFs, a PNG signature, a delimiter
-/// line one character off, part headers, the real boundary not preceded by CRLF, a NUL, a
-/// byte that is not UTF-8, and a final CRLF that is content, not framing (RFC 2046 §5.1.1).
-pub fn tricky_content(boundary: &str) -> Vec<u8> {
-    let lookalike = format!("{}X", &boundary[..boundary.len() - 1]);
-    let mut content = b"\x89PNG\r\n\x1a\n".to_vec();
-    content.extend_from_slice(format!("\r\n--{lookalike}\r\n").as_bytes());
-    content.extend_from_slice(b"Content-Type: text/plain\r\n\r\n");
-    content.extend_from_slice(format!("tail--{boundary}--\r\n").as_bytes());
-    content.extend_from_slice(b"\x00\xff\r\n\r\n");
-    content
-}
-
 /// `GET /tasks` on what should be an empty store, and `/healthz`.
-fn start(session: &mut Session) -> Result<(), String> {
+pub fn start(session: &mut Session) -> Result<(), String> {
     let request = get(session, "/tasks");
     let title = "GET /tasks on a fresh server answers 200 []";
     if let Some(response) = session.first(&request)? {
@@ -117,7 +36,7 @@ fn start(session: &mut Session) -> Result<(), String> {
 }
 
 /// The lesson's Stage 4: create, read, two 404s, upload, 404 upload, delete (204), gone.
-fn stage_four(session: &mut Session) {
+pub fn stage_four(session: &mut Session) {
     let title = format!("Write the report ({})", session.tag);
     let create = post_json(
         session,
@@ -240,25 +159,9 @@ fn delete_round(session: &mut Session, id: &str, task: &str) {
 /// A check of one response.
 type Rule = fn(&Response) -> Outcome;
 
-/// Creates a task for a later round; `None` (with a line saying why) if that fails.
-pub fn create(session: &mut Session, label: &str) -> Option<(String, String)> {
-    let title = format!("{label} ({})", session.tag);
-    let request = post_json(session, "/tasks", &[("title", json!(title))]);
-    let response = session.setup(&request)?;
-    match session.adopt(&response) {
-        Some(id) => Some((id, title)),
-        None => {
-            let name = format!("POST /tasks creates a task for the {label} checks");
-            let outcome = rules::created(&response);
-            session.record("setup", &name, Some(request.describe()), outcome);
-            None
-        }
-    }
-}
-
 /// The three exercises: 409 on a duplicate title, 400 for a refused type (and acceptance of
 /// types that only look different), and the download.
-fn exercises(session: &mut Session) {
+pub fn exercises(session: &mut Session) {
     let Some((id, title)) = create(session, "Exercises") else {
         return;
     };

@@ -2,10 +2,15 @@
 //! explains each HTTP mistake — a line per check (PASS, FAIL or NOTE), and for each FAIL the
 //! request sent, the answer, what HTTP expects and the RFC section that says so.
 //!
+//! This crate is that auditor and nothing else: it depends on no part of taskd (it must judge
+//! any server of the lesson's API by what crosses the wire, taskd included), and the `taskd`
+//! binary hands `taskd check ...` to [`run`].
+//!
 //! # Layout
 //! - `client`: the blocking HTTP/1.1 client over `TcpStream`, behind the [`Transport`] trait.
 //! - `message`: [`Request`] and [`Response`] values and their descriptions.
-//! - `script`, `rounds`: what is sent in which order.
+//! - [`check`]: the order of the rounds; `script`, `rounds`: what each round sends.
+//! - `requests`: the requests the rounds build (a GET, a JSON POST, an upload, a setup task).
 //! - `session`: the request budget, the run's own tasks, methods seen to work, cleanup.
 //! - `validator_rounds`: what is sent about validators, conditional requests and ranges.
 //! - `rules`, `methods`, `validation`, `uploads`, `validators`: pure checks from responses to
@@ -24,6 +29,7 @@ mod disposition;
 mod message;
 mod methods;
 mod report;
+mod requests;
 mod rounds;
 mod rules;
 mod script;
@@ -116,13 +122,21 @@ pub fn run(args: impl Iterator<Item = String>) -> ExitCode {
     }
 }
 
-/// Runs the whole check through `transport`; `tag` ends every title the run creates.
+/// Runs the whole check through `transport`, then deletes the run's tasks; `tag` ends every
+/// title the run creates.
 ///
 /// # Errors
 /// The first request could not connect (the caller exits 2).
 pub fn check(transport: &mut dyn Transport, target: &Target, tag: &str) -> Result<Report, String> {
     let mut session = session::Session::new(transport, target, tag);
-    script::run(&mut session)
+    script::start(&mut session)?;
+    script::stage_four(&mut session);
+    script::exercises(&mut session);
+    rounds::rules_round(&mut session);
+    validator_rounds::validators_round(&mut session);
+    rounds::invalid_round(&mut session);
+    session.clean_up();
+    Ok(std::mem::take(&mut session.report))
 }
 
 fn usage_error(message: &str) -> ExitCode {

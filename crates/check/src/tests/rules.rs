@@ -3,9 +3,9 @@
 use url::Url;
 
 use super::{assert_fail, assert_note, detail, json};
-use crate::check::message::Response;
-use crate::check::report::Outcome;
-use crate::check::rules::*;
+use crate::message::Response;
+use crate::report::Outcome;
+use crate::rules::*;
 
 const TASK: &str = r#"{"id":1,"title":"Write","priority":"high","done":false,"attachment":null}"#;
 
