@@ -69,6 +69,11 @@ pub mod http;
 pub mod http1;
 pub mod log;
 pub mod model;
+// PostgreSQL groundwork (issue 17): private, and unused until the storage trait lands and the
+// backend is wired to it; `dead_code` is allowed until then.
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
+mod pg;
 pub mod router;
 pub mod server;
 pub mod store;
