@@ -16,6 +16,7 @@
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -285,13 +286,18 @@ fn spawn_watchdog(bindir: &Path, dir: &Path, as_postgres: bool) -> (Child, Child
     ]);
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(r#"cat >/dev/null; "$@" >/dev/null 2>&1; rm -rf "$TASKD_PG_DIR""#)
+        // Signals aimed at the test's process group (Ctrl-C, `timeout`) must not kill the
+        // watchdog before it has done its job: it is in a group of its own, and ignores them.
+        .arg(
+            r#"trap '' INT TERM HUP; cat >/dev/null; "$@" >/dev/null 2>&1; rm -rf "$TASKD_PG_DIR""#,
+        )
         .arg("taskd-pg-watchdog")
         .args(&words)
         .env("TASKD_PG_DIR", dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("spawn the cluster's watchdog");
     let mut stdin = child.stdin.take().expect("the watchdog's stdin is piped");
