@@ -31,3 +31,5 @@ pub(crate) mod test_support;
 mod tests_pool;
 #[cfg(test)]
 mod tests_schema;
+#[cfg(test)]
+mod tests_tls;
