@@ -9,5 +9,5 @@
 pub mod cluster;
 pub mod proxy;
 
-pub use cluster::{shared_cluster, Cluster, TlsFiles};
+pub use cluster::{shared_cluster, Cluster};
 pub use proxy::{FaultProxy, ProxyMode};
