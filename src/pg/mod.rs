@@ -10,6 +10,7 @@
 //! - [`error`]: [`error::PgError`], sorted by what the caller does (503, exit 1, 409).
 //! - [`conn`]: one connection driven on the caller's thread, with a deadline per request.
 //! - [`pool`]: `--database-pool N` and the health probe's own connection.
+//! - [`retire`]: the ten-minute grace period of replaced attachment versions.
 //! - [`schema`]: `migrations/*.sql`, applied under an advisory lock; start-up checks.
 //! - [`start`]: connect with retries, prepare the schema, build the pool.
 
@@ -18,6 +19,7 @@ pub(crate) mod dsn;
 pub(crate) mod error;
 pub(crate) mod options;
 pub(crate) mod pool;
+pub(crate) mod retire;
 pub(crate) mod schema;
 pub(crate) mod start;
 pub(crate) mod tls;
