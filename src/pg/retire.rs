@@ -12,7 +12,11 @@ use super::error::PgError;
 pub(crate) const GRACE_PERIOD: Duration = Duration::from_secs(10 * 60);
 
 /// Marks a version retired, in the caller's transaction (the one that replaces or deletes it).
-pub(crate) fn retire(conn: &mut PgConn, attachment_id: i64, deadline: Deadline) -> Result<(), PgError> {
+pub(crate) fn retire(
+    conn: &mut PgConn,
+    attachment_id: i64,
+    deadline: Deadline,
+) -> Result<(), PgError> {
     conn.execute(
         "UPDATE taskd.attachments SET retired_at = now() WHERE id = $1 AND retired_at IS NULL",
         &[&attachment_id],
@@ -49,11 +53,16 @@ mod tests {
 
     #[test]
     fn only_versions_retired_past_the_grace_period_are_removed_with_their_chunks() {
-        let Some(cluster) = shared_cluster() else { return };
+        let Some(cluster) = shared_cluster() else {
+            return;
+        };
         let name = cluster.create_database();
         let options = ConnectOptions::parse(&cluster.url(&name), None, "nobody").expect("parses");
         let deadline = Deadline::after(Duration::from_secs(5));
-        let mut conn = Connector::new(&options).expect("connector").connect(deadline).expect("connect");
+        let mut conn = Connector::new(&options)
+            .expect("connector")
+            .connect(deadline)
+            .expect("connect");
         schema::prepare(&mut conn).expect("schema");
         // Versions 1 (retired 11 min ago), 2 (retired 9 min ago), 3 (current), 4 (retired now).
         cluster.psql(
@@ -70,7 +79,10 @@ mod tests {
         assert_eq!(cluster.psql(&name, left), "2:0,3:0,4:0");
         assert_eq!(sweep(&mut conn, 100, deadline).expect("sweep again"), 0);
         // Even retired, a version a task points at stays.
-        cluster.psql(&name, "UPDATE taskd.attachments SET retired_at = now() - interval '1 hour' WHERE id = 3");
+        cluster.psql(
+            &name,
+            "UPDATE taskd.attachments SET retired_at = now() - interval '1 hour' WHERE id = 3",
+        );
         assert_eq!(sweep(&mut conn, 100, deadline).expect("sweep"), 0);
     }
 }

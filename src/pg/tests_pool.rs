@@ -36,7 +36,9 @@ fn cluster_addr(cluster: &Cluster) -> SocketAddr {
 
 #[test]
 fn the_pool_recovers_after_an_immediate_restart() {
-    let Some(cluster) = Cluster::private() else { return };
+    let Some(cluster) = Cluster::private() else {
+        return;
+    };
     let pool = Pool::new(connector(&cluster.url("postgres")), 4);
     let second = || Deadline::after(Duration::from_secs(2));
     assert_eq!(select_one(&pool, second()).expect("before"), 1);
@@ -51,9 +53,15 @@ fn the_pool_recovers_after_an_immediate_restart() {
     let started = Instant::now();
     let error = select_one(&pool, second()).unwrap_err();
     assert!(error.is_unavailable(), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "answered within the deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered within the deadline"
+    );
     cluster.start_again();
-    assert_eq!(select_one(&pool, second()).expect("after the second restart"), 1);
+    assert_eq!(
+        select_one(&pool, second()).expect("after the second restart"),
+        1
+    );
     assert_eq!(pool.open_connections(), 1);
 }
 
