@@ -12,6 +12,7 @@
 //! - [`pool`]: `--database-pool N` and the health probe's own connection.
 //! - [`retire`]: the ten-minute grace period of replaced attachment versions.
 //! - [`schema`]: `migrations/*.sql`, applied under an advisory lock; start-up checks.
+//! - [`tasks`]: the create with a gapless id, the delete, the O(1) count, as single statements.
 //! - [`start`]: connect with retries, prepare the schema, build the pool.
 
 pub(crate) mod conn;
@@ -22,6 +23,7 @@ pub(crate) mod pool;
 pub(crate) mod retire;
 pub(crate) mod schema;
 pub(crate) mod start;
+pub(crate) mod tasks;
 pub(crate) mod tls;
 
 /// The throwaway PostgreSQL cluster and the fault proxy, shared with the integration tests.
