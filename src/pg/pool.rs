@@ -11,7 +11,7 @@
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::conn::{Connector, Deadline, PgConn};
 use super::error::PgError;
@@ -161,7 +161,16 @@ impl Drop for Pooled<'_> {
 /// waits behind a busy pool.
 pub(crate) struct Health {
     connector: Arc<Connector>,
-    probe: Mutex<Option<PgConn>>,
+    probe: Mutex<Probe>,
+}
+
+#[derive(Default)]
+struct Probe {
+    conn: Option<PgConn>,
+    /// When the last probe failed: a request that waited for it takes its answer rather than
+    /// queueing a probe of its own, so a burst of `/healthz` while the database is away costs
+    /// each request at most two seconds, not one more per request ahead of it.
+    failed_at: Option<Instant>,
 }
 
 /// How recent an answer must be, and how long the probe may take.
@@ -171,7 +180,7 @@ impl Health {
     pub(crate) fn new(connector: Arc<Connector>) -> Health {
         Health {
             connector,
-            probe: Mutex::new(None),
+            probe: Mutex::new(Probe::default()),
         }
     }
 
@@ -180,25 +189,32 @@ impl Health {
         if self.connector.clock.answered_within(HEALTH_WINDOW) {
             return true;
         }
-        let deadline = Deadline::after(HEALTH_WINDOW);
-        // Concurrent probes queue here, each bounded by its own second.
+        let asked = Instant::now();
         let mut probe = self.probe.lock().unwrap_or_else(PoisonError::into_inner);
+        // A probe that ran while this request waited for the lock decided for it.
         if self.connector.clock.answered_within(HEALTH_WINDOW) {
-            return true; // the probe that held the lock just answered
+            return true;
         }
+        if probe.failed_at.is_some_and(|failed| failed >= asked) {
+            return false;
+        }
+        let deadline = Deadline::after(HEALTH_WINDOW);
         let kept = probe
+            .conn
             .take()
             .and_then(|mut conn| conn.is_usable().then_some(conn));
-        let mut conn = match kept {
-            Some(conn) => conn,
-            None => match self.connector.connect(deadline) {
-                Ok(conn) => conn,
-                Err(_) => return false,
-            },
+        let healthy = match kept.map_or_else(|| self.connector.connect(deadline), Ok) {
+            Ok(mut conn) => {
+                let answered = conn.batch("SELECT 1", deadline).is_ok();
+                if conn.is_usable() {
+                    probe.conn = Some(conn);
+                }
+                answered
+            }
+            Err(_) => false,
         };
-        let healthy = conn.batch("SELECT 1", deadline).is_ok();
-        if conn.is_usable() {
-            *probe = Some(conn);
+        if !healthy {
+            probe.failed_at = Some(Instant::now());
         }
         healthy
     }

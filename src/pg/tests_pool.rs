@@ -191,3 +191,32 @@ fn health_is_ok_while_the_pool_is_busy_and_503_while_the_database_is_away() {
         "healthy again once the database answers"
     );
 }
+
+#[test]
+fn concurrent_health_checks_share_a_failing_probe() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let proxy = FaultProxy::start(cluster_addr(cluster));
+    let health = Arc::new(Health::new(connector(&proxied_url(cluster, &proxy))));
+    proxy.set_mode(ProxyMode::Freeze);
+    let started = Instant::now();
+    let checks: Vec<_> = (0..6)
+        .map(|_| {
+            let health = health.clone();
+            thread::spawn(move || health.is_healthy())
+        })
+        .collect();
+    for check in checks {
+        assert!(
+            !check.join().expect("no panic"),
+            "503 while the network is silent"
+        );
+    }
+    // One probe of a second decides for all six, rather than six seconds in a queue.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+}
