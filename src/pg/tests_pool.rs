@@ -84,7 +84,7 @@ fn a_frozen_network_gives_an_error_within_the_deadline() {
         let took = started.elapsed();
         assert!(error.is_unavailable(), "{error:?}");
         assert!(
-            took >= Duration::from_millis(700) && took < Duration::from_millis(1500),
+            took >= Duration::from_millis(700) && took < Duration::from_millis(2500),
             "{took:?}"
         );
     }
@@ -116,7 +116,7 @@ fn a_refused_network_fails_fast_and_recovers() {
     let error = select_one(&pool, Deadline::after(Duration::from_secs(5))).unwrap_err();
     assert!(error.is_unavailable(), "{error:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(2),
         "a refusal is not a timeout: {:?}",
         started.elapsed()
     );
@@ -148,7 +148,7 @@ fn waiting_for_a_busy_pool_ends_at_the_deadline() {
     );
     assert!(
         started.elapsed() >= Duration::from_millis(300)
-            && started.elapsed() < Duration::from_secs(1)
+            && started.elapsed() < Duration::from_secs(2)
     );
     drop(held);
     assert_eq!(
@@ -181,7 +181,7 @@ fn health_is_ok_while_the_pool_is_busy_and_503_while_the_database_is_away() {
     let started = Instant::now();
     assert!(!health.is_healthy());
     assert!(
-        started.elapsed() < Duration::from_millis(1500),
+        started.elapsed() < Duration::from_millis(2500),
         "{:?}",
         started.elapsed()
     );
