@@ -288,3 +288,17 @@ fn a_server_that_is_not_postgresql_fails_at_once() {
     assert!(matches!(error, PgError::Refused(_)), "{error:?}");
     assert!(error.to_string().contains("is not PostgreSQL"), "{error}");
 }
+
+#[test]
+fn a_name_that_does_not_resolve_is_retried_not_refused() {
+    let Some(_cluster) = shared_cluster() else {
+        return;
+    };
+    // RFC 2606: `.invalid` never resolves.
+    let url = "postgres://u:p@taskd-no-such-host.invalid:5432/d?sslmode=disable";
+    let error = start::open(&options(url), 2, Duration::from_millis(300))
+        .err()
+        .expect("unresolvable");
+    assert!(error.is_unavailable(), "{error:?}");
+    assert!(error.to_string().contains("taskd-no-such-host.invalid:5432"), "{error}");
+}
