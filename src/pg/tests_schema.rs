@@ -300,5 +300,10 @@ fn a_name_that_does_not_resolve_is_retried_not_refused() {
         .err()
         .expect("unresolvable");
     assert!(error.is_unavailable(), "{error:?}");
-    assert!(error.to_string().contains("taskd-no-such-host.invalid:5432"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("taskd-no-such-host.invalid:5432"),
+        "{error}"
+    );
 }
