@@ -79,6 +79,11 @@ mod http;
 pub mod http1;
 mod log;
 mod model;
+// PostgreSQL (CONTRACT §14): private, and unused until the backend is wired to the storage
+// trait; `dead_code` is allowed until then.
+#[cfg(feature = "postgres")]
+#[allow(dead_code)]
+mod pg;
 mod router;
 mod server;
 mod storage;

@@ -1,0 +1,400 @@
+//! The text of `--database-url` in its two forms, turned into `(keyword, value)` pairs, and the
+//! redaction of its password for anything that is printed.
+//!
+//! Both forms are libpq's ("Connection Strings", PostgreSQL docs §34.1.1):
+//! - the URI `postgres[ql]://[user[:password]@][host][:port][,host[:port]…][/dbname][?k=v&…]`,
+//!   every part percent-decoded (RFC 3986 §2.1), so a password may hold `@ : / %` and spaces
+//!   once encoded; `+` stays a plus (libpq does not decode it);
+//! - `keyword = value` pairs separated by white space, a value single-quoted when it holds
+//!   spaces, with `\'` and `\\` as escapes.
+//!
+//! Values stay bytes here: a password need not be UTF-8. What the keywords mean is `options.rs`'s.
+
+/// What replaces a password in every printed form.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// One `keyword`, its raw bytes.
+pub(crate) type Pair = (String, Vec<u8>);
+
+/// Parses either form. The error is one line that never contains the input's password.
+pub(crate) fn parse(text: &str) -> Result<Vec<Pair>, String> {
+    match uri_body(text) {
+        Some(body) => parse_uri(body),
+        None => parse_key_values(text),
+    }
+}
+
+/// The part after `postgres://` or `postgresql://`, or `None` for the `key=value` form.
+fn uri_body(text: &str) -> Option<&str> {
+    ["postgresql://", "postgres://"].iter().find_map(|scheme| {
+        let head = text.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| &text[scheme.len()..])
+    })
+}
+
+fn parse_uri(body: &str) -> Result<Vec<Pair>, String> {
+    let mut pairs = Vec::new();
+    let (before_query, query) = match body.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (body, None),
+    };
+    let (authority, path) = match before_query.split_once('/') {
+        Some((authority, path)) => (authority, Some(path)),
+        None => (before_query, None),
+    };
+    // The last `@` ends the credentials, so an unencoded `@` in a password still parses.
+    let hosts = match authority.rsplit_once('@') {
+        Some((credentials, hosts)) => {
+            let (user, password) = match credentials.split_once(':') {
+                Some((user, password)) => (user, Some(password)),
+                None => (credentials, None),
+            };
+            if !user.is_empty() {
+                pairs.push(("user".to_owned(), percent_decode(user, "user name")?));
+            }
+            if let Some(password) = password {
+                pairs.push(("password".to_owned(), percent_decode(password, "password")?));
+            }
+            hosts
+        }
+        None => authority,
+    };
+    let (mut host_list, mut port_list) = (Vec::new(), Vec::new());
+    for spec in hosts.split(',').filter(|_| !hosts.is_empty()) {
+        let (host, port) = split_host_port(spec)?;
+        host_list.push(percent_decode(host, "host")?);
+        port_list.push(percent_decode(port, "port")?);
+    }
+    if host_list.iter().any(|host| !host.is_empty()) {
+        pairs.push(("host".to_owned(), host_list.join(&b','))); // libpq's list form
+    }
+    if port_list.iter().any(|port| !port.is_empty()) {
+        pairs.push(("port".to_owned(), port_list.join(&b',')));
+    }
+    if let Some(path) = path.filter(|path| !path.is_empty()) {
+        pairs.push(("dbname".to_owned(), percent_decode(path, "database name")?));
+    }
+    for param in query
+        .unwrap_or("")
+        .split('&')
+        .filter(|param| !param.is_empty())
+    {
+        let Some((key, value)) = param.split_once('=') else {
+            return Err(format!("query parameter `{}` has no `=`", safe_key(param)));
+        };
+        let key = String::from_utf8(percent_decode(key, "parameter name")?)
+            .map_err(|_| "a query parameter name is not UTF-8".to_owned())?;
+        let value = percent_decode(value, &format!("value of `{}`", safe_key(&key)))?;
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port` (RFC 3986 §3.2.2).
+fn split_host_port(spec: &str) -> Result<(&str, &str), String> {
+    if let Some(rest) = spec.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err("an IPv6 host has no closing `]`".to_owned());
+        };
+        return match after {
+            "" => Ok((host, "")),
+            _ => match after.strip_prefix(':') {
+                Some(port) => Ok((host, port)),
+                None => Err("text after an IPv6 host's `]` is not `:port`".to_owned()),
+            },
+        };
+    }
+    Ok(spec.split_once(':').unwrap_or((spec, "")))
+}
+
+/// RFC 3986 §2.1: `%XX` is the byte 0xXX; anything else stands for itself.
+fn percent_decode(text: &str, what: &str) -> Result<Vec<u8>, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|pair| std::str::from_utf8(pair).ok());
+            match hex.and_then(|pair| u8::from_str_radix(pair, 16).ok()) {
+                Some(byte) => out.push(byte),
+                None => {
+                    return Err(format!(
+                        "the {what} has a `%` not followed by two hex digits"
+                    ))
+                }
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn parse_key_values(text: &str) -> Result<Vec<Pair>, String> {
+    let mut pairs = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.peek().is_none() {
+            return Ok(pairs);
+        }
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next() != Some('=') {
+            return Err(format!(
+                "`{}` is neither a postgres:// URL nor key=value pairs (missing `=`)",
+                safe_key(&key)
+            ));
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            loop {
+                match chars.next() {
+                    Some('\'') => break,
+                    Some('\\') => value.extend(chars.next()),
+                    Some(c) => value.push(c),
+                    None => {
+                        return Err(format!(
+                            "the value of `{}` has no closing quote",
+                            safe_key(&key)
+                        ))
+                    }
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    c => value.push(c),
+                }
+            }
+        }
+        pairs.push((key, value.into_bytes()));
+    }
+}
+
+/// A keyword as it may be shown in an error: short, and never a password that was mistyped
+/// into a keyword's place (anything that is not a plain keyword is elided).
+fn safe_key(key: &str) -> String {
+    let plain = key.len() <= 40 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if plain {
+        key.to_owned()
+    } else {
+        "…".to_owned()
+    }
+}
+
+/// The text with its password replaced by [`REDACTED`], in either form, for a log line or an
+/// error: `postgres://user:[redacted]@host/db`, `password=[redacted]`. It does not parse, so a
+/// malformed text is redacted too: in a URL everything between the first `:` after `//` and the
+/// last `@` is the password, and a `password=` query parameter's value is too.
+pub(crate) fn redact(text: &str) -> String {
+    match uri_body(text) {
+        Some(body) => {
+            let scheme = &text[..text.len() - body.len()];
+            // Hide more rather than less: the last `@` anywhere ends the password, even when an
+            // unencoded `/` or `?` in it would have ended the authority early.
+            let mut body = match body.rfind('@') {
+                Some(at) => match body[..at].find(':') {
+                    Some(colon) => format!("{}:{REDACTED}{}", &body[..colon], &body[at..]),
+                    None => body.to_owned(),
+                },
+                None => body.to_owned(),
+            };
+            if let Some(query_start) = body.find('?') {
+                let query: Vec<String> = body[query_start + 1..]
+                    .split('&')
+                    .map(|param| match param.split_once('=') {
+                        Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                            format!("{key}={REDACTED}")
+                        }
+                        _ => param.to_owned(),
+                    })
+                    .collect();
+                body = format!("{}?{}", &body[..query_start], query.join("&"));
+            }
+            format!("{scheme}{body}")
+        }
+        None => redact_key_values(text),
+    }
+}
+
+/// `password=…` (quoted or not, spaces around `=` allowed) becomes `password=[redacted]`.
+fn redact_key_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = find_password_key(rest) {
+        let (before, after_key) = rest.split_at(found.value_start);
+        out.push_str(before);
+        out.push_str(REDACTED);
+        rest = skip_value(after_key);
+    }
+    out.push_str(rest);
+    out
+}
+
+struct PasswordKey {
+    value_start: usize,
+}
+
+/// Where the value of a `password` keyword starts, if the text has one.
+fn find_password_key(text: &str) -> Option<PasswordKey> {
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(offset) = lower[from..].find("password") {
+        let start = from + offset;
+        let at_word_start = start == 0 || text[..start].ends_with(char::is_whitespace);
+        let after = &text[start + "password".len()..];
+        let trimmed = after.trim_start();
+        if at_word_start && trimmed.starts_with('=') {
+            let after_eq = &trimmed[1..];
+            let value_start = text.len() - after_eq.trim_start().len();
+            return Some(PasswordKey { value_start });
+        }
+        from = start + "password".len();
+    }
+    None
+}
+
+/// The text after one value (quoted with escapes, or up to white space).
+fn skip_value(text: &str) -> &str {
+    let mut chars = text.char_indices();
+    if text.starts_with('\'') {
+        chars.next();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '\'' => return &text[i + 1..],
+                _ => {}
+            }
+        }
+        return "";
+    }
+    let mut escaped = false;
+    for (i, c) in chars {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            c if c.is_whitespace() => return &text[i..],
+            _ => {}
+        }
+    }
+    ""
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(pairs: &'a [Pair], key: &str) -> Option<&'a [u8]> {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    #[test]
+    fn uri_with_every_part() {
+        let pairs = parse("postgres://alice:secret@db.example:6543/tasks?sslmode=require").unwrap();
+        assert_eq!(get(&pairs, "user"), Some(&b"alice"[..]));
+        assert_eq!(get(&pairs, "password"), Some(&b"secret"[..]));
+        assert_eq!(get(&pairs, "host"), Some(&b"db.example"[..]));
+        assert_eq!(get(&pairs, "port"), Some(&b"6543"[..]));
+        assert_eq!(get(&pairs, "dbname"), Some(&b"tasks"[..]));
+        assert_eq!(get(&pairs, "sslmode"), Some(&b"require"[..]));
+    }
+
+    #[test]
+    fn percent_encoded_credentials_keep_at_colon_slash_percent_and_spaces() {
+        let pairs = parse("postgresql://us%40er:p%40ss%3Aw%2Frd%25%20x+y@host/db%20name").unwrap();
+        assert_eq!(get(&pairs, "user"), Some(&b"us@er"[..]));
+        assert_eq!(get(&pairs, "password"), Some(&b"p@ss:w/rd% x+y"[..]));
+        assert_eq!(get(&pairs, "dbname"), Some(&b"db name"[..]));
+    }
+
+    #[test]
+    fn an_unencoded_at_in_the_password_still_parses() {
+        let pairs = parse("postgres://u:a@b@host/db").unwrap();
+        assert_eq!(get(&pairs, "password"), Some(&b"a@b"[..]));
+        assert_eq!(get(&pairs, "host"), Some(&b"host"[..]));
+    }
+
+    #[test]
+    fn ipv6_hosts_and_host_lists() {
+        let pairs = parse("postgres://[::1]:5433,other/db").unwrap();
+        assert_eq!(get(&pairs, "host"), Some(&b"::1,other"[..]));
+        assert_eq!(get(&pairs, "port"), Some(&b"5433,"[..]));
+        assert!(parse("postgres://[::1/db").is_err());
+    }
+
+    #[test]
+    fn bad_percent_encoding_is_one_line_without_the_password() {
+        let error = parse("postgres://u:sec%zzret@host/db").unwrap_err();
+        assert_eq!(
+            error,
+            "the password has a `%` not followed by two hex digits"
+        );
+        assert!(!error.contains("sec"));
+    }
+
+    #[test]
+    fn key_values_with_quotes_and_escapes() {
+        let pairs =
+            parse(r"host=localhost port = 5432 password='it\'s a \\ secret' dbname=''").unwrap();
+        assert_eq!(get(&pairs, "host"), Some(&b"localhost"[..]));
+        assert_eq!(get(&pairs, "port"), Some(&b"5432"[..]));
+        assert_eq!(get(&pairs, "password"), Some(&br"it's a \ secret"[..]));
+        assert_eq!(get(&pairs, "dbname"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn key_values_errors() {
+        assert!(parse("host").unwrap_err().contains("missing `=`"));
+        assert!(parse("password='open")
+            .unwrap_err()
+            .contains("no closing quote"));
+        assert!(!parse("password='open").unwrap_err().contains("open"));
+    }
+
+    #[test]
+    fn redaction_of_both_forms() {
+        assert_eq!(
+            redact("postgres://alice:s%40cret@db:5432/tasks"),
+            "postgres://alice:[redacted]@db:5432/tasks"
+        );
+        assert_eq!(
+            redact("postgres://alice@db/tasks"),
+            "postgres://alice@db/tasks"
+        );
+        assert_eq!(
+            redact("postgres://alice:a@b/c@db/tasks"),
+            "postgres://alice:[redacted]@db/tasks"
+        );
+        assert_eq!(
+            redact("postgres://db/t?user=a&password=x%20y"),
+            "postgres://db/t?user=a&password=[redacted]"
+        );
+        assert_eq!(
+            redact(r"host=db password='it\'s secret' user=alice"),
+            "host=db password=[redacted] user=alice"
+        );
+        assert_eq!(
+            redact("password = plain user=a"),
+            "password = [redacted] user=a"
+        );
+        assert_eq!(redact("user=passwordless"), "user=passwordless");
+        assert_eq!(redact("PASSWORD=x"), "PASSWORD=[redacted]");
+    }
+}

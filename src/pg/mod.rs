@@ -1,0 +1,39 @@
+//! PostgreSQL groundwork for CONTRACT §14 (issue 17), behind the `postgres` feature: the
+//! connection options and their redaction, TLS as libpq checks it, connections whose every wait
+//! ends at the request's deadline, the pool and the `/healthz` probe, the schema and its
+//! migrations, and start-up. The storage backend on top of it comes with the storage trait.
+//!
+//! # Layout
+//! - [`dsn`]: the two text forms of `--database-url` → keyword/value pairs; redaction.
+//! - [`options`]: what the keywords mean → the client's `Config`; the timeouts.
+//! - [`tls`]: rustls verifiers for `prefer`/`require`/`verify-ca`/`verify-full`.
+//! - [`error`]: [`error::PgError`], sorted by what the caller does (503, exit 1, 409).
+//! - [`conn`]: one connection driven on the caller's thread, with a deadline per request.
+//! - [`pool`]: `--database-pool N` and the health probe's own connection.
+//! - [`retire`]: the ten-minute grace period of replaced attachment versions.
+//! - [`schema`]: `migrations/*.sql`, applied under an advisory lock; start-up checks.
+//! - [`tasks`]: the create with a gapless id, the delete, the O(1) count, as single statements.
+//! - [`start`]: connect with retries, prepare the schema, build the pool.
+
+pub(crate) mod conn;
+pub(crate) mod dsn;
+pub(crate) mod error;
+pub(crate) mod options;
+pub(crate) mod pool;
+pub(crate) mod retire;
+pub(crate) mod schema;
+pub(crate) mod start;
+pub(crate) mod tasks;
+pub(crate) mod tls;
+
+/// The throwaway PostgreSQL cluster and the fault proxy, shared with the integration tests.
+#[cfg(test)]
+#[path = "../../tests/pg_support/mod.rs"]
+pub(crate) mod test_support;
+
+#[cfg(test)]
+mod tests_pool;
+#[cfg(test)]
+mod tests_schema;
+#[cfg(test)]
+mod tests_tls;
