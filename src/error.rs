@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::http1::Refusal;
+use http1::Refusal;
 
 /// Every way a request can fail. `status()` is the status-code mapper.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +118,7 @@ impl ApiError {
             | ApiError::HeaderFieldsTooLarge
             | ApiError::NotImplemented
             | ApiError::ServiceUnavailable
-            | ApiError::VersionNotSupported => crate::http1::reason_phrase(self.status()),
+            | ApiError::VersionNotSupported => http1::reason_phrase(self.status()),
             ApiError::Unprocessable(items) => {
                 return serde_json::to_vec(&Detail {
                     detail: items.as_slice(),

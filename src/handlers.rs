@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ErrorItem};
 use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
-use crate::http1::Request;
+use http1::Request;
 use crate::model::{NewTask, TaskPatch};
 use crate::router::{PathId, Route, TaskId};
 use crate::store::{Revision, Store, StoreError};

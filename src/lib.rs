@@ -12,8 +12,8 @@
 //! - [`server`]: [`Config`], binding, the service that answers CORS preflights, checks the
 //!   token, routes, turns panics into 500s and adds the CORS fields, the access log or the
 //!   `--trace` blocks, shutdown.
-//! - [`http1`]: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
-//!   timeouts, writing answers. It knows nothing of tasks.
+//! - `http1` (the crate `crates/http1`): the HTTP/1.1 connection layer: accept loop, connection
+//!   cap, heads, body framing, timeouts, writing answers. It knows nothing of tasks.
 //! - [`auth`]: the optional bearer token.
 //! - [`check`]: `taskd check URL`, an HTTP audit of any server of the lesson's API.
 //! - [`cors`]: which origins may read the answers, the CORS fields of every response, and
@@ -22,7 +22,7 @@
 //! - [`handlers`]: one function per operation, returning a [`http::Reply`] or an [`ApiError`];
 //!   where CONTRACT §11 applies, preconditions before any body is read, validators and ranges.
 //! - [`http`]: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
-//!   JSON body reading, media types, the `Date` format.
+//!   JSON body reading, media types.
 //! - [`log`]: lines on stderr that never panic.
 //! - [`error`]: [`ApiError`], the status-code mapper, and the JSON error bodies.
 //! - [`model`]: tasks and their validation. No HTTP, no locks.
@@ -66,7 +66,6 @@ pub mod durable;
 pub mod error;
 pub mod handlers;
 pub mod http;
-pub mod http1;
 pub mod log;
 pub mod model;
 pub mod router;

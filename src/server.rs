@@ -1,11 +1,13 @@
-//! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the [`http1::Service`]
+//! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the `http1::Service`
 //! that answers CORS preflights, checks the token, routes, runs the handler, turns a panic into a
 //! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
 //! shutdown.
 
 mod config;
+mod response;
 
 use std::cell::{Cell, RefCell};
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
@@ -20,7 +22,7 @@ use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::Reply;
-use crate::http1::{self, Exchange, Request, Settings};
+use http1::{Exchange, Refusal, Request, Response, Settings};
 use crate::router;
 use crate::store::Store;
 use crate::trace::{self, TraceSink};
@@ -144,7 +146,7 @@ impl Handle {
     /// A way to stop the server from another thread (a signal handler's), while this thread
     /// blocks in [`Handle::wait`].
     pub fn stopper(&self) -> Stopper {
-        Stopper(self.running.stopper())
+        Stopper(self.running.stop_switch())
     }
 
     /// Blocks until the server is stopped (see [`Handle::stopper`]) and its connections are
@@ -158,14 +160,14 @@ impl Handle {
     }
 
     fn stop(&mut self) {
-        self.running.stopper().stop();
+        self.running.stop_switch().stop();
         self.running.wait(SHUTDOWN_GRACE);
     }
 }
 
 /// Stops a running server; see [`Handle::stopper`].
 #[derive(Clone)]
-pub struct Stopper(http1::Stopper);
+pub struct Stopper(http1::StopSwitch);
 
 impl Stopper {
     /// Stops accepting and closes idle connections; requests in progress finish. Returns at
@@ -184,7 +186,7 @@ impl Drop for Handle {
 impl http1::Service for Service {
     /// Answers one request: a CORS preflight before anything else (browsers send no token on
     /// one), then the token, the route and the handler; every answer gets the CORS fields.
-    fn respond(&self, request: &mut Request<'_>) -> Reply {
+    fn respond(&self, request: &mut Request<'_>) -> Response {
         let origin = request.header("Origin");
         let preflight = PreflightRequest {
             method: request.method(),
@@ -194,7 +196,7 @@ impl http1::Service for Service {
             request_headers: request.header("Access-Control-Request-Headers"),
         };
         if let Some(answer) = self.cors.preflight(&preflight) {
-            return answer.into_reply();
+            return response::into_response(answer.into_reply());
         }
         if let Some(hints) = &self.hints {
             if let Some(line) = hints.hint(origin, request.header("Host")) {
@@ -203,14 +205,21 @@ impl http1::Service for Service {
         }
         let mut reply = self.answer_caught(request);
         cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
-        reply
+        response::into_response(reply)
     }
 
-    /// The CORS fields on the layer's own answers too: those to a known `Origin` when the head
-    /// parsed, the origin-independent ones when it did not (CONTRACT §12 "every response").
-    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
+    /// The layer's own refusals as JSON errors, with the CORS fields too: those to a known
+    /// `Origin` when the head parsed, the origin-independent ones when it did not (CONTRACT §12
+    /// "every response").
+    fn refuse(&self, refusal: Refusal, request: Option<&Request<'_>>) -> Response {
+        let mut reply = Reply::from(ApiError::from(refusal));
         let origin = request.and_then(|request| request.header("Origin"));
         cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
+        response::into_response(reply)
+    }
+
+    fn note(&self, line: fmt::Arguments<'_>) {
+        crate::log::line(line);
     }
 
     /// The `--trace` block of the exchange, or else one access-log line per answer: never a
@@ -220,7 +229,7 @@ impl http1::Service for Service {
             trace::capture::write(sink, exchange);
             return;
         }
-        let Some(reply) = exchange.reply else {
+        let Some(response) = exchange.response else {
             return;
         };
         if !self.access_log {
@@ -228,7 +237,7 @@ impl http1::Service for Service {
         }
         let (method, target) = exchange.request.unwrap_or(("-", "-"));
         let micros = exchange.elapsed.as_micros();
-        let status = reply.status;
+        let status = response.status;
         let sent = exchange.body_bytes;
         let cut = if exchange.completed {
             ""

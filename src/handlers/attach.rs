@@ -13,7 +13,7 @@ use super::{split_id, App};
 use crate::durable::SpooledFile;
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
-use crate::http1::Request;
+use http1::Request;
 use crate::router::{PathId, TaskId};
 use crate::store::{Content, Revision, Store, StoreError, StoredFile};
 use crate::upload::{self, FileField, FileSink, Hashed, Hashing, InMemory, UploadedFile};

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::error::ApiError;
 use crate::http::Reply;
-use crate::http1::Request;
+use http1::Request;
 use crate::model::Task;
 use crate::validators::{
     evaluate, parse_http_date, Current, EntityTag, Method, Outcome, Preconditions, TagList,

@@ -7,7 +7,7 @@ use super::conditional::{check_read, undated, Fields};
 use super::{App, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
-use crate::http1::Request;
+use http1::Request;
 use crate::model::{bool_parsing, parse_lax_bool, Priority, PRIORITY_MESSAGE};
 use crate::store::ListQuery;
 use crate::validators::EntityTag;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cors::Cors;
 use crate::durable::StorageHooks;
-use crate::http1::Settings;
+use http1::Settings;
 use crate::trace;
 
 /// Default listening address of the binary.

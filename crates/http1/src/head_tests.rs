@@ -1,7 +1,7 @@
 //! Request heads byte by byte: where they end, what parses, and the status of what does not.
 
 use super::*;
-use crate::http1::rules::Framing;
+use crate::rules::{BodyLength, Version};
 
 fn parsed(text: &str) -> Result<Head, Refusal> {
     parse(text.as_bytes())
@@ -120,7 +120,7 @@ fn method_target_version_and_fields_are_read() {
     assert_eq!(head.field(bytes, "x-empty"), Some(&b""[..]));
     assert_eq!(head.fields(bytes).count(), 3);
     assert!(head.keep_alive);
-    assert_eq!(head.framing, Framing::None);
+    assert_eq!(head.body_length, BodyLength::None);
 }
 
 #[test]

@@ -1,52 +1,71 @@
-//! taskd's HTTP/1.1 connection layer (CONTRACT §13, RFC 9112): a blocking accept loop with a
-//! connection cap, one thread per connection that reads a head, frames its body, asks the
-//! [`Service`] for an answer, writes it and reads the next request. It knows nothing of tasks;
-//! the application knows nothing of sockets.
+//! An HTTP/1.1 connection layer (RFC 9112): a blocking accept loop with a connection cap, one
+//! thread per connection that reads a head, frames its body, asks the [`Service`] for a
+//! [`Response`], writes it and reads the next request. It knows nothing of the application that
+//! uses it, and the application knows nothing of sockets: this crate depends on no crate of
+//! theirs.
 //!
 //! - `listener`: binding, the accept loop, the 503 at the cap, shutdown.
-//! - `registry`: the open connections, which are idle, and closing them (cap, shutdown).
-//! - `conn`: one connection's loop: deadlines, answering, lingering close.
-//! - `head` and `rules`: pure parsing of request heads, and the framing rules.
-//! - `chunked`: the pure chunked decoder.
+//! - `registry`: the open connections, which are idle, closing them (cap, shutdown), and what
+//!   the accept loop and the connection threads share.
+//! - `conn`: one connection's loop ([`Connection`], over any [`Wire`]): deadlines, answering,
+//!   lingering close.
+//! - `head` and `rules`: pure parsing of request heads, and the message rules.
+//! - `chunked`: the pure chunked decoder; `framing`: the pure step that says where a body's
+//!   next bytes are.
 //! - `body`: the request body as a `Read`, with `100 Continue` and the pace rule.
-//! - `io`: buffered reads and paced writes on the socket.
+//! - `wire`: the [`Wire`] a connection runs on, and the pace rule; `socket`: the real one.
+//! - `response` and `date`: what a service answers, and the `Date` field.
 //! - `write`: serialising and sending answers.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod body;
 pub mod chunked;
 mod conn;
+mod date;
+mod framing;
 pub mod head;
-mod io;
 mod listener;
 mod registry;
+mod response;
 pub mod rules;
+mod socket;
+mod wire;
 mod write;
 
+use std::fmt;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use body::{BodyFailure, BodyReader, CONTINUE};
-pub use head::Version;
-pub use listener::{bind, start, Running, Stopper};
-pub use write::{has_content, reason_phrase};
-
-use crate::http::Reply;
+pub use conn::Connection;
+pub use date::http_date;
+pub use listener::{bind, start, Running, StopSwitch};
+pub use response::{has_content, reason_phrase, Body, Piece, Response, Stream};
+pub use rules::{BodyLength, Version};
+pub use wire::{Stop, Wire};
 
 /// What the application does with requests.
 pub trait Service: Send + Sync + 'static {
     /// Answers one request; it may read the body through [`Request::body`]. Never called again
     /// for this connection before the answer is written.
-    fn respond(&self, request: &mut Request<'_>) -> Reply;
+    fn respond(&self, request: &mut Request<'_>) -> Response;
+
+    /// The answer to a refusal of the layer's own: one before the head parsed (`request` is
+    /// `None`), or the 400 / 408 that replaces the service's answer when the body failed. Its
+    /// status should be [`Refusal::status`]; its body is the application's to choose.
+    fn refuse(&self, refusal: Refusal, request: Option<&Request<'_>>) -> Response;
 
     /// Records one answer once it was written (or abandoned): the access log. Also called,
-    /// with no reply, for a request that was never answered because its client went away.
+    /// with no response, for a request that was never answered because its client went away.
     fn log(&self, exchange: &Exchange<'_>);
 
-    /// Adds the application's own fields to an answer the layer made itself: a refusal before
-    /// the head parsed (`request` is `None`), or the 400 / 408 that replaces the service's
-    /// answer when the body failed. Does nothing unless implemented.
-    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
-        let _ = (request, reply);
+    /// One line about the layer itself (accepting failed, a field was dropped): to stderr
+    /// unless the application has a better place for it.
+    fn note(&self, line: fmt::Arguments<'_>) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }
 
@@ -86,6 +105,22 @@ pub enum Refusal {
     ServiceUnavailable,
     /// 505: HTTP/0.x, or 2 and later.
     VersionNotSupported,
+}
+
+impl Refusal {
+    /// The status code the refusal is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::BadRequest => 400,
+            Refusal::RequestTimeout => 408,
+            Refusal::UriTooLong => 414,
+            Refusal::FieldsTooLarge => 431,
+            Refusal::ExpectationFailed => 417,
+            Refusal::NotImplemented => 501,
+            Refusal::ServiceUnavailable => 503,
+            Refusal::VersionNotSupported => 505,
+        }
+    }
 }
 
 /// One request as the application sees it: its head, and its body as a `Read`.
@@ -132,10 +167,10 @@ impl<'c> Request<'c> {
 
     /// The declared body length: `Some(0)` without a body, `None` for a chunked one.
     pub fn content_length(&self) -> Option<u64> {
-        match self.head.framing {
-            rules::Framing::None => Some(0),
-            rules::Framing::Length(length) => Some(length),
-            rules::Framing::Chunked => None,
+        match self.head.body_length {
+            BodyLength::None => Some(0),
+            BodyLength::Fixed(length) => Some(length),
+            BodyLength::Chunked => None,
         }
     }
 
@@ -183,7 +218,7 @@ pub struct Exchange<'a> {
     /// What went wrong at the transport level, if anything.
     pub transport_error: Option<TransportError>,
     /// The answer; `None` when there was none (the client went away first).
-    pub reply: Option<&'a Reply>,
+    pub response: Option<&'a Response>,
     /// The answer's head as sent.
     pub response_head: &'a [u8],
     /// Body bytes written.
