@@ -3,10 +3,9 @@
 
 use std::fmt;
 
+use http1::Refusal;
 use serde::Serialize;
 use serde_json::{json, Value};
-
-use http1::Refusal;
 
 /// Every way a request can fail. `status()` is the status-code mapper.
 #[derive(Debug, Clone, PartialEq)]

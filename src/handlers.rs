@@ -12,11 +12,11 @@ mod attachment;
 mod conditional;
 mod list;
 
+use http1::Request;
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorItem};
 use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
-use http1::Request;
 use crate::model::{NewTask, TaskPatch};
 use crate::router::{PathId, Route, TaskId};
 use crate::store::{Revision, Store, StoreError};

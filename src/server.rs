@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
 use std::sync::{Arc, Once};
 
+use http1::{Exchange, Refusal, Request, Response, Settings};
+
 pub use self::config::{
     Config, DEFAULT_ADDR, DEFAULT_IO_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_REQUEST_TIMEOUT, SHUTDOWN_GRACE,
@@ -22,7 +24,6 @@ use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::Reply;
-use http1::{Exchange, Refusal, Request, Response, Settings};
 use crate::router;
 use crate::store::Store;
 use crate::trace::{self, TraceSink};
@@ -218,8 +219,9 @@ impl http1::Service for Service {
         response::into_response(reply)
     }
 
+    /// The layer's own lines (accepting failed, a field was dropped) go where taskd's go.
     fn note(&self, line: fmt::Arguments<'_>) {
-        crate::log::line(line);
+        crate::log::line(format_args!("taskd: {line}"));
     }
 
     /// The `--trace` block of the exchange, or else one access-log line per answer: never a

@@ -5,6 +5,7 @@
 //! `If-None-Match: *` holds), and its 200 carries the attachment's new tag, although its body is
 //! the task.
 
+use http1::Request;
 use serde_json::Value;
 
 use super::attachment::{missing, Validators};
@@ -13,7 +14,6 @@ use super::{split_id, App};
 use crate::durable::SpooledFile;
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
-use http1::Request;
 use crate::router::{PathId, TaskId};
 use crate::store::{Content, Revision, Store, StoreError, StoredFile};
 use crate::upload::{self, FileField, FileSink, Hashed, Hashing, InMemory, UploadedFile};

@@ -4,11 +4,12 @@
 
 use std::time::SystemTime;
 
+use http1::Request;
+
 use super::conditional::{check_change, check_read, Fields};
 use super::App;
 use crate::error::ApiError;
 use crate::http::{http_date, Body, Reply, SharedFile, Source};
-use http1::Request;
 use crate::router::{PathId, TaskId};
 use crate::store::{ByteSource, Download, Revision, StoreError};
 use crate::upload;

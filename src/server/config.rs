@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use http1::Settings;
+
 use crate::cors::Cors;
 use crate::durable::StorageHooks;
-use http1::Settings;
 use crate::trace;
 
 /// Default listening address of the binary.

@@ -174,8 +174,8 @@ mod tests {
         std::fs::write(&path, "hello from a file\n".repeat(200)).unwrap();
         let file = File::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let response = Response::new(200)
-            .with_body("text/plain", http1::Body::file(Arc::new(file), 0, 3600));
+        let response =
+            Response::new(200).with_body("text/plain", http1::Body::file(Arc::new(file), 0, 3600));
         let sample = body_sample(&response, 3600);
         assert_eq!(sample.len(), TRACE_BODY_BYTES);
         assert!(sample.starts_with(b"hello from a file\nhello"));

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::framing::{BodyFraming, Step};
 use super::rules::BodyLength;
-use super::wire::{is_timeout, PacedWriter, Pace, Stop, Wire};
+use super::wire::{is_timeout, Pace, PacedWriter, Stop, Wire};
 
 /// The interim response, with no fields at all (RFC 9110 §15.2: a 1xx has no content, so no
 /// `Content-Length`).

@@ -29,7 +29,10 @@ impl Sent {
     }
 
     fn take(&mut self, room: usize) -> &[u8] {
-        let count = self.step.min(room).min(self.incoming.len() - self.handed_out);
+        let count = self
+            .step
+            .min(room)
+            .min(self.incoming.len() - self.handed_out);
         self.handed_out += count;
         &self.incoming[self.handed_out - count..self.handed_out]
     }
@@ -50,7 +53,10 @@ impl Wire for Sent {
     }
 
     fn read_direct(&mut self, out: &mut [u8], _: Duration) -> io::Result<usize> {
-        assert_eq!(self.start, self.handed_out, "a direct read with bytes buffered");
+        assert_eq!(
+            self.start, self.handed_out,
+            "a direct read with bytes buffered"
+        );
         let bytes = self.take(out.len()).to_vec();
         self.start = self.handed_out;
         out[..bytes.len()].copy_from_slice(&bytes);

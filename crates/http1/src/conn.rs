@@ -12,10 +12,11 @@ use std::time::Instant;
 use super::body::{BodyFailure, BodyReader};
 use super::head::{self, Head, Scan, Scanner, MAX_FIELD_SECTION, MAX_REQUEST_LINE};
 use super::response::Response;
+use super::rules::Refusal;
 use super::rules::Version;
+use super::service::{Exchange, Request, Service, Settings, TransportError};
 use super::wire::{is_timeout, Wire};
 use super::write::{self, Persistence};
-use super::{Exchange, Refusal, Request, Service, Settings, TransportError};
 
 /// A body the handler left unread is read and discarded up to this much, to keep the
 /// connection; a longer one closes it (CONTRACT §13).
@@ -360,7 +361,7 @@ impl Responder<'_> {
         let service = self.service;
         let sent = response.map(|response| {
             write::head(self.response_head, response, answer.persistence, |name| {
-                service.note(format_args!("taskd: dropped an unsendable {name} field"));
+                service.note(format_args!("dropped an unsendable {name} field"));
             });
             let window = self.settings.io_timeout;
             let sent = write::send(wire, self.response_head, response, answer.head_only, window);

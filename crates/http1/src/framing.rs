@@ -102,7 +102,13 @@ mod tests {
     fn a_fixed_body_is_copied_from_the_buffer_then_read_directly() {
         let mut framing = BodyFraming::new(BodyLength::Fixed(10));
         let step = framing.step(b"abcdefGET / HTTP/1.1", 100).unwrap();
-        assert_eq!(step, Step::Copy { data: 0..10, used: 10 });
+        assert_eq!(
+            step,
+            Step::Copy {
+                data: 0..10,
+                used: 10
+            }
+        );
         framing.handed_out(4);
         assert_eq!(framing.step(b"", 100).unwrap(), Step::Direct(6));
         assert_eq!(framing.step(b"", 2).unwrap(), Step::Direct(2));

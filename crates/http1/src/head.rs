@@ -5,8 +5,8 @@
 
 use std::ops::Range;
 
+use super::rules::Refusal;
 use super::rules::{self, BodyLength, Version};
-use super::Refusal;
 
 /// RFC 9112 §3: a server must be able to take request lines of 8000 octets; longer is a 414.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::conn::{self, Connection, Responder};
 use super::registry::{OpenConnection, Registry, Shared, Tracked};
+use super::service::{Service, Settings};
 use super::socket::{self, SocketWire};
-use super::{Service, Settings};
 
 /// The listen backlog: room for a burst of connections while the accept loop starts threads.
 const BACKLOG: i32 = 1024;
@@ -65,7 +65,7 @@ pub fn start(
     let acceptor = {
         let (shared, listener) = (shared.clone(), listener.clone());
         thread::Builder::new()
-            .name("taskd-accept".to_owned())
+            .name("http1-accept".to_owned())
             .spawn(move || accept_loop(&listener, &shared))?
     };
     Ok(Running {
@@ -114,7 +114,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 if backoff.take().is_some() {
                     shared
                         .service
-                        .note(format_args!("taskd: accepting connections again"));
+                        .note(format_args!("accepting connections again"));
                 }
                 admit(shared, stream, peer);
             }
@@ -126,7 +126,7 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 let pause = match backoff {
                     None => {
                         shared.service.note(format_args!(
-                            "taskd: cannot accept connections ({error}); retrying"
+                            "cannot accept connections ({error}); retrying"
                         ));
                         Duration::from_millis(5)
                     }
@@ -170,7 +170,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         open: Some(open),
     };
     let spawned = thread::Builder::new()
-        .name("taskd-conn".to_owned())
+        .name("http1-conn".to_owned())
         .spawn(move || {
             let (shared, open) = guard.parts();
             serve(shared, open, peer);
@@ -179,7 +179,7 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     if let Err(error) = spawned {
         // The closure, and the guard in it, were dropped: the connection has left the registry.
         shared.service.note(format_args!(
-            "taskd: cannot start a connection thread, closing the connection: {error}"
+            "cannot start a connection thread, closing the connection: {error}"
         ));
     }
 }
@@ -224,7 +224,7 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
     let registry = shared.registry.clone();
     let thread_shared = shared.clone();
     let spawned = thread::Builder::new()
-        .name("taskd-refuse".to_owned())
+        .name("http1-refuse".to_owned())
         .spawn(move || {
             let mut wire = SocketWire::new(stream.clone(), thread_shared.settings.io_timeout);
             let mut response_head = Vec::new();

@@ -11,7 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::conn::Tracker;
-use super::{Service, Settings};
+use super::service::{Service, Settings};
 
 /// Most threads answering 503 at once; past this a refused connection is just closed.
 const MAX_REFUSERS: usize = 64;
@@ -111,7 +111,9 @@ impl Registry {
 
     /// The map; a panic elsewhere cannot leave it half-changed, so a poisoned lock is fine.
     fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<OpenConnection>>> {
-        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn now(&self) -> u64 {

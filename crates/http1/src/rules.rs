@@ -1,9 +1,46 @@
 //! The rules a parsed head must obey before anything else happens: `Host` (RFC 9112 §3.2), how the
-//! body is framed by `Content-Length` and `Transfer-Encoding` (§6), `Expect` (RFC 9110 §10.1.1)
-//! and whether the connection persists (§9.3). Pure: field lines in, a [`Decision`] or a
-//! [`Refusal`] out.
+//! body is delimited by `Content-Length` and `Transfer-Encoding` (§6), `Expect` (RFC 9110
+//! §10.1.1) and whether the connection persists (§9.3). Pure: field lines in, a [`Decision`] or a
+//! [`Refusal`] out. The vocabulary of heads lives here too: [`Version`], [`BodyLength`], and the
+//! [`Refusal`]s the layer answers itself.
 
-use super::Refusal;
+/// Why a request is refused by the connection layer before the application sees it. Each has a
+/// status and closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// 400: the head or the body framing breaks RFC 9112.
+    BadRequest,
+    /// 408: the head or the body came too slowly.
+    RequestTimeout,
+    /// 414: the request line is over 8 KiB.
+    UriTooLong,
+    /// 431: the field section is over 64 KiB or 100 lines.
+    FieldsTooLarge,
+    /// 417: an expectation other than `100-continue`.
+    ExpectationFailed,
+    /// 501: a transfer coding we cannot decode.
+    NotImplemented,
+    /// 503: the connection cap is reached and no connection is idle.
+    ServiceUnavailable,
+    /// 505: HTTP/0.x, or 2 and later.
+    VersionNotSupported,
+}
+
+impl Refusal {
+    /// The status code the refusal is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::BadRequest => 400,
+            Refusal::RequestTimeout => 408,
+            Refusal::UriTooLong => 414,
+            Refusal::FieldsTooLarge => 431,
+            Refusal::ExpectationFailed => 417,
+            Refusal::NotImplemented => 501,
+            Refusal::ServiceUnavailable => 503,
+            Refusal::VersionNotSupported => 505,
+        }
+    }
+}
 
 /// The protocol version of a request (the status line is always `HTTP/1.1`, RFC 9110 §2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

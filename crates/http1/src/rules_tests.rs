@@ -67,7 +67,10 @@ fn content_length_is_one_run_of_digits() {
         framing(&[("Content-Length", "007")]),
         Ok(BodyLength::Fixed(7))
     );
-    assert_eq!(framing(&[("Content-Length", "0")]), Ok(BodyLength::Fixed(0)));
+    assert_eq!(
+        framing(&[("Content-Length", "0")]),
+        Ok(BodyLength::Fixed(0))
+    );
     let max = i64::MAX.to_string();
     assert_eq!(
         framing(&[("Content-Length", &max)]),

@@ -75,7 +75,7 @@ pub trait Wire: Send {
 
 /// Why a transfer stopped early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// The peer closed, reset, or the wire failed.
     Gone,
     /// A deadline passed or the pace rule was broken.

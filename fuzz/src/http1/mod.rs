@@ -231,7 +231,11 @@ fn check_events(stream: &[u8], app: App, events: &[Event]) {
             }
             Event::EndedIdle { offset } => {
                 assert_eq!(*offset, expected_at, "the last request ended the stream");
-                assert_eq!(*offset, stream.len(), "an idle end is the end of the stream");
+                assert_eq!(
+                    *offset,
+                    stream.len(),
+                    "an idle end is the end of the stream"
+                );
                 assert!(last);
             }
             Event::Served(served) => {
@@ -265,7 +269,11 @@ fn check_served(stream: &[u8], app: App, served: &Served) -> Option<usize> {
     let expected = reference::served_framing(http11, head.fields(head_bytes));
     assert_eq!(
         expected,
-        Ok((served.body_length, served.expect_continue, served.keep_alive)),
+        Ok((
+            served.body_length,
+            served.expect_continue,
+            served.keep_alive
+        )),
         "body length, Expect and persistence from the field lines"
     );
     assert!(!served.method.is_empty() && served.method.bytes().all(rules::is_tchar));
@@ -280,7 +288,10 @@ fn check_served(stream: &[u8], app: App, served: &Served) -> Option<usize> {
     }
     if served.continue_sent {
         assert!(served.expect_continue, "100 Continue unasked");
-        assert!(app.limit > 0, "100 Continue for a body the service did not read");
+        assert!(
+            app.limit > 0,
+            "100 Continue for a body the service did not read"
+        );
         assert!(
             served.body_length != BodyLength::None,
             "100 Continue without a body"
@@ -302,7 +313,10 @@ fn check_served(stream: &[u8], app: App, served: &Served) -> Option<usize> {
         served.answer,
         Answer::Service(Persistence::KeepAlive | Persistence::KeepAliveHttp10)
     );
-    assert!(!served.went_on || kept, "a connection goes on only if its answer kept it");
+    assert!(
+        !served.went_on || kept,
+        "a connection goes on only if its answer kept it"
+    );
     let rest = &stream[head_end..];
     // The body as the reference reads it: its data, and where it ends if it does.
     let (data, end) = match served.body_length {
@@ -315,9 +329,15 @@ fn check_served(stream: &[u8], app: App, served: &Served) -> Option<usize> {
         }
         BodyLength::Chunked => check_chunked(rest, served),
     };
-    assert!(data.starts_with(&served.body), "the body bytes the service read");
+    assert!(
+        data.starts_with(&served.body),
+        "the body bytes the service read"
+    );
     if (served.body.len() as u64) < app.limit && end.is_some() {
-        assert_eq!(served.body, data, "a service that reads everything gets the whole body");
+        assert_eq!(
+            served.body, data,
+            "a service that reads everything gets the whole body"
+        );
     }
     let unread = (data.len() - served.body.len()) as u64;
     if served.went_on {

@@ -80,12 +80,19 @@ pub enum Event {
     /// A head the layer refused (answered with the refusal, then closed). `offset`: how far
     /// the layer had consumed the stream (the head's start, or its end when it was read whole
     /// and then failed to parse).
-    Refused { offset: usize, refusal: Refusal },
+    Refused {
+        offset: usize,
+        refusal: Refusal,
+    },
     Served(Served),
     /// The stream ended inside a head: nothing to answer.
-    EndedInHead { offset: usize },
+    EndedInHead {
+        offset: usize,
+    },
     /// The stream ended between requests: an idle close.
-    EndedIdle { offset: usize },
+    EndedIdle {
+        offset: usize,
+    },
 }
 
 /// What one connection produced.
@@ -185,8 +192,7 @@ impl Service for Model {
         } else {
             self.settle_answered(&mut record);
         }
-        Response::new(refusal.status())
-            .with_body("text/plain", http1::Body::bytes(&b"refused"[..]))
+        Response::new(refusal.status()).with_body("text/plain", http1::Body::bytes(&b"refused"[..]))
     }
 
     fn log(&self, exchange: &Exchange<'_>) {
@@ -231,7 +237,10 @@ impl Service for Model {
 /// The persistence an answer's head announces.
 fn persistence(head: &[u8]) -> Persistence {
     let has = |line: &[u8]| head.windows(line.len()).any(|window| window == line);
-    match (has(b"\r\nConnection: close\r\n"), has(b"\r\nConnection: keep-alive\r\n")) {
+    match (
+        has(b"\r\nConnection: close\r\n"),
+        has(b"\r\nConnection: keep-alive\r\n"),
+    ) {
         (true, false) => Persistence::Close,
         (false, true) => Persistence::KeepAliveHttp10,
         (false, false) => Persistence::KeepAlive,

@@ -76,7 +76,10 @@ impl Wire for ScriptedWire {
     }
 
     fn consume(&mut self, count: usize) {
-        assert!(self.start + count <= self.sent, "consumed more than buffered");
+        assert!(
+            self.start + count <= self.sent,
+            "consumed more than buffered"
+        );
         self.start += count;
         self.note_offset();
     }
