@@ -8,7 +8,7 @@
 //! - `registry`: the open connections, which are idle, closing them (cap, shutdown), and what
 //!   the accept loop and the connection threads share.
 //! - `conn`: one connection's loop ([`Connection`], over any [`Wire`]): deadlines, answering,
-//!   lingering close.
+//!   lingering close; `answer`: writing one answer and logging it.
 //! - `service`: what the layer and the application say to each other.
 //! - `head` and `rules`: pure parsing of request heads, and the message rules.
 //! - `chunked`: the pure chunked decoder; `framing`: the pure step that says where a body's
@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod answer;
 mod body;
 pub mod chunked;
 mod conn;
@@ -33,6 +34,8 @@ mod response;
 pub mod rules;
 mod service;
 mod socket;
+#[cfg(test)]
+mod test_wire;
 mod wire;
 mod write;
 

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use super::conn::{self, Connection, Responder};
+use super::answer::{self, Responder};
+use super::conn::Connection;
 use super::registry::{OpenConnection, Registry, Shared, Tracked};
 use super::service::{Service, Settings};
 use super::socket::{self, SocketWire};
@@ -235,7 +236,7 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
                 id,
                 response_head: &mut response_head,
             };
-            let sent = conn::refuse_at_cap(&mut responder, &mut wire);
+            let sent = answer::refuse_at_cap(&mut responder, &mut wire);
             drop(thread_shared);
             if sent {
                 socket::linger(&stream);

@@ -119,6 +119,55 @@ pub(crate) fn send(
 mod tests {
     use super::*;
     use crate::response::Body;
+    use crate::test_wire::Sent;
+    use std::sync::Arc;
+
+    fn sent(response: &mut Response, head_only: bool) -> Sent {
+        let mut wire = Sent::new(b"", 1);
+        let window = Duration::from_secs(5);
+        let body_bytes = send(&mut wire, b"HEAD\r\n\r\n", response, head_only, window);
+        let no_body = head_only || !has_content(response.status);
+        let expected = if no_body { 0 } else { response.body.len() };
+        assert_eq!(body_bytes, Ok(expected));
+        wire
+    }
+
+    /// A head and an in-memory body leave in one call (no Nagle stall between them).
+    #[test]
+    fn a_head_and_bytes_leave_in_one_write() {
+        let pieces = vec![Piece::Bytes("ab".into()), Piece::Bytes("cd".into())];
+        let mut response = Response::new(200).with_body("text/plain", Body::pieces(pieces));
+        let wire = sent(&mut response, false);
+        assert_eq!(wire.written, b"HEAD\r\n\r\nabcd");
+        assert_eq!(wire.writes, [12]);
+        let wire = sent(&mut response, true);
+        assert_eq!(wire.written, b"HEAD\r\n\r\n", "no body to HEAD");
+        let mut no_content = Response::new(304).with_body("text/plain", Body::bytes("x"));
+        assert_eq!(sent(&mut no_content, false).written, b"HEAD\r\n\r\n");
+    }
+
+    /// A wire that cannot send a file gets it copied; a stream is read as it is sent.
+    #[test]
+    fn files_and_streams_are_sent_whole() {
+        let path = std::env::temp_dir().join(format!("http1-write-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = Arc::new(std::fs::File::open(&path).unwrap());
+        std::fs::remove_file(&path).unwrap();
+        let pieces = vec![
+            Piece::Bytes("[".into()),
+            Piece::File {
+                file,
+                offset: 2,
+                len: 5,
+            },
+            Piece::Bytes("]".into()),
+        ];
+        let mut response = Response::new(206).with_body("text/plain", Body::pieces(pieces));
+        assert_eq!(sent(&mut response, false).written, b"HEAD\r\n\r\n[23456]");
+        let stream = Box::new(std::io::Cursor::new(b"streamed".to_vec()));
+        let mut response = Response::new(200).with_body("text/plain", Body::stream(stream, 8));
+        assert_eq!(sent(&mut response, false).written, b"HEAD\r\n\r\nstreamed");
+    }
 
     fn head_text(response: &Response, persistence: Persistence) -> String {
         let mut out = Vec::new();
