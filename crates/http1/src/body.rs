@@ -138,7 +138,7 @@ impl<'c> BodyReader<'c> {
     }
 
     /// The body's first bytes as read so far (decoded when chunked), at most the sample limit
-    /// given to [`BodyReader::new`].
+    /// the layer keeps (`Settings::body_sample_bytes`).
     pub fn sample(&self) -> &[u8] {
         &self.sample
     }
