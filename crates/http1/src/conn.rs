@@ -299,3 +299,7 @@ fn final_answer(
     }
     Some((response, persistence))
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;
