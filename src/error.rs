@@ -3,10 +3,10 @@
 
 use std::fmt;
 
+use http1::Refusal;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::http1::Refusal;
 use crate::storage::StorageError;
 
 /// Every way a request can fail. `status()` is the status-code mapper.
@@ -123,7 +123,7 @@ impl ApiError {
             | ApiError::HeaderFieldsTooLarge
             | ApiError::NotImplemented
             | ApiError::ServiceUnavailable
-            | ApiError::VersionNotSupported => crate::http1::reason_phrase(self.status()),
+            | ApiError::VersionNotSupported => http1::reason_phrase(self.status()),
             ApiError::Unprocessable(items) => {
                 return serde_json::to_vec(&Detail {
                     detail: items.as_slice(),

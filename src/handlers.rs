@@ -14,9 +14,10 @@ mod conditional;
 mod documents;
 mod list;
 
+use http1::Request;
+
 use crate::error::{ApiError, ErrorItem};
 use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
-use crate::http1::Request;
 use crate::model::{NewTask, TaskPatch};
 use crate::router::{PathId, Route, TaskId};
 use crate::storage::Storage;

@@ -1,9 +1,8 @@
-//! HTTP values shared by the handlers: the `Reply` a handler returns (its `Body` is in `body`),
-//! reading a JSON body in the order of CONTRACT.md §4, `Content-Type` checks, and the `Date`
-//! header's format.
+//! HTTP values shared by the handlers: the `Reply` a handler returns (its `Body` is in `body`;
+//! `server::response` turns it into the connection layer's `http1::Response`), reading a JSON
+//! body in the order of CONTRACT.md §4, and `Content-Type` checks.
 
 use std::io::Read;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -13,12 +12,14 @@ use crate::error::{loc, ApiError, ErrorItem};
 use crate::validators::{self, EntityTag};
 
 mod body;
-pub use body::{Body, Segment, SharedFile};
+pub use body::{Body, SharedFile};
+/// The `Date` format (RFC 9110 §5.6.7) is the connection layer's, which sends `Date` itself.
+pub use http1::http_date;
 
 /// Largest JSON body accepted (exactly this many bytes is fine).
 pub const MAX_JSON_BYTES: u64 = 1024 * 1024;
 
-/// What a handler answers; the connection layer (`http1`) turns it into bytes on the wire.
+/// What a handler answers; `server::response` hands it to the connection layer (`http1`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// The status code.
@@ -261,41 +262,9 @@ pub fn media_type(content_type: &str) -> String {
     essence.trim().to_ascii_lowercase()
 }
 
-/// Formats a time as an RFC 9110 §5.6.7 IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(time: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let seconds = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = seconds / 86_400;
-    let (hour, minute, second) = (seconds / 3600 % 24, seconds / 60 % 60, seconds % 60);
-    // Howard Hinnant's days-to-civil algorithm, for days since 1970-01-01.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {hour:02}:{minute:02}:{second:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn read(body: &[u8], content_type: Option<&str>) -> Result<JsonBody, ApiError> {
         check_json_length(Some(body.len() as u64))?;
@@ -307,14 +276,6 @@ mod tests {
             Err(ApiError::Unprocessable(items)) => items[0].loc[1].clone(),
             other => panic!("expected json_invalid, got {other:?}"),
         }
-    }
-
-    #[test]
-    fn http_date_matches_rfc_example() {
-        let time = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(http_date(time), "Sun, 06 Nov 1994 08:49:37 GMT");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(http_date(leap), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
 
     #[test]

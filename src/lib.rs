@@ -20,8 +20,8 @@
 //! - `server`: [`Config`], binding, the service that answers CORS preflights, checks the
 //!   token, routes, turns panics into 500s and adds the CORS fields, the access log or the
 //!   `--trace` blocks, shutdown; the handler panic hook that only the binary installs.
-//! - `http1`: the HTTP/1.1 connection layer: accept loop, connection cap, heads, body framing,
-//!   timeouts, writing answers. It knows nothing of tasks.
+//! - `http1` (the crate `crates/http1`): the HTTP/1.1 connection layer: accept loop, connection
+//!   cap, heads, body framing, timeouts, writing answers. It knows nothing of tasks.
 //! - `auth`: the optional bearer token.
 //! - `cors`: which origins may read the answers, the CORS fields of every response, and
 //!   preflights (CONTRACT §12). Pure: the server asks it and adds what it is told.
@@ -29,7 +29,7 @@
 //! - `handlers`: one function per operation, returning a `http::Reply` or an `ApiError`;
 //!   where CONTRACT §11 applies, preconditions before any body is read, validators and ranges.
 //! - `http`: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
-//!   JSON body reading, media types, the `Date` format.
+//!   JSON body reading, media types.
 //! - `log`: lines on stderr through a bounded queue and one writer thread: they never panic
 //!   and never stall a request (a stderr nobody reads drops lines and counts them).
 //! - `error`: `ApiError`, the status-code mapper, and the JSON error bodies.
@@ -73,10 +73,6 @@ mod cors;
 mod error;
 mod handlers;
 mod http;
-// The fuzz crate drives the connection layer's pieces directly, until the layer is its own
-// crate (issue 16, crates/http1).
-#[doc(hidden)]
-pub mod http1;
 mod log;
 mod model;
 // PostgreSQL (CONTRACT §14): private, and unused until the backend is wired to the storage

@@ -1,4 +1,4 @@
-//! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the [`http1::Service`]
+//! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the `http1::Service`
 //! that answers CORS preflights, checks the token, routes, runs the handler, turns a panic into a
 //! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
 //! shutdown.
@@ -6,10 +6,14 @@
 mod builder;
 mod config;
 mod panics;
+mod response;
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use http1::{Exchange, Refusal, Request, Response, Settings};
 
 pub use self::config::{Config, SHUTDOWN_GRACE};
 use self::panics::catch_handler_panic;
@@ -19,7 +23,6 @@ use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::http::Reply;
-use crate::http1::{self, Exchange, Request, Settings};
 use crate::router;
 use crate::storage::{self, Storage};
 use crate::trace::{self, TraceSink};
@@ -219,7 +222,7 @@ impl Handle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stopper(&self) -> Stopper {
-        Stopper(self.running.stopper())
+        Stopper(self.running.stop_switch())
     }
 
     /// Blocks until the server is stopped (see [`Handle::stopper`]) and its connections are
@@ -243,7 +246,7 @@ impl Handle {
     /// Stops, waits for the connections, then gives the log writer a moment for the last
     /// lines (a stderr nobody reads does not hold the shutdown longer than that).
     fn stop(&mut self) {
-        self.running.stopper().stop();
+        self.running.stop_switch().stop();
         self.running.wait(SHUTDOWN_GRACE);
         crate::log::flush(crate::log::FLUSH_BOUND);
     }
@@ -260,7 +263,7 @@ impl Handle {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone)]
-pub struct Stopper(http1::Stopper);
+pub struct Stopper(http1::StopSwitch);
 
 impl Stopper {
     /// Stops accepting and closes idle connections; requests in progress finish. Returns at
@@ -288,7 +291,7 @@ impl Drop for Handle {
 impl http1::Service for Service {
     /// Answers one request: a CORS preflight before anything else (browsers send no token on
     /// one), then the token, the route and the handler; every answer gets the CORS fields.
-    fn respond(&self, request: &mut Request<'_>) -> Reply {
+    fn respond(&self, request: &mut Request<'_>) -> Response {
         let origin = request.header("Origin");
         let preflight = PreflightRequest {
             method: request.method(),
@@ -298,7 +301,7 @@ impl http1::Service for Service {
             request_headers: request.header("Access-Control-Request-Headers"),
         };
         if let Some(answer) = self.cors.preflight(&preflight) {
-            return answer.into_reply();
+            return response::into_response(answer.into_reply());
         }
         if let Some(hints) = &self.hints {
             if let Some(line) = hints.hint(origin, request.header("Host")) {
@@ -307,14 +310,22 @@ impl http1::Service for Service {
         }
         let mut reply = self.answer_caught(request);
         cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
-        reply
+        response::into_response(reply)
     }
 
-    /// The CORS fields on the layer's own answers too: those to a known `Origin` when the head
-    /// parsed, the origin-independent ones when it did not (CONTRACT §12 "every response").
-    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
+    /// The layer's own refusals as JSON errors, with the CORS fields too: those to a known
+    /// `Origin` when the head parsed, the origin-independent ones when it did not (CONTRACT §12
+    /// "every response").
+    fn refuse(&self, refusal: Refusal, request: Option<&Request<'_>>) -> Response {
+        let mut reply = Reply::from(ApiError::from(refusal));
         let origin = request.and_then(|request| request.header("Origin"));
         cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
+        response::into_response(reply)
+    }
+
+    /// The layer's own lines (accepting failed, a field was dropped) go where taskd's go.
+    fn note(&self, line: fmt::Arguments<'_>) {
+        crate::log::line(format_args!("taskd: {line}"));
     }
 
     /// The `--trace` block of the exchange, or else one access-log line per answer: never a
@@ -324,7 +335,7 @@ impl http1::Service for Service {
             trace::capture::write(sink, exchange);
             return;
         }
-        let Some(reply) = exchange.reply else {
+        let Some(response) = exchange.response else {
             return;
         };
         if !self.access_log {
@@ -332,7 +343,7 @@ impl http1::Service for Service {
         }
         let (method, target) = exchange.request.unwrap_or(("-", "-"));
         let micros = exchange.elapsed.as_micros();
-        let status = reply.status;
+        let status = response.status;
         let sent = exchange.body_bytes;
         let cut = if exchange.completed {
             ""

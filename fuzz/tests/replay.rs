@@ -77,13 +77,11 @@ fn http1_refusal_seeds_earn_their_status() {
             continue;
         };
         let input = Input::decode(&fs::read(&path).expect("readable seed")).expect("a seed");
-        let events = serve(&input.stream, &[usize::MAX], input.app);
+        let events = serve(&input.stream, &[usize::MAX], input.app).events;
         let status = match events.last() {
-            Some(Event::Refused { refusal, .. }) => {
-                taskd::fuzzing::ApiError::from(*refusal).status()
-            }
+            Some(Event::Refused { refusal, .. }) => refusal.status(),
             Some(Event::Served(served)) => match served.answer {
-                Answer::Layer(refusal) => taskd::fuzzing::ApiError::from(refusal).status(),
+                Answer::Layer(refusal) => refusal.status(),
                 _ => 0,
             },
             _ => 0,

@@ -5,6 +5,7 @@
 //! `If-None-Match: *` holds), and its 200 carries the attachment's new tag, although its body is
 //! the task.
 
+use http1::Request;
 use serde_json::Value;
 
 use super::attachment::Validators;
@@ -12,7 +13,6 @@ use super::conditional::{check_early, Fields};
 use super::{split_id, App};
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
-use crate::http1::Request;
 use crate::router::{PathId, TaskId};
 use crate::storage::{Guard, Spool, SpoolWriter, Spooled, StorageError, Upload};
 use crate::upload::{self, FileField, FileSink, Hashed, Hashing, UploadedFile};

@@ -4,11 +4,12 @@
 
 use std::time::SystemTime;
 
+use http1::Request;
+
 use super::conditional::{check_read, Fields};
 use super::App;
 use crate::error::ApiError;
 use crate::http::{http_date, Body, Reply, SharedFile};
-use crate::http1::Request;
 use crate::router::PathId;
 use crate::storage::{BodySource, Download};
 use crate::upload;

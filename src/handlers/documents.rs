@@ -9,8 +9,8 @@ use serde_json::json;
 use super::conditional::{check_read, undated, Fields};
 use crate::error::ApiError;
 use crate::http::Reply;
-use crate::http1::Request;
 use crate::validators::EntityTag;
+use http1::Request;
 
 /// The OpenAPI 3.1 document, written by hand and served verbatim.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");

@@ -1,13 +1,13 @@
 //! `GET /tasks`: the query (CONTRACT §7), the page, and its navigation and validator (§11):
 //! `X-Total-Count`, RFC 8288 `Link`, and an `ETag` that covers the body and both fields.
 
+use http1::Request;
 use serde_json::{json, Value};
 
 use super::conditional::{check_read, undated, Fields};
 use super::{App, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::{loc, ApiError, ErrorItem};
 use crate::http::Reply;
-use crate::http1::Request;
 use crate::model::{bool_parsing, parse_lax_bool, Priority, PRIORITY_MESSAGE};
 use crate::validators::{EntityTag, ListQuery};
 

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use http1::Settings;
+
 use crate::cors::Cors;
-use crate::http1::Settings;
 #[cfg(feature = "test-hooks")]
 use crate::storage::StorageHooks;
 use crate::trace;

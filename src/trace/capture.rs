@@ -1,15 +1,16 @@
-//! What the connection layer reports of one exchange ([`http1::Exchange`]) turned into a trace
+//! What the connection layer reports of one exchange (`http1::Exchange`) turned into a trace
 //! block: the request head as received and its body's first bytes, then `100 Continue` when it
 //! was sent and the answer's head as sent with its body's first bytes, and a note for each
-//! transport error of CONTRACT §13. The answer's body is sampled here from the reply (its
-//! in-memory bytes, or a positioned read of its file), so writing answers costs nothing extra.
+//! transport error of CONTRACT §13. The answer's body is sampled here from the response (its
+//! in-memory pieces, or positioned reads of its files), so writing answers costs nothing extra;
+//! a streamed body, gone once sent, shows no sample.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
+use http1::{BodyFailure, Piece, Refusal, Response, TransportError};
+
 use super::{BodySample, Exchange, Message, TraceSink, TRACE_BODY_BYTES};
-use crate::http::{Reply, Segment};
-use crate::http1::{self, BodyFailure, Refusal, TransportError};
 
 /// Writes the block of `exchange` to `sink`.
 pub fn write(sink: &TraceSink, exchange: &http1::Exchange<'_>) {
@@ -30,21 +31,21 @@ pub fn write(sink: &TraceSink, exchange: &http1::Exchange<'_>) {
     }
     response_head.extend_from_slice(exchange.response_head);
     let sample = exchange
-        .reply
-        .filter(|reply| has_body(reply, exchange))
-        .map(|reply| body_sample(reply, exchange.body_bytes));
+        .response
+        .filter(|response| has_body(response, exchange))
+        .map(|response| body_sample(response, exchange.body_bytes));
     let response = (!response_head.is_empty()).then(|| Message {
         head: &response_head,
         body: exchange
-            .reply
+            .response
             .zip(sample.as_deref())
-            .map(|(reply, first_bytes)| BodySample {
+            .map(|(response, first_bytes)| BodySample {
                 first_bytes,
-                total_len: reply.body.len(),
-                content_type: reply.body.content_type(),
+                total_len: response.body.len(),
+                content_type: response.content_type.as_deref(),
             }),
     });
-    let abandoned = exchange.reply.is_some() && !exchange.completed;
+    let abandoned = exchange.response.is_some() && !exchange.completed;
     sink.write(&Exchange {
         client: exchange.peer,
         connection: exchange.connection,
@@ -66,23 +67,25 @@ fn request_content_type(raw_head: &[u8]) -> Option<String> {
 }
 
 /// Whether the answer has a body on the wire: not for HEAD, 1xx, 204 or 304 (RFC 9110 §6.4.1).
-fn has_body(reply: &Reply, exchange: &http1::Exchange<'_>) -> bool {
+fn has_body(response: &Response, exchange: &http1::Exchange<'_>) -> bool {
     let head_only = exchange.request.is_some_and(|(method, _)| method == "HEAD");
-    !head_only && http1::has_content(reply.status) && !reply.body.is_empty()
+    !head_only && http1::has_content(response.status) && !response.body.is_empty()
 }
 
-/// The first bytes of the reply's body, at most [`TRACE_BODY_BYTES`] and at most what was sent.
-fn body_sample(reply: &Reply, sent: u64) -> Vec<u8> {
+/// The first bytes of the response's body, at most [`TRACE_BODY_BYTES`] and at most what was
+/// sent.
+fn body_sample(response: &Response, sent: u64) -> Vec<u8> {
     let want = usize::try_from(sent).map_or(TRACE_BODY_BYTES, |sent| sent.min(TRACE_BODY_BYTES));
     let mut sample = Vec::with_capacity(want);
-    for segment in reply.body.segments() {
+    for piece in response.body.as_pieces() {
         let room = want - sample.len();
         if room == 0 {
             break;
         }
-        match segment {
-            Segment::Bytes(bytes) => sample.extend_from_slice(&bytes[..room.min(bytes.len())]),
-            Segment::File { file, offset, len } => {
+        match piece {
+            Piece::Bytes(bytes) => sample.extend_from_slice(&bytes[..room.min(bytes.len())]),
+            Piece::File { file, offset, len } => {
+                let (offset, len) = (*offset, *len);
                 let room = usize::try_from(len).map_or(room, |len| len.min(room));
                 if !read_file_start(file, offset, room, &mut sample) {
                     break;
@@ -153,15 +156,16 @@ fn refusal_note(refusal: Refusal) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{Body, SharedFile};
     use std::sync::Arc;
 
     #[test]
     fn the_sample_stops_at_2_kib_and_at_what_was_sent() {
-        let reply = Reply::json(200, &"x".repeat(5000));
-        assert_eq!(body_sample(&reply, 5002).len(), TRACE_BODY_BYTES);
-        assert_eq!(body_sample(&reply, 10), b"\"xxxxxxxxx");
-        assert!(body_sample(&reply, 0).is_empty());
+        let json = format!("\"{}\"", "x".repeat(5000));
+        let response =
+            Response::new(200).with_body("application/json", http1::Body::bytes(json.into_bytes()));
+        assert_eq!(body_sample(&response, 5002).len(), TRACE_BODY_BYTES);
+        assert_eq!(body_sample(&response, 10), b"\"xxxxxxxxx");
+        assert!(body_sample(&response, 0).is_empty());
     }
 
     #[test]
@@ -170,16 +174,9 @@ mod tests {
         std::fs::write(&path, "hello from a file\n".repeat(200)).unwrap();
         let file = File::open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        let reply = Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: Body::Stream {
-                content_type: "text/plain".to_owned(),
-                file: SharedFile(Arc::new(file)),
-                len: 3600,
-            },
-        };
-        let sample = body_sample(&reply, 3600);
+        let response =
+            Response::new(200).with_body("text/plain", http1::Body::file(Arc::new(file), 0, 3600));
+        let sample = body_sample(&response, 3600);
         assert_eq!(sample.len(), TRACE_BODY_BYTES);
         assert!(sample.starts_with(b"hello from a file\nhello"));
     }

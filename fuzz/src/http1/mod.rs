@@ -1,6 +1,8 @@
-//! `http1`: request heads and body framing in taskd's HTTP/1.1 layer (`taskd::http1::head`,
-//! `rules`, `chunked`), driven the way one connection drives them ([`conn`], a model of
-//! `src/http1/conn.rs` and `body.rs` without socket or clock), with a split-invariance oracle.
+//! `http1`: taskd's HTTP/1.1 layer, the `http1` crate, driven whole: the real
+//! [`http1::Connection`] runs on a scripted wire ([`wire`]: the client's bytes handed out in
+//! reads of fuzz-chosen sizes) and answers with a model service ([`service`]), so heads, body
+//! framing, `100 Continue`, `Connection: close`, draining and every persistence decision are the
+//! layer's own, observed from outside, with a split-invariance oracle.
 //!
 //! Input:
 //! - byte 0: the model service ([`App`]): bits 0-2 pick how many body bytes it reads
@@ -16,28 +18,38 @@
 //! Oracles:
 //! - nothing panics;
 //! - **split invariance**: the stream read whole and read in the scripted sizes gives the same
-//!   [`Event`]s: each head's outcome (method, target, version, framing, `Expect`, keep-alive,
-//!   or the refusal), the body bytes the service read and the layer drained, the layer's own
-//!   answer (400 for broken chunked framing) or the persistence of the service's, and where the
-//!   next request starts;
+//!   [`Event`]s: each head's outcome (method, target, version, body length, `Expect`,
+//!   keep-alive, or the refusal), the body bytes the service read, the layer's own answer (400
+//!   for broken chunked framing) or the persistence its answer announced, and whether the
+//!   connection went on (only whether `100 Continue` was sent may differ: not when the body's
+//!   first bytes came with the head);
+//! - what the layer wrote is exactly what it logged: `100 Continue` when it says so, then each
+//!   answer's head and body (none for HEAD), in order;
 //! - framing, whatever the split: refusals are only 400/414/431/417/501/505 and end the
-//!   connection; each request starts where the previous one ended; a head is what the grammar
-//!   says it is (it ends at the first empty line after the request line, parses again the
-//!   same, and its framing, `Expect` and persistence are what its field lines say, read
-//!   independently); a `Content-Length` body is exactly the next `n` bytes; a chunked body is what an
-//!   independent whole-buffer decoder ([`reference`]) makes of the same bytes; HTTP/1.0 has
-//!   neither chunked bodies nor `100-continue`.
+//!   connection; each request starts where the previous one's body ended; a head is what the
+//!   grammar says it is (it ends at the first empty line after the request line, parses again
+//!   the same, and its body length, `Expect` and persistence are what its field lines say, read
+//!   independently); a `Content-Length` body is exactly the next `n` bytes; a chunked body is
+//!   what an independent whole-buffer decoder ([`reference`]) makes of the same bytes; HTTP/1.0
+//!   has neither chunked bodies nor `100 Continue`; `100 Continue` only to a request that asked
+//!   for it and whose body was read;
+//! - persistence (CONTRACT §13): a connection goes on only after an answer that kept it and a
+//!   body read to its end, and it does go on when the answer kept it and the body, whole in the
+//!   stream, left less than [`DRAIN_LIMIT`] unread for the layer to drain.
 
-mod body;
-pub mod conn;
 pub mod reference;
+pub mod service;
+pub mod wire;
 
-use taskd::fuzzing::ApiError;
-use taskd::http1::head::{self, Version};
-use taskd::http1::rules::{self, Framing};
-use taskd::http1::Refusal;
+use http1::head;
+use http1::rules;
+use http1::{BodyLength, Refusal, Version};
 
-pub use conn::{serve, Answer, App, Event, Persistence, Served, DRAIN_LIMIT};
+pub use service::{serve, Answer, App, Event, Outcome, Persistence, Served};
+
+/// The connection layer drains a body the service left unread up to this much to keep the
+/// connection (CONTRACT §13, `DRAIN_LIMIT` in `crates/http1/src/conn.rs`).
+pub const DRAIN_LIMIT: u64 = 64 * 1024;
 
 /// Body bytes the model service reads at most (byte 0, bits 0-2): everything, nothing (GET,
 /// 404...), a little, `read_json`'s limit plus one...
@@ -125,15 +137,44 @@ pub fn check(data: &[u8]) {
     };
     let whole = serve(&input.stream, &[usize::MAX], input.app);
     let split = serve(&input.stream, &input.sizes, input.app);
-    if whole != split {
+    for outcome in [&whole, &split] {
+        assert!(
+            outcome.written == outcome.logged,
+            "what the layer wrote is not what it logged\nwritten: {}\nlogged: {}",
+            outcome.written.escape_ascii(),
+            outcome.logged.escape_ascii()
+        );
+    }
+    if comparable(&whole.events) != comparable(&split.events) {
         panic!(
             "split invariance: read whole and in reads of {:?} differ\nwhole: {}\nsplit: {}",
             &input.sizes[..input.sizes.len().min(16)],
-            summary(&whole),
-            summary(&split)
+            summary(&whole.events),
+            summary(&split.events)
         );
     }
-    check_events(&input.stream, &whole);
+    check_events(&input.stream, input.app, &whole.events);
+    check_events(&input.stream, input.app, &split.events);
+}
+
+/// The events without what may depend on the split: whether `100 Continue` was sent, and how
+/// far a refused head had been consumed (a head read whole is consumed before it is parsed; an
+/// oversized one trickled in is refused while it is still buffered).
+fn comparable(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|event| match event {
+            Event::Served(served) => Event::Served(Served {
+                continue_sent: false,
+                ..served.clone()
+            }),
+            Event::Refused { refusal, .. } => Event::Refused {
+                offset: 0,
+                refusal: *refusal,
+            },
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// The events, with bodies shortened, for a readable panic message.
@@ -142,17 +183,17 @@ fn summary(events: &[Event]) -> String {
     for event in events {
         lines.push(match event {
             Event::Served(served) => format!(
-                "{} {} {:?} {:?} at {}+{} body {} drained {} {:?} next {:?}",
+                "{} {} {:?} {:?} at {}+{} body {} {:?} continue {} went on {}",
                 served.method,
                 served.target.escape_default(),
                 served.version,
-                served.framing,
+                served.body_length,
                 served.at,
                 served.head_len,
                 served.body.len(),
-                served.drained.len(),
                 served.answer,
-                served.next
+                served.continue_sent,
+                served.went_on
             ),
             other => format!("{other:?}"),
         });
@@ -160,28 +201,40 @@ fn summary(events: &[Event]) -> String {
     lines.join("\n       ")
 }
 
-/// The framing oracles, on the events of one read of the whole stream.
-fn check_events(stream: &[u8], events: &[Event]) {
+/// The framing oracles, on the events of one run.
+fn check_events(stream: &[u8], app: App, events: &[Event]) {
     let mut expected_at = 0;
     for (index, event) in events.iter().enumerate() {
         let last = index + 1 == events.len();
         match event {
-            Event::Refused { at, refusal } => {
-                assert_eq!(
-                    *at, expected_at,
-                    "a refused head starts where the last ended"
+            Event::Refused { offset, refusal } => {
+                // A head read whole was consumed before it failed to parse.
+                let head_len = reference::head_end(&stream[expected_at..]).unwrap_or(0);
+                assert!(
+                    *offset == expected_at || *offset == expected_at + head_len,
+                    "a refused head starts where the last request ended"
                 );
                 assert!(last, "a refusal ends the connection");
-                let status = ApiError::from(*refusal).status();
+                let status = refusal.status();
                 assert!(
                     matches!(status, 400 | 414 | 431 | 417 | 501 | 505),
                     "refusal {refusal:?} ({status}) from the bytes alone"
                 );
             }
-            Event::EndedInHead { at } | Event::EndedIdle { at } => {
+            Event::EndedInHead { offset } => {
                 assert_eq!(
-                    *at, expected_at,
-                    "the stream ends where the last request ended"
+                    *offset, expected_at,
+                    "the stream ends in a head that starts where the last request ended"
+                );
+                assert!(reference::head_end(&stream[expected_at..]).is_none());
+                assert!(last);
+            }
+            Event::EndedIdle { offset } => {
+                assert_eq!(*offset, expected_at, "the last request ended the stream");
+                assert_eq!(
+                    *offset,
+                    stream.len(),
+                    "an idle end is the end of the stream"
                 );
                 assert!(last);
             }
@@ -190,21 +243,19 @@ fn check_events(stream: &[u8], events: &[Event]) {
                     served.at, expected_at,
                     "a request starts where the last ended"
                 );
-                check_served(stream, served);
-                match served.next {
+                let next = check_served(stream, app, served);
+                match next {
                     Some(next) => expected_at = next,
                     None => assert!(last, "a closed connection serves nothing more"),
                 }
             }
         }
     }
-    if let Some(Event::EndedIdle { at }) = events.last() {
-        assert_eq!(*at, stream.len(), "an idle end is the end of the stream");
-    }
 }
 
-/// One served request against the grammar and an independent reading of its bytes.
-fn check_served(stream: &[u8], served: &Served) {
+/// One served request against the grammar and an independent reading of its bytes; where the
+/// next request starts, when the connection went on.
+fn check_served(stream: &[u8], app: App, served: &Served) -> Option<usize> {
     let head_end = served.at + served.head_len;
     let head_bytes = &stream[served.at..head_end];
     assert_eq!(
@@ -218,18 +269,33 @@ fn check_served(stream: &[u8], served: &Served) {
     let expected = reference::served_framing(http11, head.fields(head_bytes));
     assert_eq!(
         expected,
-        Ok((served.framing, served.expect_continue, served.keep_alive)),
-        "framing, Expect and persistence from the field lines"
+        Ok((
+            served.body_length,
+            served.expect_continue,
+            served.keep_alive
+        )),
+        "body length, Expect and persistence from the field lines"
     );
     assert!(!served.method.is_empty() && served.method.bytes().all(rules::is_tchar));
     assert!(!served.target.is_empty() && served.target.bytes().all(|b| b.is_ascii_graphic()));
     if served.version == Version::Http10 {
         assert_ne!(
-            served.framing,
-            Framing::Chunked,
+            served.body_length,
+            BodyLength::Chunked,
             "HTTP/1.0 cannot be chunked"
         );
         assert!(!served.expect_continue, "HTTP/1.0 ignores Expect");
+    }
+    if served.continue_sent {
+        assert!(served.expect_continue, "100 Continue unasked");
+        assert!(
+            app.limit > 0,
+            "100 Continue for a body the service did not read"
+        );
+        assert!(
+            served.body_length != BodyLength::None,
+            "100 Continue without a body"
+        );
     }
     if let Answer::Layer(refusal) = served.answer {
         assert_eq!(
@@ -238,88 +304,76 @@ fn check_served(stream: &[u8], served: &Served) {
             "the layer answers a body only with 400"
         );
         assert_eq!(
-            served.framing,
-            Framing::Chunked,
+            served.body_length,
+            BodyLength::Chunked,
             "only chunked framing breaks mid-body"
         );
     }
-    // CONTRACT §13: a body the service left unread is drained up to 64 KiB "so the connection
-    // stays usable"; a kept connection goes on exactly when its body was read to the end.
-    assert!(
-        served.drained.len() as u64 <= DRAIN_LIMIT,
-        "drained past the limit"
-    );
     let kept = matches!(
         served.answer,
         Answer::Service(Persistence::KeepAlive | Persistence::KeepAliveHttp10)
     );
-    assert_eq!(
-        served.next.is_some(),
-        kept && served.complete,
-        "a kept connection goes on after a whole body, and only then"
+    assert!(
+        !served.went_on || kept,
+        "a connection goes on only if its answer kept it"
     );
-    let mut framed = served.body.clone();
-    framed.extend_from_slice(&served.drained);
     let rest = &stream[head_end..];
-    match served.framing {
-        Framing::None => {
-            assert!(framed.is_empty(), "a body without framing");
-            if let Some(next) = served.next {
-                assert_eq!(next, head_end);
-            }
-        }
-        Framing::Length(length) => {
+    // The body as the reference reads it: its data, and where it ends if it does.
+    let (data, end) = match served.body_length {
+        BodyLength::None => (Vec::new(), Some(0)),
+        BodyLength::Fixed(length) => {
             let declared = usize::try_from(length).unwrap_or(usize::MAX);
-            let body = &rest[..declared.min(rest.len())];
-            assert!(body.starts_with(&framed), "Content-Length body bytes");
-            if served.complete {
-                assert_eq!(framed.len(), declared, "a body read whole");
-            }
-            if let Some(next) = served.next {
-                assert!(served.complete, "the next request after a whole body");
-                assert_eq!(next, head_end + declared);
-            }
+            let data = rest[..declared.min(rest.len())].to_vec();
+            let end = (declared <= rest.len()).then_some(declared);
+            (data, end)
         }
-        Framing::Chunked => check_chunked(rest, &framed, served, head_end),
+        BodyLength::Chunked => check_chunked(rest, served),
+    };
+    assert!(
+        data.starts_with(&served.body),
+        "the body bytes the service read"
+    );
+    if (served.body.len() as u64) < app.limit && end.is_some() {
+        assert_eq!(
+            served.body, data,
+            "a service that reads everything gets the whole body"
+        );
     }
+    let unread = (data.len() - served.body.len()) as u64;
+    if served.went_on {
+        let end = end.expect("a connection goes on after a whole body only");
+        assert!(unread <= DRAIN_LIMIT, "drained past the limit");
+        return Some(head_end + end);
+    }
+    // CONTRACT §13: a body the service left unread is drained up to 64 KiB "so the connection
+    // stays usable".
+    if kept && end.is_some() && unread < DRAIN_LIMIT {
+        panic!("a kept connection with {unread} body bytes left to drain was closed");
+    }
+    None
 }
 
-/// A chunked body against [`reference::decode_chunked`] of the bytes after the head.
-fn check_chunked(rest: &[u8], framed: &[u8], served: &Served, head_end: usize) {
+/// A chunked body against [`reference::decode_chunked`] of the bytes after the head: its data
+/// (before any fault) and where it ends, if it does.
+fn check_chunked(rest: &[u8], served: &Served) -> (Vec<u8>, Option<usize>) {
     let refused = served.answer == Answer::Layer(Refusal::BadRequest);
     match reference::decode_chunked(rest) {
         reference::Chunked::Body { data, end } => {
-            assert!(data.starts_with(framed), "chunked body bytes");
             assert!(!refused, "a well-formed chunked body refused");
-            if served.complete {
-                assert_eq!(framed, &data[..], "a chunked body read whole");
-            }
-            if let Some(next) = served.next {
-                assert!(served.complete, "the next request after a whole body");
-                assert_eq!(next, head_end + end);
-            }
+            (data, Some(end))
         }
         reference::Chunked::Malformed { data_before } => {
-            assert!(
-                data_before.starts_with(framed),
-                "chunked body bytes before the fault"
-            );
-            assert!(!served.complete, "a broken chunked body decoded whole");
             if refused {
                 assert_eq!(
-                    framed,
-                    &data_before[..],
+                    served.body, data_before,
                     "everything before the fault was read"
                 );
             }
+            (data_before, None)
         }
         reference::Chunked::Truncated { data } => {
-            assert!(
-                data.starts_with(framed),
-                "chunked body bytes before the end"
-            );
             assert!(!refused, "a cut chunked body refused as broken");
-            assert!(!served.complete, "a cut chunked body decoded whole");
+            (data, None)
         }
     }
 }

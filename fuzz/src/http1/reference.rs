@@ -4,8 +4,8 @@
 //! (CONTRACT §13). Written line by line over a slice, not as a state machine, so a mistake in
 //! `chunked::Decoder`'s states does not repeat itself here.
 
-use taskd::http1::chunked::{MAX_EXTENSION_BYTES, MAX_TRAILER_BYTES, MAX_TRAILER_FIELDS};
-use taskd::http1::rules::{is_tchar, Framing};
+use http1::chunked::{MAX_EXTENSION_BYTES, MAX_TRAILER_BYTES, MAX_TRAILER_FIELDS};
+use http1::rules::{is_tchar, BodyLength};
 
 /// The length of the head at the start of `bytes`: empty lines (LF or CR LF, never a lone CR)
 /// before the request line are skipped (§2.2), the request line ends at its LF, and the head
@@ -180,7 +180,7 @@ fn is_field_byte(byte: u8) -> bool {
 pub fn served_framing<'b>(
     http11: bool,
     fields: impl Iterator<Item = (&'b str, &'b [u8])>,
-) -> Result<(Framing, bool, bool), &'static str> {
+) -> Result<(BodyLength, bool, bool), &'static str> {
     let mut hosts = 0;
     let (mut lengths, mut codings, mut expects, mut options) = (vec![], vec![], 0, vec![]);
     for (name, value) in fields {
@@ -197,18 +197,18 @@ pub fn served_framing<'b>(
         return Err("one Host, and in HTTP/1.1 exactly one");
     }
     let framing = match (&lengths[..], &codings[..]) {
-        ([], []) => Framing::None,
+        ([], []) => BodyLength::None,
         ([length], []) => {
             let digits = std::str::from_utf8(length).map_err(|_| "Content-Length")?;
             if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return Err("Content-Length is 1*DIGIT");
             }
             match digits.parse::<i64>() {
-                Ok(length) => Framing::Length(length.unsigned_abs()),
+                Ok(length) => BodyLength::Fixed(length.unsigned_abs()),
                 Err(_) => return Err("Content-Length fits 63 bits"),
             }
         }
-        ([], [coding]) if http11 && coding.eq_ignore_ascii_case(b"chunked") => Framing::Chunked,
+        ([], [coding]) if http11 && coding.eq_ignore_ascii_case(b"chunked") => BodyLength::Chunked,
         ([], _) => return Err("Transfer-Encoding is exactly chunked, in HTTP/1.1"),
         _ => return Err("one Content-Length, without Transfer-Encoding"),
     };

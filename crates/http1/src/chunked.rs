@@ -6,7 +6,7 @@ use std::ops::Range;
 
 /// Most bytes of chunk extensions on one chunk-size line.
 pub const MAX_EXTENSION_BYTES: usize = 4 * 1024;
-/// Most bytes of chunk extensions in a whole body. Extensions carry nothing taskd uses, and
+/// Most bytes of chunk extensions in a whole body. Extensions carry nothing this layer uses, and
 /// without a total a client could send gigabytes of them around a 1 MiB body (4 KiB per 1-byte
 /// chunk), keeping a thread busy for as long as it cares to (hyper caps them at 16 KiB a body).
 pub const MAX_BODY_EXTENSION_BYTES: usize = 64 * 1024;

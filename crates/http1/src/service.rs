@@ -1,52 +1,36 @@
-//! taskd's HTTP/1.1 connection layer (CONTRACT §13, RFC 9112): a blocking accept loop with a
-//! connection cap, one thread per connection that reads a head, frames its body, asks the
-//! [`Service`] for an answer, writes it and reads the next request. It knows nothing of tasks;
-//! the application knows nothing of sockets.
-//!
-//! - `listener`: binding, the accept loop, the 503 at the cap, shutdown.
-//! - `registry`: the open connections, which are idle, and closing them (cap, shutdown).
-//! - `conn`: one connection's loop: deadlines, answering, lingering close.
-//! - `head` and `rules`: pure parsing of request heads, and the framing rules.
-//! - `chunked`: the pure chunked decoder.
-//! - `body`: the request body as a `Read`, with `100 Continue` and the pace rule.
-//! - `io`: buffered reads and paced writes on the socket.
-//! - `write`: serialising and sending answers.
+//! What the layer and the application say to each other: the [`Service`] the application
+//! implements, the [`Request`] it is handed, the [`Exchange`] it logs, and the [`Settings`] it
+//! runs the layer with.
 
-mod body;
-pub mod chunked;
-mod conn;
-pub mod head;
-mod io;
-mod listener;
-mod registry;
-pub mod rules;
-mod write;
-
+use std::fmt;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use body::{BodyFailure, BodyReader, CONTINUE};
-pub use head::Version;
-pub use listener::{bind, start, Running, Stopper};
-pub use write::{has_content, reason_phrase};
-
-use crate::http::Reply;
+use super::body::{BodyFailure, BodyReader};
+use super::head::Head;
+use super::response::Response;
+use super::rules::{BodyLength, Refusal, Version};
 
 /// What the application does with requests.
 pub trait Service: Send + Sync + 'static {
     /// Answers one request; it may read the body through [`Request::body`]. Never called again
     /// for this connection before the answer is written.
-    fn respond(&self, request: &mut Request<'_>) -> Reply;
+    fn respond(&self, request: &mut Request<'_>) -> Response;
+
+    /// The answer to a refusal of the layer's own: one before the head parsed (`request` is
+    /// `None`), or the 400 / 408 that replaces the service's answer when the body failed. Its
+    /// status should be [`Refusal::status`]; its body is the application's to choose.
+    fn refuse(&self, refusal: Refusal, request: Option<&Request<'_>>) -> Response;
 
     /// Records one answer once it was written (or abandoned): the access log. Also called,
-    /// with no reply, for a request that was never answered because its client went away.
+    /// with no response, for a request that was never answered because its client went away.
     fn log(&self, exchange: &Exchange<'_>);
 
-    /// Adds the application's own fields to an answer the layer made itself: a refusal before
-    /// the head parsed (`request` is `None`), or the 400 / 408 that replaces the service's
-    /// answer when the body failed. Does nothing unless implemented.
-    fn amend(&self, request: Option<&Request<'_>>, reply: &mut Reply) {
-        let _ = (request, reply);
+    /// One line about the layer itself (accepting failed, a field was dropped): to stderr
+    /// unless the application has a better place for it.
+    fn note(&self, line: fmt::Arguments<'_>) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }
 
@@ -66,35 +50,13 @@ pub struct Settings {
     pub body_sample_bytes: usize,
 }
 
-/// Why a request is refused by the connection layer before the application sees it. Each has a
-/// status and closes the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// 400: the head or the body framing breaks RFC 9112.
-    BadRequest,
-    /// 408: the head or the body came too slowly.
-    RequestTimeout,
-    /// 414: the request line is over 8 KiB.
-    UriTooLong,
-    /// 431: the field section is over 64 KiB or 100 lines.
-    FieldsTooLarge,
-    /// 417: an expectation other than `100-continue`.
-    ExpectationFailed,
-    /// 501: a transfer coding we cannot decode.
-    NotImplemented,
-    /// 503: the connection cap is reached and no connection is idle.
-    ServiceUnavailable,
-    /// 505: HTTP/0.x, or 2 and later.
-    VersionNotSupported,
-}
-
 /// One request as the application sees it: its head, and its body as a `Read`.
 #[derive(Debug)]
 pub struct Request<'c> {
-    bytes: &'c [u8],
-    head: &'c head::Head,
-    peer: SocketAddr,
-    body: BodyReader<'c>,
+    pub(crate) bytes: &'c [u8],
+    pub(crate) head: &'c Head,
+    pub(crate) peer: SocketAddr,
+    pub(crate) body: BodyReader<'c>,
 }
 
 impl<'c> Request<'c> {
@@ -132,10 +94,10 @@ impl<'c> Request<'c> {
 
     /// The declared body length: `Some(0)` without a body, `None` for a chunked one.
     pub fn content_length(&self) -> Option<u64> {
-        match self.head.framing {
-            rules::Framing::None => Some(0),
-            rules::Framing::Length(length) => Some(length),
-            rules::Framing::Chunked => None,
+        match self.head.body_length {
+            BodyLength::None => Some(0),
+            BodyLength::Fixed(length) => Some(length),
+            BodyLength::Chunked => None,
         }
     }
 
@@ -183,7 +145,7 @@ pub struct Exchange<'a> {
     /// What went wrong at the transport level, if anything.
     pub transport_error: Option<TransportError>,
     /// The answer; `None` when there was none (the client went away first).
-    pub reply: Option<&'a Reply>,
+    pub response: Option<&'a Response>,
     /// The answer's head as sent.
     pub response_head: &'a [u8],
     /// Body bytes written.

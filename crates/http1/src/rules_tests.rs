@@ -15,8 +15,8 @@ fn http11(fields: &[(&str, &str)]) -> Result<Decision, Refusal> {
     decide_for(Version::Http11, &all)
 }
 
-fn framing(fields: &[(&str, &str)]) -> Result<Framing, Refusal> {
-    http11(fields).map(|decision| decision.framing)
+fn framing(fields: &[(&str, &str)]) -> Result<BodyLength, Refusal> {
+    http11(fields).map(|decision| decision.body_length)
 }
 
 /// RFC 9112 §3.2.
@@ -61,17 +61,20 @@ fn host_is_required_once_in_http11_and_must_be_valid() {
 fn content_length_is_one_run_of_digits() {
     assert_eq!(
         framing(&[("Content-Length", "20")]),
-        Ok(Framing::Length(20))
+        Ok(BodyLength::Fixed(20))
     );
     assert_eq!(
         framing(&[("Content-Length", "007")]),
-        Ok(Framing::Length(7))
+        Ok(BodyLength::Fixed(7))
     );
-    assert_eq!(framing(&[("Content-Length", "0")]), Ok(Framing::Length(0)));
+    assert_eq!(
+        framing(&[("Content-Length", "0")]),
+        Ok(BodyLength::Fixed(0))
+    );
     let max = i64::MAX.to_string();
     assert_eq!(
         framing(&[("Content-Length", &max)]),
-        Ok(Framing::Length(i64::MAX as u64))
+        Ok(BodyLength::Fixed(i64::MAX as u64))
     );
     for bad in [
         "+20",
@@ -100,7 +103,7 @@ fn transfer_encoding() {
     for chunked in ["chunked", "Chunked", " CHUNKED ", "chunked,", ", chunked"] {
         assert_eq!(
             framing(&[("Transfer-Encoding", chunked)]),
-            Ok(Framing::Chunked),
+            Ok(BodyLength::Chunked),
             "{chunked:?}"
         );
     }

@@ -7,9 +7,9 @@
 use std::io::{self, IoSlice, Read};
 use std::time::Duration;
 
-use super::chunked::{Decoded, Decoder};
-use super::io::{self as wire, Inbound, Pace, Stop, Writer};
-use super::rules::Framing;
+use super::framing::{BodyFraming, Step};
+use super::rules::BodyLength;
+use super::wire::{is_timeout, Pace, PacedWriter, Stop, Wire};
 
 /// The interim response, with no fields at all (RFC 9110 §15.2: a 1xx has no content, so no
 /// `Content-Length`).
@@ -49,18 +49,10 @@ impl From<BodyFailure> for io::Error {
     }
 }
 
-#[derive(Debug)]
-enum Remaining {
-    /// A `Content-Length` body: this many bytes left.
-    Length(u64),
-    Chunked(Decoder),
-}
-
 /// The body of one request.
-#[derive(Debug)]
 pub struct BodyReader<'c> {
-    inbound: &'c mut Inbound,
-    remaining: Remaining,
+    wire: &'c mut dyn Wire,
+    framing: BodyFraming,
     /// `Expect: 100-continue` and no `100 Continue` sent yet.
     continue_owed: bool,
     window: Duration,
@@ -76,24 +68,29 @@ pub struct BodyReader<'c> {
     sample_limit: usize,
 }
 
+impl std::fmt::Debug for BodyReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyReader")
+            .field("framing", &self.framing)
+            .field("read", &self.read)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'c> BodyReader<'c> {
-    /// The body framed by `framing`, read from `inbound`; its first `sample_limit` bytes are
+    /// The body delimited by `length`, read from `wire`; its first `sample_limit` bytes are
     /// kept for [`BodyReader::sample`].
-    pub fn new(
-        inbound: &'c mut Inbound,
-        framing: Framing,
+    pub(crate) fn new(
+        wire: &'c mut dyn Wire,
+        length: BodyLength,
         expect_continue: bool,
         window: Duration,
         sample_limit: usize,
     ) -> BodyReader<'c> {
-        let remaining = match framing {
-            Framing::None => Remaining::Length(0),
-            Framing::Length(length) => Remaining::Length(length),
-            Framing::Chunked => Remaining::Chunked(Decoder::default()),
-        };
         BodyReader {
-            inbound,
-            remaining,
+            wire,
+            framing: BodyFraming::new(length),
             continue_owed: expect_continue,
             window,
             pace: None,
@@ -107,19 +104,12 @@ impl<'c> BodyReader<'c> {
 
     /// Whether the whole body has been read.
     pub fn is_complete(&self) -> bool {
-        match &self.remaining {
-            Remaining::Length(left) => *left == 0,
-            Remaining::Chunked(decoder) => decoder.is_done(),
-        }
+        self.framing.is_complete()
     }
 
     /// The declared length still unread; `None` for chunked bodies.
     pub fn unread_length(&self) -> Option<u64> {
-        match &self.remaining {
-            Remaining::Length(left) => Some(*left),
-            Remaining::Chunked(decoder) if decoder.is_done() => Some(0),
-            Remaining::Chunked(_) => None,
-        }
+        self.framing.unread_length()
     }
 
     /// Whether the client asked to wait for `100 Continue` and was never sent it: it may be
@@ -141,14 +131,14 @@ impl<'c> BodyReader<'c> {
     /// The body's length: as declared by `Content-Length`, or the bytes decoded so far when
     /// chunked.
     pub fn total_len(&self) -> u64 {
-        match &self.remaining {
-            Remaining::Length(left) => self.read + left,
-            Remaining::Chunked(_) => self.read,
+        match &self.framing {
+            BodyFraming::Fixed(left) => self.read + left,
+            BodyFraming::Chunked(_) => self.read,
         }
     }
 
     /// The body's first bytes as read so far (decoded when chunked), at most the sample limit
-    /// given to [`BodyReader::new`].
+    /// the layer keeps (`Settings::body_sample_bytes`).
     pub fn sample(&self) -> &[u8] {
         &self.sample
     }
@@ -160,7 +150,7 @@ impl<'c> BodyReader<'c> {
 
     /// Reads and discards up to `limit` bytes of what is left, so the next request on the
     /// connection can be read. Returns whether the body ended within the limit.
-    pub fn discard(&mut self, limit: u64) -> bool {
+    pub(crate) fn discard(&mut self, limit: u64) -> bool {
         let mut scratch = [0u8; 8 * 1024];
         let start = self.read;
         while !self.is_complete() {
@@ -180,6 +170,16 @@ impl<'c> BodyReader<'c> {
         true
     }
 
+    /// Takes the sample kept so far (for the log, once the service is done reading).
+    pub(crate) fn take_sample(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.sample)
+    }
+
+    /// The wire the body is read from, to write the answer on.
+    pub(crate) fn wire(&mut self) -> &mut dyn Wire {
+        &mut *self.wire
+    }
+
     fn fail(&mut self, failure: BodyFailure) -> io::Error {
         self.failure = Some(failure);
         failure.into()
@@ -192,11 +192,10 @@ impl<'c> BodyReader<'c> {
             return Ok(());
         }
         self.continue_owed = false;
-        if !self.inbound.buffered().is_empty() {
+        if !self.wire.buffered().is_empty() {
             return Ok(());
         }
-        let mut writer = Writer::new(self.inbound.stream(), self.window);
-        writer
+        PacedWriter::new(&mut *self.wire, self.window)
             .write_all(&mut [IoSlice::new(CONTINUE)])
             .map_err(BodyFailure::from)?;
         self.continue_sent = true;
@@ -208,54 +207,35 @@ impl<'c> BodyReader<'c> {
         self.sample.extend_from_slice(&read[..room.min(read.len())]);
     }
 
-    /// Waits for more bytes in the buffer under the pace rule.
-    fn fill(&mut self) -> Result<(), BodyFailure> {
-        let pace = self.pace.get_or_insert_with(|| Pace::new(self.window));
-        let inbound = &mut *self.inbound;
-        paced_read(pace, |timeout| inbound.fill(timeout, FRAMING_BUFFER_LIMIT)).map(drop)
-    }
-
-    fn read_length(&mut self, out: &mut [u8], left: u64) -> Result<usize, BodyFailure> {
-        let want = usize::try_from(left).map_or(out.len(), |left| left.min(out.len()));
-        let out = &mut out[..want];
-        let buffered = self.inbound.buffered();
-        if !buffered.is_empty() {
-            let count = buffered.len().min(want);
-            out[..count].copy_from_slice(&buffered[..count]);
-            self.inbound.consume(count);
-            return Ok(count);
-        }
-        let pace = self.pace.get_or_insert_with(|| Pace::new(self.window));
-        let inbound = &mut *self.inbound;
-        paced_read(pace, |timeout| inbound.read_direct(out, timeout))
-    }
-
-    fn read_chunked(&mut self, out: &mut [u8]) -> Result<usize, BodyFailure> {
+    /// One read of at most `out.len()` (> 0) body bytes: the framing step says where they
+    /// are, this carries it out on the wire.
+    fn read_step(&mut self, out: &mut [u8]) -> Result<usize, BodyFailure> {
         loop {
-            let Remaining::Chunked(decoder) = &mut self.remaining else {
-                unreachable!("read_chunked is called for chunked bodies only");
-            };
-            if decoder.is_done() {
-                return Ok(0);
-            }
-            let buffered = self.inbound.buffered();
-            let (used, decoded) = decoder
-                .decode(buffered, out.len())
+            let step = self
+                .framing
+                .step(self.wire.buffered(), out.len())
                 .map_err(|_| BodyFailure::Malformed)?;
-            match decoded {
-                Decoded::Data(range) => {
-                    let count = range.len();
-                    out[..count].copy_from_slice(&buffered[range]);
-                    self.inbound.consume(used);
+            match step {
+                Step::Copy { data, used } => {
+                    let count = data.len();
+                    out[..count].copy_from_slice(&self.wire.buffered()[data]);
+                    self.wire.consume(used);
                     return Ok(count);
                 }
-                Decoded::End => {
-                    self.inbound.consume(used);
-                    return Ok(0);
+                Step::Direct(want) => {
+                    let pace = self.pace.get_or_insert_with(|| Pace::new(self.window));
+                    let wire = &mut *self.wire;
+                    return paced_read(pace, |timeout| wire.read_direct(&mut out[..want], timeout));
                 }
-                Decoded::NeedMore => {
-                    self.inbound.consume(used);
-                    self.fill()?;
+                Step::NeedMore { used } => {
+                    self.wire.consume(used);
+                    let pace = self.pace.get_or_insert_with(|| Pace::new(self.window));
+                    let wire = &mut *self.wire;
+                    paced_read(pace, |timeout| wire.fill(timeout, FRAMING_BUFFER_LIMIT))?;
+                }
+                Step::End { used } => {
+                    self.wire.consume(used);
+                    return Ok(0);
                 }
             }
         }
@@ -276,7 +256,7 @@ fn paced_read(
                 pace.record(count);
                 return Ok(count);
             }
-            Err(error) if wire::is_timeout(&error) => {}
+            Err(error) if is_timeout(&error) => {}
             Err(_) => return Err(BodyFailure::Gone),
         }
     }
@@ -293,15 +273,9 @@ impl Read for BodyReader<'_> {
         if let Err(failure) = self.send_continue() {
             return Err(self.fail(failure));
         }
-        let result = match self.remaining {
-            Remaining::Length(left) => self.read_length(out, left),
-            Remaining::Chunked(_) => self.read_chunked(out),
-        };
-        match result {
+        match self.read_step(out) {
             Ok(count) => {
-                if let Remaining::Length(left) = &mut self.remaining {
-                    *left -= count as u64;
-                }
+                self.framing.handed_out(count);
                 self.read += count as u64;
                 self.keep_sample(&out[..count]);
                 Ok(count)

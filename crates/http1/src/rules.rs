@@ -1,27 +1,72 @@
 //! The rules a parsed head must obey before anything else happens: `Host` (RFC 9112 §3.2), how the
-//! body is framed by `Content-Length` and `Transfer-Encoding` (§6), `Expect` (RFC 9110 §10.1.1)
-//! and whether the connection persists (§9.3). Pure: field lines in, a [`Decision`] or a
-//! [`Refusal`] out.
+//! body is delimited by `Content-Length` and `Transfer-Encoding` (§6), `Expect` (RFC 9110
+//! §10.1.1) and whether the connection persists (§9.3). Pure: field lines in, a [`Decision`] or a
+//! [`Refusal`] out. The vocabulary of heads lives here too: [`Version`], [`BodyLength`], and the
+//! [`Refusal`]s the layer answers itself.
 
-use super::head::Version;
-use super::Refusal;
-
-/// How a request's body is delimited (RFC 9112 §6.3).
+/// Why a request is refused by the connection layer before the application sees it. Each has a
+/// status and closes the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
+pub enum Refusal {
+    /// 400: the head or the body framing breaks RFC 9112.
+    BadRequest,
+    /// 408: the head or the body came too slowly.
+    RequestTimeout,
+    /// 414: the request line is over 8 KiB.
+    UriTooLong,
+    /// 431: the field section is over 64 KiB or 100 lines.
+    FieldsTooLarge,
+    /// 417: an expectation other than `100-continue`.
+    ExpectationFailed,
+    /// 501: a transfer coding we cannot decode.
+    NotImplemented,
+    /// 503: the connection cap is reached and no connection is idle.
+    ServiceUnavailable,
+    /// 505: HTTP/0.x, or 2 and later.
+    VersionNotSupported,
+}
+
+impl Refusal {
+    /// The status code the refusal is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Refusal::BadRequest => 400,
+            Refusal::RequestTimeout => 408,
+            Refusal::UriTooLong => 414,
+            Refusal::FieldsTooLarge => 431,
+            Refusal::ExpectationFailed => 417,
+            Refusal::NotImplemented => 501,
+            Refusal::ServiceUnavailable => 503,
+            Refusal::VersionNotSupported => 505,
+        }
+    }
+}
+
+/// The protocol version of a request (the status line is always `HTTP/1.1`, RFC 9110 §2.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0`: no `Host` needed, no chunked bodies, closes unless `keep-alive`.
+    Http10,
+    /// `HTTP/1.1`, and `HTTP/1.2`–`HTTP/1.9` read as 1.1 (RFC 9110 §2.5).
+    Http11,
+}
+
+/// How a request's body is delimited (RFC 9112 §6.3: the message body length).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
     /// No `Content-Length` and no `Transfer-Encoding`: no body (§6.3 item 7).
     None,
-    /// Exactly this many bytes.
-    Length(u64),
-    /// The chunked coding (§7.1).
+    /// Exactly this many bytes (`Content-Length`).
+    Fixed(u64),
+    /// The chunked coding (§7.1): the body says where it ends.
     Chunked,
 }
 
 /// What the head's fields decide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
-    /// How the body is framed.
-    pub framing: Framing,
+    /// How the body is delimited.
+    pub body_length: BodyLength,
     /// `Expect: 100-continue` in HTTP/1.1.
     pub expect_continue: bool,
     /// Whether another request may follow on this connection.
@@ -56,13 +101,15 @@ pub fn decide<'b>(
         Hosts::None if http11 => return Err(Refusal::BadRequest),
         _ => {}
     }
-    let framing = match (seen.content_length, seen.transfer_coding) {
-        (_, None) => seen.content_length.map_or(Framing::None, Framing::Length),
+    let body_length = match (seen.content_length, seen.transfer_coding) {
+        (_, None) => seen
+            .content_length
+            .map_or(BodyLength::None, BodyLength::Fixed),
         // §6.1: Transfer-Encoding in an HTTP/1.0 message is a framing fault; with
         // Content-Length as well it is the request-smuggling shape. Both: 400 and close.
         _ if !http11 => return Err(Refusal::BadRequest),
         (Some(_), _) => return Err(Refusal::BadRequest),
-        (None, Some(coding)) => coding.framing()?,
+        (None, Some(coding)) => coding.body_length()?,
     };
     let expect_continue = match seen.expect {
         Expectation::None => false,
@@ -73,7 +120,7 @@ pub fn decide<'b>(
     };
     let keep_alive = !seen.close && (http11 || seen.keep_alive);
     Ok(Decision {
-        framing,
+        body_length,
         expect_continue,
         keep_alive,
     })
@@ -131,9 +178,9 @@ impl Coding {
 
     /// §6.3 item 4: the final coding must be chunked, or the length cannot be known (400);
     /// a coding we cannot decode before it is 501 (RFC 9110 §15.6.2).
-    fn framing(self) -> Result<Framing, Refusal> {
+    fn body_length(self) -> Result<BodyLength, Refusal> {
         match self {
-            Coding::Chunked => Ok(Framing::Chunked),
+            Coding::Chunked => Ok(BodyLength::Chunked),
             Coding::UnknownThenChunked => Err(Refusal::NotImplemented),
             // An empty list frames nothing we can read either.
             Coding::Empty | Coding::Broken | Coding::NotChunkedLast { .. } => {

@@ -9,14 +9,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::io::Writer;
-use super::registry::{Registry, Slot};
-use super::write::Persistence;
-use super::{conn, write, Exchange, Refusal, Service, Settings, TransportError};
-use crate::error::ApiError;
-use crate::http::Reply;
+use super::answer::{self, Responder};
+use super::conn::Connection;
+use super::registry::{OpenConnection, Registry, Shared, Tracked};
+use super::service::{Service, Settings};
+use super::socket::{self, SocketWire};
 
 /// The listen backlog: room for a burst of connections while the accept loop starts threads.
 const BACKLOG: i32 = 1024;
@@ -34,32 +33,15 @@ pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
     Ok(listener)
 }
 
-/// What the accept loop and the connection threads share.
-pub struct Shared {
-    pub(super) service: Arc<dyn Service>,
-    pub(super) settings: Settings,
-    /// Its own `Arc`: a thread lets go of `Shared` (and with it the service and its store)
-    /// *before* it leaves the registry, so when the registry is empty the store is released.
-    pub(super) registry: Arc<Registry>,
-    stopping: AtomicBool,
-    next_connection: AtomicU64,
-}
-
-impl Shared {
-    pub(super) fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
-}
-
 /// The accept loop, running on its own thread.
 pub struct Running {
-    stopper: Stopper,
+    switch: StopSwitch,
     acceptor: Option<JoinHandle<()>>,
 }
 
 /// Stops a running server from any thread.
 #[derive(Clone)]
-pub struct Stopper {
+pub struct StopSwitch {
     shared: Arc<Shared>,
     listener: Arc<TcpListener>,
 }
@@ -84,19 +66,19 @@ pub fn start(
     let acceptor = {
         let (shared, listener) = (shared.clone(), listener.clone());
         thread::Builder::new()
-            .name("taskd-accept".to_owned())
+            .name("http1-accept".to_owned())
             .spawn(move || accept_loop(&listener, &shared))?
     };
     Ok(Running {
-        stopper: Stopper { shared, listener },
+        switch: StopSwitch { shared, listener },
         acceptor: Some(acceptor),
     })
 }
 
 impl Running {
     /// A way to stop the server from another thread.
-    pub fn stopper(&self) -> Stopper {
-        self.stopper.clone()
+    pub fn stop_switch(&self) -> StopSwitch {
+        self.switch.clone()
     }
 
     /// Waits until the server is stopped and its connections are gone: those still busy after
@@ -105,7 +87,7 @@ impl Running {
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
         }
-        let registry = &self.stopper.shared.registry;
+        let registry = &self.switch.shared.registry;
         if !registry.wait_empty(grace) {
             registry.close_all();
             registry.wait_empty(Duration::from_secs(1));
@@ -113,7 +95,7 @@ impl Running {
     }
 }
 
-impl Stopper {
+impl StopSwitch {
     /// Stops accepting and closes idle connections at once; busy ones close after their answer.
     pub fn stop(&self) {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
@@ -131,7 +113,9 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         match listener.accept() {
             Ok((stream, peer)) => {
                 if backoff.take().is_some() {
-                    crate::log::line(format_args!("taskd: accepting connections again"));
+                    shared
+                        .service
+                        .note(format_args!("accepting connections again"));
                 }
                 admit(shared, stream, peer);
             }
@@ -142,8 +126,8 @@ fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                 // served; accepting resumes once some close. One log line per episode.
                 let pause = match backoff {
                     None => {
-                        crate::log::line(format_args!(
-                            "taskd: cannot accept connections ({error}); retrying"
+                        shared.service.note(format_args!(
+                            "cannot accept connections ({error}); retrying"
                         ));
                         Duration::from_millis(5)
                     }
@@ -174,31 +158,38 @@ fn is_transient(error: &io::Error) -> bool {
 fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     // Answers leave in one write each (see write.rs), so Nagle's algorithm only adds delay.
     let _ = stream.set_nodelay(true);
-    let _ = Writer::prepare(&stream, shared.settings.io_timeout);
+    let _ = SocketWire::prepare(&stream, shared.settings.io_timeout);
     let id = shared.next_connection.fetch_add(1, Ordering::Relaxed);
     let stream = Arc::new(stream);
-    let Some(slot) = shared.registry.admit(id, &stream) else {
+    let Some(open) = shared.registry.admit(id, &stream) else {
         refuse(shared, stream, peer, id);
         return;
     };
     let guard = Leave {
         shared: Some(shared.clone()),
         registry: shared.registry.clone(),
-        slot: Some(slot),
+        open: Some(open),
     };
     let spawned = thread::Builder::new()
-        .name("taskd-conn".to_owned())
+        .name("http1-conn".to_owned())
         .spawn(move || {
-            let (shared, slot) = guard.parts();
-            conn::serve(shared, slot, peer);
+            let (shared, open) = guard.parts();
+            serve(shared, open, peer);
             drop(guard);
         });
     if let Err(error) = spawned {
-        // The closure, and the guard in it, were dropped: the slot has left the registry.
-        crate::log::line(format_args!(
-            "taskd: cannot start a connection thread, closing the connection: {error}"
+        // The closure, and the guard in it, were dropped: the connection has left the registry.
+        shared.service.note(format_args!(
+            "cannot start a connection thread, closing the connection: {error}"
         ));
     }
+}
+
+/// Serves one accepted connection until it closes.
+fn serve(shared: &Shared, open: &OpenConnection, peer: SocketAddr) {
+    let wire = SocketWire::new(open.stream.clone(), shared.settings.io_timeout);
+    let mut connection = Connection::new(wire, &*shared.service, shared.settings, peer, open.id);
+    connection.serve_tracked(&Tracked { shared, open });
 }
 
 /// Ends a connection's stay, however its thread ends: first lets go of `Shared` (the service
@@ -206,21 +197,21 @@ fn admit(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 struct Leave {
     shared: Option<Arc<Shared>>,
     registry: Arc<Registry>,
-    slot: Option<Arc<Slot>>,
+    open: Option<Arc<OpenConnection>>,
 }
 
 impl Leave {
-    fn parts(&self) -> (&Shared, &Slot) {
+    fn parts(&self) -> (&Shared, &OpenConnection) {
         let shared = self.shared.as_deref().expect("held until drop");
-        (shared, self.slot.as_deref().expect("held until drop"))
+        (shared, self.open.as_deref().expect("held until drop"))
     }
 }
 
 impl Drop for Leave {
     fn drop(&mut self) {
         drop(self.shared.take());
-        if let Some(slot) = self.slot.take() {
-            self.registry.leave(&slot);
+        if let Some(open) = self.open.take() {
+            self.registry.leave(&open);
         }
     }
 }
@@ -234,33 +225,21 @@ fn refuse(shared: &Arc<Shared>, stream: Arc<TcpStream>, peer: SocketAddr, id: u6
     let registry = shared.registry.clone();
     let thread_shared = shared.clone();
     let spawned = thread::Builder::new()
-        .name("taskd-refuse".to_owned())
+        .name("http1-refuse".to_owned())
         .spawn(move || {
-            let started = Instant::now();
-            let mut reply = Reply::from(ApiError::from(Refusal::ServiceUnavailable));
-            thread_shared.service.amend(None, &mut reply);
-            let mut head = Vec::new();
-            write::head(&mut head, &reply, Persistence::Close);
-            let window = thread_shared.settings.io_timeout;
-            let sent = write::send(&stream, &head, &reply, false, window);
-            thread_shared.service.log(&Exchange {
+            let mut wire = SocketWire::new(stream.clone(), thread_shared.settings.io_timeout);
+            let mut response_head = Vec::new();
+            let mut responder = Responder {
+                service: &*thread_shared.service,
+                settings: thread_shared.settings,
                 peer,
-                connection: id,
-                request: None,
-                raw_head: &[],
-                request_body: &[],
-                request_body_len: 0,
-                continue_sent: false,
-                transport_error: Some(TransportError::Refused(Refusal::ServiceUnavailable)),
-                reply: Some(&reply),
-                response_head: &head,
-                body_bytes: sent.unwrap_or(0),
-                elapsed: started.elapsed(),
-                completed: sent.is_ok(),
-            });
+                id,
+                response_head: &mut response_head,
+            };
+            let sent = answer::refuse_at_cap(&mut responder, &mut wire);
             drop(thread_shared);
-            if sent.is_ok() {
-                conn::linger(&stream);
+            if sent {
+                socket::linger(&stream);
             }
             registry.release_refuser();
         });

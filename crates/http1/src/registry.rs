@@ -1,13 +1,17 @@
 //! The connection registry: which connections are open, which of them are idle and since when,
 //! so that the accept loop can close the longest-idle one at `--max-connections` (RFC 9112 §9.5
 //! lets a server close an idle connection at any time), shutdown can close the idle ones at
-//! once, and `Running::wait` can wait for the rest.
+//! once, and `Running::wait` can wait for the rest; and [`Shared`], what the accept loop and the
+//! connection threads share.
 
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use super::conn::Tracker;
+use super::service::{Service, Settings};
 
 /// Most threads answering 503 at once; past this a refused connection is just closed.
 const MAX_REFUSERS: usize = 64;
@@ -16,9 +20,46 @@ const MAX_REFUSERS: usize = 64;
 const BUSY: u64 = 0;
 const CLOSED: u64 = u64::MAX;
 
+/// What the accept loop and the connection threads share.
+pub(crate) struct Shared {
+    pub(crate) service: Arc<dyn Service>,
+    pub(crate) settings: Settings,
+    /// Its own `Arc`: a thread lets go of `Shared` (and with it the service and its state)
+    /// *before* it leaves the registry, so when the registry is empty the service is released.
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) next_connection: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// One connection as its thread reports to the registry.
+pub(crate) struct Tracked<'a> {
+    pub(crate) shared: &'a Shared,
+    pub(crate) open: &'a OpenConnection,
+}
+
+impl Tracker for Tracked<'_> {
+    fn idle(&self) -> bool {
+        self.shared.registry.mark_idle(self.open)
+    }
+
+    fn busy(&self) -> bool {
+        self.shared.registry.mark_busy(self.open)
+    }
+
+    fn stopping(&self) -> bool {
+        self.shared.is_stopping()
+    }
+}
+
 /// One open connection, as the registry knows it.
 #[derive(Debug)]
-pub struct Slot {
+pub(crate) struct OpenConnection {
     /// The connection's number.
     pub id: u64,
     /// Shared with its thread, so the registry can shut it down from outside.
@@ -27,7 +68,7 @@ pub struct Slot {
     state: AtomicU64,
 }
 
-impl Slot {
+impl OpenConnection {
     fn idle_since(&self) -> Option<u64> {
         let state = self.state.load(Ordering::SeqCst);
         (state != BUSY && state != CLOSED).then_some(state)
@@ -47,8 +88,8 @@ impl Slot {
 }
 
 /// The open connections: the cap, and which are idle.
-pub struct Registry {
-    slots: Mutex<HashMap<u64, Arc<Slot>>>,
+pub(crate) struct Registry {
+    connections: Mutex<HashMap<u64, Arc<OpenConnection>>>,
     /// Threads answering 503 to connections over the cap (see `MAX_REFUSERS`).
     refusers: AtomicUsize,
     /// Signalled when the last connection or refuser leaves.
@@ -58,9 +99,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub(super) fn new(max: usize) -> Registry {
+    pub(crate) fn new(max: usize) -> Registry {
         Registry {
-            slots: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
             refusers: AtomicUsize::new(0),
             emptied: Condvar::new(),
             epoch: Instant::now(),
@@ -69,8 +110,10 @@ impl Registry {
     }
 
     /// The map; a panic elsewhere cannot leave it half-changed, so a poisoned lock is fine.
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<Slot>>> {
-        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Arc<OpenConnection>>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn now(&self) -> u64 {
@@ -79,32 +122,32 @@ impl Registry {
 
     /// Registers a new connection (idle: it has sent nothing yet), closing the longest-idle one
     /// at the cap. `None` when the cap is reached and every connection is busy.
-    pub(super) fn admit(&self, id: u64, stream: &Arc<TcpStream>) -> Option<Arc<Slot>> {
-        let mut slots = self.lock();
-        while slots.len() >= self.max {
-            let (victim, since) = slots
+    pub(crate) fn admit(&self, id: u64, stream: &Arc<TcpStream>) -> Option<Arc<OpenConnection>> {
+        let mut connections = self.lock();
+        while connections.len() >= self.max {
+            let (victim, since) = connections
                 .values()
-                .filter_map(|slot| slot.idle_since().map(|since| (slot.id, since)))
+                .filter_map(|open| open.idle_since().map(|since| (open.id, since)))
                 .min_by_key(|&(_, since)| since)?;
-            if slots[&victim].close_if_idle(since) {
-                slots.remove(&victim);
+            if connections[&victim].close_if_idle(since) {
+                connections.remove(&victim);
             }
         }
-        let slot = Arc::new(Slot {
+        let open = Arc::new(OpenConnection {
             id,
             stream: stream.clone(),
             state: AtomicU64::new(self.now()),
         });
-        slots.insert(id, slot.clone());
-        Some(slot)
+        connections.insert(id, open.clone());
+        Some(open)
     }
 
     /// The connection waits for a request; false if it was closed meanwhile. A connection idle
     /// already (a fresh one, idle since it was admitted) keeps its time: however late its thread
     /// starts, the longest-idle connection is still the one that waited longest.
-    pub(super) fn mark_idle(&self, slot: &Slot) -> bool {
+    pub(crate) fn mark_idle(&self, open: &OpenConnection) -> bool {
         let now = self.now();
-        slot.state
+        open.state
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| match state {
                 CLOSED => None,
                 BUSY => Some(now),
@@ -114,29 +157,29 @@ impl Registry {
     }
 
     /// A request's first byte arrived; false if the connection was closed meanwhile.
-    pub(super) fn mark_busy(&self, slot: &Slot) -> bool {
-        slot.state
+    pub(crate) fn mark_busy(&self, open: &OpenConnection) -> bool {
+        open.state
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |state| {
                 (state != CLOSED).then_some(BUSY)
             })
             .is_ok()
     }
 
-    pub(super) fn leave(&self, slot: &Slot) {
-        let mut slots = self.lock();
-        if slots
-            .get(&slot.id)
-            .is_some_and(|held| std::ptr::eq(&**held, slot))
+    pub(crate) fn leave(&self, open: &OpenConnection) {
+        let mut connections = self.lock();
+        if connections
+            .get(&open.id)
+            .is_some_and(|held| std::ptr::eq(&**held, open))
         {
-            slots.remove(&slot.id);
+            connections.remove(&open.id);
         }
-        if slots.is_empty() {
+        if connections.is_empty() {
             self.emptied.notify_all();
         }
     }
 
     /// Takes one of the `MAX_REFUSERS` places, if one is free.
-    pub(super) fn claim_refuser(&self) -> bool {
+    pub(crate) fn claim_refuser(&self) -> bool {
         self.refusers
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
                 (running < MAX_REFUSERS).then_some(running + 1)
@@ -144,37 +187,37 @@ impl Registry {
             .is_ok()
     }
 
-    pub(super) fn release_refuser(&self) {
-        let _slots = self.lock();
+    pub(crate) fn release_refuser(&self) {
+        let _connections = self.lock();
         self.refusers.fetch_sub(1, Ordering::SeqCst);
         self.emptied.notify_all();
     }
 
-    pub(super) fn close_idle(&self) {
-        for slot in self.lock().values() {
-            if let Some(since) = slot.idle_since() {
-                slot.close_if_idle(since);
+    pub(crate) fn close_idle(&self) {
+        for open in self.lock().values() {
+            if let Some(since) = open.idle_since() {
+                open.close_if_idle(since);
             }
         }
     }
 
-    pub(super) fn close_all(&self) {
-        for slot in self.lock().values() {
-            slot.state.store(CLOSED, Ordering::SeqCst);
-            let _ = slot.stream.shutdown(Shutdown::Both);
+    pub(crate) fn close_all(&self) {
+        for open in self.lock().values() {
+            open.state.store(CLOSED, Ordering::SeqCst);
+            let _ = open.stream.shutdown(Shutdown::Both);
         }
     }
 
     /// Waits until no connection is open and no refuser runs, at most `timeout`; whether so.
-    pub(super) fn wait_empty(&self, timeout: Duration) -> bool {
-        let busy = |slots: &mut HashMap<u64, Arc<Slot>>| {
-            !slots.is_empty() || self.refusers.load(Ordering::SeqCst) > 0
+    pub(crate) fn wait_empty(&self, timeout: Duration) -> bool {
+        let busy = |connections: &mut HashMap<u64, Arc<OpenConnection>>| {
+            !connections.is_empty() || self.refusers.load(Ordering::SeqCst) > 0
         };
-        let slots = self.lock();
-        let (mut slots, _) = self
+        let connections = self.lock();
+        let (mut connections, _) = self
             .emptied
-            .wait_timeout_while(slots, timeout, busy)
+            .wait_timeout_while(connections, timeout, busy)
             .unwrap_or_else(PoisonError::into_inner);
-        !busy(&mut slots)
+        !busy(&mut connections)
     }
 }

@@ -5,8 +5,8 @@
 
 use std::ops::Range;
 
-use super::rules::{self, Framing};
-use super::Refusal;
+use super::rules::Refusal;
+use super::rules::{self, BodyLength, Version};
 
 /// RFC 9112 §3: a server must be able to take request lines of 8000 octets; longer is a 414.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -14,15 +14,6 @@ pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 pub const MAX_FIELD_SECTION: usize = 64 * 1024;
 /// At most this many field lines; more is a 431.
 pub const MAX_FIELDS: usize = 100;
-
-/// The protocol version of a request (the status line is always `HTTP/1.1`, RFC 9110 §2.5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    /// `HTTP/1.0`: no `Host` needed, no chunked bodies, closes unless `keep-alive`.
-    Http10,
-    /// `HTTP/1.1`, and `HTTP/1.2`–`HTTP/1.9` read as 1.1 (RFC 9110 §2.5).
-    Http11,
-}
 
 /// A field line: its name and value, as ranges of the head's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +31,8 @@ pub struct Head {
     /// The version the client spoke.
     pub version: Version,
     fields: Vec<Field>,
-    /// How the body is framed (RFC 9112 §6.3).
-    pub framing: Framing,
+    /// How the body is delimited (RFC 9112 §6.3).
+    pub body_length: BodyLength,
     /// `Expect: 100-continue` in an HTTP/1.1 request (RFC 9110 §10.1.1).
     pub expect_continue: bool,
     /// Whether the connection may carry another request after this one (RFC 9112 §9.3).
@@ -203,12 +194,12 @@ pub fn parse(bytes: &[u8]) -> Result<Head, Refusal> {
         target: start + target.start..start + target.end,
         version,
         fields,
-        framing: Framing::None,
+        body_length: BodyLength::None,
         expect_continue: false,
         keep_alive: false,
     };
     let decision = rules::decide(version, head.fields(bytes))?;
-    head.framing = decision.framing;
+    head.body_length = decision.body_length;
     head.expect_continue = decision.expect_continue;
     head.keep_alive = decision.keep_alive;
     Ok(head)

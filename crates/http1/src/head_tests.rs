@@ -1,7 +1,7 @@
 //! Request heads byte by byte: where they end, what parses, and the status of what does not.
 
 use super::*;
-use crate::http1::rules::Framing;
+use crate::rules::{BodyLength, Version};
 
 fn parsed(text: &str) -> Result<Head, Refusal> {
     parse(text.as_bytes())
@@ -107,11 +107,11 @@ fn the_size_limits_come_before_the_request_line_syntax() {
 
 #[test]
 fn method_target_version_and_fields_are_read() {
-    let text = "\r\nPATCH /tasks/3?x=1 HTTP/1.1\r\nHost: example.test:8000\r\nX-Empty:\r\nContent-Type:  application/json \r\n\r\n";
+    let text = "\r\nPATCH /things/3?x=1 HTTP/1.1\r\nHost: example.test:8000\r\nX-Empty:\r\nContent-Type:  application/json \r\n\r\n";
     let head = parsed(text).unwrap();
     let bytes = text.as_bytes();
     assert_eq!(head.method(bytes), "PATCH");
-    assert_eq!(head.target(bytes), "/tasks/3?x=1");
+    assert_eq!(head.target(bytes), "/things/3?x=1");
     assert_eq!(head.version, Version::Http11);
     assert_eq!(
         head.field(bytes, "content-type"),
@@ -120,7 +120,7 @@ fn method_target_version_and_fields_are_read() {
     assert_eq!(head.field(bytes, "x-empty"), Some(&b""[..]));
     assert_eq!(head.fields(bytes).count(), 3);
     assert!(head.keep_alive);
-    assert_eq!(head.framing, Framing::None);
+    assert_eq!(head.body_length, BodyLength::None);
 }
 
 #[test]
