@@ -3,8 +3,10 @@
 //! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
 //! shutdown.
 
+mod access_log;
 mod builder;
 mod config;
+mod count;
 mod panics;
 
 use std::io;
@@ -12,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use self::config::{Config, SHUTDOWN_GRACE};
+pub use self::count::task_count;
 use self::panics::catch_handler_panic;
 pub use self::panics::install_handler_panic_hook;
 use crate::auth;
@@ -317,8 +320,8 @@ impl http1::Service for Service {
         cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
     }
 
-    /// The `--trace` block of the exchange, or else one access-log line per answer: never a
-    /// body or `Authorization`; the target is escaped so a client cannot forge log lines.
+    /// The `--trace` block of the exchange, or else one access-log line per answer (format:
+    /// `access_log`).
     fn log(&self, exchange: &Exchange<'_>) {
         if let Some(sink) = &self.trace {
             trace::capture::write(sink, exchange);
@@ -330,20 +333,8 @@ impl http1::Service for Service {
         if !self.access_log {
             return;
         }
-        let (method, target) = exchange.request.unwrap_or(("-", "-"));
-        let micros = exchange.elapsed.as_micros();
-        let status = reply.status;
-        let sent = exchange.body_bytes;
-        let cut = if exchange.completed {
-            ""
-        } else {
-            " (abandoned)"
-        };
-        crate::log::line(format_args!(
-            "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
-            exchange.peer,
-            target.escape_default()
-        ));
+        let line = access_log::line(exchange, reply.status, std::time::SystemTime::now());
+        crate::log::line(format_args!("{line}"));
     }
 }
 
