@@ -52,8 +52,15 @@ fn command(args: &[String], env: &[(&str, String)]) -> Command {
     command
 }
 
-/// Runs a row to its end: the exit code and stderr.
-fn run(row: &Row<'_>) -> (Option<i32>, String) {
+/// How a row ended: the exit code, stderr, and the address of the ready line if one came.
+struct Ended {
+    code: Option<i32>,
+    stderr: String,
+    listened_on: Option<SocketAddr>,
+}
+
+/// Runs a row to its end; a server that announced itself is stopped with SIGTERM.
+fn run(row: &Row<'_>) -> Ended {
     let mut child = command(&row.args, &row.env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -65,25 +72,17 @@ fn run(row: &Row<'_>) -> (Option<i32>, String) {
         let _ = stderr.read_to_string(&mut text);
         text
     });
+    let mut ready = String::new();
     let stdout = child.stdout.take().expect("piped stdout");
-    if let Outcome::Serves(port) = row.outcome {
-        let (addr, _) = binary::ready_line(stdout);
-        if let Some(port) = port {
-            assert_eq!(
-                addr,
-                SocketAddr::from(([127, 0, 0, 1], port)),
-                "{}",
-                row.name
-            );
-        }
+    let _ = BufReader::new(stdout).read_line(&mut ready);
+    let listened_on = ready
+        .trim_end()
+        .strip_prefix("taskd listening on http://")
+        .and_then(|addr| addr.parse().ok());
+    if listened_on.is_some() {
         let pid = child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-    } else {
-        drop(stdout);
+        let killed = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(killed.unwrap().success(), "kill -TERM {pid}");
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -97,7 +96,11 @@ fn run(row: &Row<'_>) -> (Option<i32>, String) {
         );
         thread::sleep(Duration::from_millis(10));
     };
-    (status.code(), reader.join().unwrap())
+    Ended {
+        code: status.code(),
+        stderr: reader.join().unwrap(),
+        listened_on,
+    }
 }
 
 fn row<'a>(
@@ -124,166 +127,91 @@ fn row<'a>(
 #[test]
 fn each_mistake_exits_with_its_code_and_a_line_or_two() {
     use Outcome::{Exits, Serves};
-    let (port, colon_port) = (free_port(), free_port());
-    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-    let taken = taken.local_addr().unwrap().to_string();
-    let ephemeral = [("TASKD_ADDR", "127.0.0.1:0")];
+    let (port, colon_port, env_port) = (free_port(), free_port(), free_port());
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = listener.local_addr().unwrap().to_string();
+    let (port_arg, colon_arg) = (port.to_string(), format!(":{colon_port}"));
+    let env_addr = format!(":{env_port}");
+    let from_env = [("TASKD_ADDR", env_addr.as_str())];
+    let in_use = [("TASKD_ADDR", taken.as_str())];
+    let malformed = [("TASKD_MAX_CONNECTIONS", "many")];
+    // name, arguments, variables, outcome, stderr lines, what the first line says
+    #[rustfmt::skip]
     let rows = [
-        row(
-            "unknown flag",
-            &["--frobnicate"],
-            &[],
-            Exits(2),
-            2,
-            "unknown flag --frobnicate",
-        ),
-        row(
-            "malformed value",
-            &["--max-upload-bytes", "-1"],
-            &[],
-            Exits(2),
-            2,
-            "--max-upload-bytes \"-1\": expected",
-        ),
-        row(
-            "malformed address",
-            &["--addr", "9000x"],
-            &[],
-            Exits(2),
-            2,
-            "--addr \"9000x\": expected PORT, :PORT or HOST:PORT",
-        ),
-        row(
-            "missing value",
-            &["--addr"],
-            &[],
-            Exits(2),
-            2,
-            "--addr HOST:PORT needs a value",
-        ),
-        row(
-            "unreadable token file",
-            &["--addr", "127.0.0.1:0", "--token-file", "/nonexistent"],
-            &[],
-            Exits(1),
-            1,
-            "cannot read --token-file /nonexistent: ",
-        ),
-        row(
-            "address in use",
-            &["--addr", &taken],
-            &[],
-            Exits(1),
-            1,
-            "cannot listen on",
-        ),
-        row(
-            "a port alone",
-            &["--addr", &port.to_string()],
-            &[],
-            Serves(Some(port)),
-            2,
-            "listening on",
-        ),
-        row(
-            "a colon and a port",
-            &["--addr", &format!(":{colon_port}")],
-            &[],
-            Serves(Some(colon_port)),
-            2,
-            "listening on",
-        ),
-        row(
-            "--port",
-            &["--port", "9000"],
-            &[],
-            Exits(2),
-            2,
-            "unknown flag --port; did you mean --addr 9000?",
-        ),
-        row(
-            "--token",
-            &["--token", "abc"],
-            &[],
-            Exits(2),
-            2,
-            "did you mean --token-file PATH",
-        ),
-        row(
-            "--data",
-            &["--data", "x"],
-            &[],
-            Exits(2),
-            2,
-            "unknown flag --data; did you mean --data-dir x?",
-        ),
-        row(
-            "repeated --addr",
-            &["--addr", "127.0.0.1:0", "--addr", "127.0.0.1:0"],
-            &[],
-            Exits(2),
-            2,
-            "--addr given twice",
-        ),
-        row(
-            "malformed variable",
-            &[],
-            &[("TASKD_MAX_CONNECTIONS", "many")],
-            Exits(2),
-            2,
-            "TASKD_MAX_CONNECTIONS \"many\": expected",
-        ),
-        row(
-            "variable used",
-            &[],
-            &ephemeral,
-            Serves(None),
-            2,
-            "listening on http://127.0.0.1:",
-        ),
-        row(
-            "variable used, and it fails",
-            &[],
-            &[("TASKD_ADDR", &taken)],
-            Exits(1),
-            1,
-            "cannot listen on",
-        ),
-        row(
-            "flag beats variable",
-            &["--addr", "127.0.0.1:0"],
-            &[("TASKD_ADDR", &taken)],
-            Serves(None),
-            2,
-            "listening on",
-        ),
+        row("unknown flag", &["--frobnicate"], &[], Exits(2), 2, "unknown flag --frobnicate"),
+        row("malformed value", &["--max-upload-bytes", "-1"], &[], Exits(2), 2,
+            "--max-upload-bytes \"-1\": expected"),
+        row("malformed address", &["--addr", "9000x"], &[], Exits(2), 2,
+            "--addr \"9000x\": expected PORT, :PORT or HOST:PORT"),
+        row("missing value", &["--addr"], &[], Exits(2), 2, "--addr HOST:PORT needs a value"),
+        row("unreadable token file", &["--addr", "127.0.0.1:0", "--token-file", "/nonexistent"],
+            &[], Exits(1), 1, "cannot read --token-file /nonexistent: "),
+        row("address in use", &["--addr", &taken], &[], Exits(1), 1, "cannot listen on"),
+        row("a port alone", &["--addr", &port_arg], &[], Serves(Some(port)), 2, "listening on"),
+        row("a colon and a port", &["--addr", &colon_arg], &[], Serves(Some(colon_port)), 2,
+            "listening on"),
+        row("--port", &["--port", "9000"], &[], Exits(2), 2,
+            "unknown flag --port; did you mean --addr 9000?"),
+        row("--token", &["--token", "abc"], &[], Exits(2), 2, "did you mean --token-file PATH"),
+        row("--data", &["--data", "x"], &[], Exits(2), 2,
+            "unknown flag --data; did you mean --data-dir x?"),
+        row("repeated --addr", &["--addr", "127.0.0.1:0", "--addr", "127.0.0.1:0"], &[], Exits(2),
+            2, "--addr given twice"),
+        row("malformed variable", &[], &malformed, Exits(2), 2,
+            "TASKD_MAX_CONNECTIONS \"many\": expected"),
+        row("variable used", &[], &from_env, Serves(Some(env_port)), 2, "listening on"),
+        row("variable used, and refused", &[], &in_use, Exits(1), 1, "cannot listen on"),
+        row("flag beats variable", &["--addr", "127.0.0.1:0"], &in_use, Serves(None), 2,
+            "listening on"),
     ];
-    for row in &rows {
-        let (code, stderr) = run(row);
-        let expected = match row.outcome {
-            Exits(code) => code,
-            Serves(_) => 0,
-        };
-        assert_eq!(code, Some(expected), "{}: {stderr}", row.name);
-        assert_eq!(
-            stderr.lines().count(),
-            row.stderr_lines,
-            "{}: {stderr}",
-            row.name
-        );
-        let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.starts_with("taskd"), "{}: {stderr}", row.name);
-        assert!(first.contains(row.first_line_has), "{}: {stderr}", row.name);
-        if row.outcome == Exits(2) {
-            assert_eq!(
-                stderr.lines().nth(1),
-                Some("see taskd --help"),
-                "{}",
-                row.name
-            );
+    // Every row runs, and the failures are reported together: one table, one verdict.
+    let failures: Vec<String> = rows.iter().filter_map(check).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    drop(listener);
+}
+
+/// The address a server listened on when the row asked for another port.
+fn wrong_port(outcome: Outcome, listened_on: Option<SocketAddr>) -> Option<SocketAddr> {
+    match (outcome, listened_on) {
+        (Outcome::Serves(Some(port)), Some(addr))
+            if addr != SocketAddr::from(([127, 0, 0, 1], port)) =>
+        {
+            Some(addr)
         }
-        assert!(!stderr.contains("Usage:"), "{}: {stderr}", row.name);
+        _ => None,
     }
+}
+
+/// Runs one row; what differs from what it expects, if anything.
+fn check(row: &Row<'_>) -> Option<String> {
+    let ended = run(row);
+    let stderr = &ended.stderr;
+    let expected_code = match row.outcome {
+        Outcome::Exits(code) => code,
+        Outcome::Serves(_) => 0,
+    };
+    let first = stderr.lines().next().unwrap_or_default();
+    let wrong = if ended.code != Some(expected_code) {
+        format!("exit {:?}, not {expected_code}", ended.code)
+    } else if matches!(row.outcome, Outcome::Serves(_)) && ended.listened_on.is_none() {
+        "no ready line".to_owned()
+    } else if let Some(addr) = wrong_port(row.outcome, ended.listened_on) {
+        format!("listened on {addr}, not on the port asked for")
+    } else if stderr.lines().count() != row.stderr_lines {
+        format!(
+            "{} stderr lines, not {}",
+            stderr.lines().count(),
+            row.stderr_lines
+        )
+    } else if !first.starts_with("taskd") || !first.contains(row.first_line_has) {
+        format!("the first line lacks {:?}", row.first_line_has)
+    } else if row.outcome == Outcome::Exits(2) && stderr.lines().nth(1) != Some("see taskd --help")
+    {
+        "no `see taskd --help` line".to_owned()
+    } else {
+        return None;
+    };
+    Some(format!("{}: {wrong}; stderr: {stderr:?}", row.name))
 }
 
 #[test]
