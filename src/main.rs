@@ -32,12 +32,11 @@ const USAGE_ERROR: u8 = 2;
 const FAULT_INJECTION_VAR: &str = "TASKD_FAULT_INJECTION";
 
 fn main() -> ExitCode {
-    // `check`'s arguments are its own (crates/check), passed through untouched.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|first| first == "check")
-    {
-        return taskd_check::run(std::env::args().skip(2));
+    // `check`'s arguments are its own (crates/check), passed through as they are (`args()`
+    // would panic on one that is not UTF-8; such an argument reaches it with U+FFFD instead).
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|first| first == "check") {
+        return taskd_check::run(args.map(|arg| arg.to_string_lossy().into_owned()));
     }
     match cli::parse(
         std::env::args_os().skip(1),
