@@ -93,6 +93,19 @@ fn an_unreadable_token_file_is_a_runtime_failure_not_a_usage_error() {
 }
 
 #[test]
+fn a_token_file_whose_first_line_is_empty_is_a_runtime_failure() {
+    let path = std::env::temp_dir().join(format!("taskd-empty-token-{}", std::process::id()));
+    std::fs::write(&path, "\nsecond line\n").unwrap();
+    let options = options_with(&["--token-file", path.to_str().unwrap()], &[]);
+    let failure = options.token.resolve().unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        failure.ends_with(": the first line (the token) is empty"),
+        "{failure}"
+    );
+}
+
+#[test]
 fn data_dir_is_optional() {
     assert_eq!(config(&[]), Config::default());
     assert_eq!(
