@@ -91,12 +91,14 @@ pub use server::{Config, Handle, Server, Stopper};
 
 /// What the `taskd` binary needs beyond the public API: the log queue (its lines must not
 /// block on a stderr nobody reads either), the shutdown grace, the CORS variable's parsing,
-/// and the handler panic hook that only a binary may install. Not for embedders.
+/// the handler panic hook that only a binary may install, and the task count of its start
+/// line. Not for embedders.
 #[doc(hidden)]
 pub mod binary {
     pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
-    pub use crate::server::{install_handler_panic_hook, SHUTDOWN_GRACE};
+    pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};
+    pub use crate::storage::StorageError;
 }
 
 /// The pure pieces the fuzz crate (`fuzz/`, its own workspace) feeds with arbitrary bytes.

@@ -3,8 +3,10 @@
 //! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
 //! shutdown.
 
+mod access_log;
 mod builder;
 mod config;
+mod count;
 mod panics;
 mod response;
 
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use http1::{Exchange, Refusal, Request, Response, Settings};
 
 pub use self::config::{Config, SHUTDOWN_GRACE};
+pub use self::count::task_count;
 use self::panics::catch_handler_panic;
 pub use self::panics::install_handler_panic_hook;
 use crate::auth;
@@ -328,8 +331,8 @@ impl http1::Service for Service {
         crate::log::line(format_args!("taskd: {line}"));
     }
 
-    /// The `--trace` block of the exchange, or else one access-log line per answer: never a
-    /// body or `Authorization`; the target is escaped so a client cannot forge log lines.
+    /// The `--trace` block of the exchange, or else one access-log line per answer (format:
+    /// `access_log`).
     fn log(&self, exchange: &Exchange<'_>) {
         if let Some(sink) = &self.trace {
             trace::capture::write(sink, exchange);
@@ -341,20 +344,8 @@ impl http1::Service for Service {
         if !self.access_log {
             return;
         }
-        let (method, target) = exchange.request.unwrap_or(("-", "-"));
-        let micros = exchange.elapsed.as_micros();
-        let status = response.status;
-        let sent = exchange.body_bytes;
-        let cut = if exchange.completed {
-            ""
-        } else {
-            " (abandoned)"
-        };
-        crate::log::line(format_args!(
-            "{} \"{method} {}\" {status} {sent} {micros}us{cut}",
-            exchange.peer,
-            target.escape_default()
-        ));
+        let line = access_log::line(exchange, response.status, std::time::SystemTime::now());
+        crate::log::line(format_args!("{line}"));
     }
 }
 

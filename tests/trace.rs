@@ -366,14 +366,14 @@ fn the_trace_replaces_the_access_log_and_wins_over_quiet() {
         });
         assert_eq!(blocks(&stderr).len(), 1, "{args:?}: {stderr}");
         assert!(
-            !stderr.contains("\"GET /healthz\" 200"),
+            !stderr.contains("\"GET /healthz HTTP/1.1\" 200"),
             "{args:?}: {stderr}"
         );
     }
     let taskd = Taskd::start(&[], &[]);
     assert_eq!(get(taskd.addr(), "/healthz").status, 200);
     let stderr = taskd.stop();
-    assert!(stderr.contains("\"GET /healthz\" 200"), "{stderr}");
+    assert!(stderr.contains("\"GET /healthz HTTP/1.1\" 200"), "{stderr}");
     assert!(blocks(&stderr).is_empty(), "{stderr}");
 }
 
