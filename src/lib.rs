@@ -72,6 +72,7 @@ mod auth;
 mod cors;
 mod error;
 mod handlers;
+mod hints;
 mod http;
 // The fuzz crate drives the connection layer's pieces directly, until the layer is its own
 // crate (issue 16, crates/http1).

@@ -12,8 +12,8 @@ use std::process::{Command, Output};
 use std::thread;
 
 use common::{create_task, get, spawn_server, spawn_server_with};
-use taskd::Config;
 use serde_json::Value;
+use taskd::Config;
 
 const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
 
