@@ -139,7 +139,10 @@ mod tests {
         assert_eq!(from_file.token.as_deref(), Some("s3cret"));
         let from_env = parse(words("h:1"), Some("other".to_owned())).unwrap();
         assert_eq!(from_env.token.as_deref(), Some("other"));
-        assert_eq!(parse(words("h:1"), Some(String::new())).unwrap().token, None);
+        assert_eq!(
+            parse(words("h:1"), Some(String::new())).unwrap().token,
+            None
+        );
         std::fs::write(&file, "two words\n").unwrap();
         assert!(matches!(parse(words(&line), None), Err(NoRun::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -19,8 +19,11 @@ pub fn fastapi(name: &str) -> Option<&'static str> {
         "stage4.get" | "stage4.upload" => {
             "look the task up by its int id: task_id: int in the path, tasks[task_id]"
         }
-        "stage4.get_missing" | "stage4.delete_missing" | "stage4.gone"
-        | "stage4.upload_missing" | "exercise3.none" => {
+        "stage4.get_missing"
+        | "stage4.delete_missing"
+        | "stage4.gone"
+        | "stage4.upload_missing"
+        | "exercise3.none" => {
             "raise HTTPException(status_code=404, detail=f\"Task {task_id} not found\")"
         }
         "stage4.delete" | "stage4.no_body" | "stage4.no_type" | "stage4.no_length" => {

@@ -255,9 +255,13 @@ pub fn unknown_unit(response: &Response, content: &[u8]) -> Outcome {
 /// from a Python ASGI server. Such an answer is the framework's, not the learner's code.
 fn starlette_range_error(response: &Response) -> bool {
     let body = String::from_utf8_lossy(&response.body);
-    let message = ["Only support bytes range", "Range header:", "Malformed range header"]
-        .iter()
-        .any(|known| body.starts_with(known));
+    let message = [
+        "Only support bytes range",
+        "Range header:",
+        "Malformed range header",
+    ]
+    .iter()
+    .any(|known| body.starts_with(known));
     let asgi = response.header("Server").is_some_and(|server| {
         let server = server.to_ascii_lowercase();
         ["uvicorn", "hypercorn", "granian", "daphne"]

@@ -148,9 +148,15 @@ fn the_summary_fits_one_line_and_failures_only_drops_the_passes() {
     report.url = format!("http://{}.example:8000/", "x".repeat(90));
     let text = report.to_text(true);
     let last = text.lines().last().unwrap();
-    assert!(last.starts_with("check: ") && last.chars().count() <= 100, "{last}");
+    assert!(
+        last.starts_with("check: ") && last.chars().count() <= 100,
+        "{last}"
+    );
     assert!(!text.contains("\nPASS "), "{text}");
-    assert!(text.contains("FAIL ") && text.contains("    fix:      "), "{text}");
+    assert!(
+        text.contains("FAIL ") && text.contains("    fix:      "),
+        "{text}"
+    );
 }
 
 #[test]

@@ -168,7 +168,10 @@ fn starlettes_own_range_errors_are_a_note_not_the_learners_fail() {
     let Outcome::Note(text) = unknown_unit(&plain, ALPHABET) else {
         unreachable!()
     };
-    assert!(text.contains("comes from the framework, not from your code"), "{text}");
+    assert!(
+        text.contains("comes from the framework, not from your code"),
+        "{text}"
+    );
 }
 
 #[test]
