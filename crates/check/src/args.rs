@@ -83,11 +83,11 @@ fn usage(message: &str) -> NoRun {
     NoRun::Usage(message.to_owned())
 }
 
-/// The file's content without the trailing newline an editor or `echo` adds.
+/// The file's first line, as `taskd --token-file` reads it, so one file serves both.
 fn read_token_file(path: &str) -> Result<String, NoRun> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| usage(&format!("--token-file {path}: {error}")))?;
-    let token = text.trim_end_matches(['\r', '\n']).to_owned();
+    let token = text.lines().next().unwrap_or_default().to_owned();
     if token.is_empty() {
         return Err(usage(&format!("--token-file {path}: the file is empty")));
     }
@@ -143,6 +143,9 @@ mod tests {
             parse(words("h:1"), Some(String::new())).unwrap().token,
             None
         );
+        std::fs::write(&file, "s3cret\r\nsecond line\n").unwrap();
+        let first_line = parse(words(&line), None).unwrap();
+        assert_eq!(first_line.token.as_deref(), Some("s3cret"));
         std::fs::write(&file, "two words\n").unwrap();
         assert!(matches!(parse(words(&line), None), Err(NoRun::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
