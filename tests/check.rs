@@ -162,6 +162,20 @@ fn a_server_that_says_200_to_everything_fails_with_explanations() {
 }
 
 #[test]
+fn the_json_report_carries_each_fails_fix() {
+    let output = taskd_check(&["--json", &yes_server()]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
+    let checks = report["checks"].as_array().expect("an array of checks");
+    let create = checks
+        .iter()
+        .find(|check| check["name"] == "stage4.create")
+        .expect("the create check");
+    assert_eq!(create["outcome"], "fail");
+    assert_eq!(create["fix"], "@app.post(\"/tasks\", status_code=201)");
+}
+
+#[test]
 fn failures_prints_only_fail_and_note_lines_and_the_summary_last() {
     let output = taskd_check(&["--failures", &yes_server()]);
     let report = stdout(&output);
