@@ -3,6 +3,21 @@
 //! (the one `--json` prints), so a check and its fix cannot drift apart silently: a test runs
 //! every FAIL the lesson's own app gets and asserts each one has a fix here.
 
+/// Starlette's 405 lists the methods of the first route that matched the path only; one
+/// function for all of a path's methods makes that list complete.
+macro_rules! allow_fix {
+    ($path:literal, $methods:literal) => {
+        concat!(
+            "Starlette's Allow lists one route's methods: serve them all from one function, ",
+            "@app.api_route(\"",
+            $path,
+            "\", methods=[",
+            $methods,
+            "]), branching on request.method"
+        )
+    };
+}
+
 /// The FastAPI fix for a FAIL of the check named `name`, if there is one to give.
 pub fn fastapi(name: &str) -> Option<&'static str> {
     let fix = match name {
@@ -51,15 +66,19 @@ pub fn fastapi(name: &str) -> Option<&'static str> {
             "return FileResponse(path, media_type=stored_type, filename=stored_name): Starlette \
              escapes quotes and writes filename*=utf-8''… for non-ASCII names"
         }
-        "head.task" | "head.download" => {
-            "@app.api_route(\"/tasks/{task_id}\", methods=[\"GET\", \"HEAD\"]) (and the same for \
-             /attachment): FastAPI's @app.get does not answer HEAD"
+        "head.task" => {
+            "@app.api_route(\"/tasks/{task_id}\", methods=[\"GET\", \"HEAD\"]): FastAPI's \
+             @app.get does not answer HEAD"
         }
-        "405.task" | "405.attachment" | "405.collection" => {
-            "Starlette's Allow lists one route's methods: serve a path's methods from one \
-             @app.api_route(path, methods=[\"GET\", \"HEAD\", \"DELETE\"]) branching on \
-             request.method"
+        "head.download" => {
+            "@app.api_route(\"/tasks/{task_id}/attachment\", methods=[\"GET\", \"HEAD\"]): \
+             FastAPI's @app.get does not answer HEAD"
         }
+        "405.task" => allow_fix!("/tasks/{task_id}", "\"GET\", \"HEAD\", \"DELETE\""),
+        "405.attachment" => {
+            allow_fix!("/tasks/{task_id}/attachment", "\"GET\", \"HEAD\", \"POST\"")
+        }
+        "405.collection" => allow_fix!("/tasks", "\"GET\", \"POST\""),
         "upload.json" => {
             "take the file as file: UploadFile = File(...): FastAPI then refuses a body that is \
              not multipart/form-data with 422"
