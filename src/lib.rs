@@ -72,6 +72,7 @@ mod auth;
 mod cors;
 mod error;
 mod handlers;
+mod hints;
 mod http;
 mod log;
 mod model;

@@ -25,6 +25,7 @@ use crate::auth;
 use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
 use crate::handlers::{self, App};
+use crate::hints::{asked, MistakeHints};
 use crate::http::Reply;
 use crate::router;
 use crate::storage::{self, Storage};
@@ -45,6 +46,8 @@ struct Service {
     cors: Cors,
     /// With CORS off and without `--quiet`: the page origins already named in a hint.
     hints: Option<ForeignOriginHints>,
+    /// Without `--quiet`: the newcomer mistakes already hinted at (`hints.rs`).
+    mistakes: Option<MistakeHints>,
     /// With `--trace`: where the blocks go (the access log is then off).
     trace: Option<TraceSink>,
 }
@@ -113,6 +116,7 @@ impl Server {
             #[cfg(feature = "test-hooks")]
             fault_injection: config.fault_injection,
             hints: (config.access_log && !config.cors.is_enabled()).then(ForeignOriginHints::new),
+            mistakes: config.access_log.then(MistakeHints::new),
             cors: config.cors,
             trace: config.trace.then(TraceSink::stderr),
         };
@@ -312,6 +316,13 @@ impl http1::Service for Service {
             }
         }
         let mut reply = self.answer_caught(request);
+        if let Some(line) = self
+            .mistakes
+            .as_ref()
+            .and_then(|m| m.hint(&asked(request), &reply))
+        {
+            crate::log::line(format_args!("{line}"));
+        }
         cors::extend_headers(&mut reply.headers, self.cors.response_fields(origin));
         response::into_response(reply)
     }

@@ -1,6 +1,8 @@
 //! `taskd check URL` end to end: against a fresh taskd every check passes (exit 0), `--json`
-//! parses, a server that answers 200 to everything fails (exit 1), an unreachable URL or a bad
-//! argument is exit 2, and a store that was not empty keeps every task the checker did not make.
+//! parses, a server that answers 200 to everything fails (exit 1) with a FastAPI fix under each
+//! FAIL, a bad argument or a URL naming a route is exit 2, an unreachable URL exit 3, a
+//! token-protected taskd exit 4 without a token and exit 0 with it, and a store that was not
+//! empty keeps every task the checker did not make.
 
 mod common;
 
@@ -9,8 +11,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output};
 use std::thread;
 
-use common::{create_task, get, spawn_server};
+use common::{create_task, get, spawn_server, spawn_server_with};
 use serde_json::Value;
+use taskd::Config;
 
 const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
 
@@ -18,9 +21,16 @@ const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
 const CHECKS: usize = 54;
 
 fn taskd_check(args: &[&str]) -> Output {
+    taskd_check_with(args, &[])
+}
+
+/// `taskd check ARGS` with these environment variables and no inherited `TASKD_TOKEN`.
+fn taskd_check_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(TASKD)
         .arg("check")
         .args(args)
+        .env_remove("TASKD_TOKEN")
+        .envs(env.iter().copied())
         .output()
         .expect("run taskd check")
 }
@@ -143,17 +153,139 @@ fn a_server_that_says_200_to_everything_fails_with_explanations() {
     );
     let last = report.lines().last().unwrap_or_default();
     assert!(last.starts_with("check: "), "{last}");
+    assert!(
+        report.contains(
+            "    see:      RFC 9110 §15.3.2\n    fix:      @app.post(\"/tasks\", status_code=201)\n"
+        ),
+        "{report}"
+    );
 }
 
 #[test]
-fn an_unreachable_server_exits_2() {
+fn the_json_report_carries_each_fails_fix() {
+    let output = taskd_check(&["--json", &yes_server()]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("--json prints JSON");
+    let checks = report["checks"].as_array().expect("an array of checks");
+    let create = checks
+        .iter()
+        .find(|check| check["name"] == "stage4.create")
+        .expect("the create check");
+    assert_eq!(create["outcome"], "fail");
+    assert_eq!(create["fix"], "@app.post(\"/tasks\", status_code=201)");
+}
+
+#[test]
+fn failures_prints_only_fail_and_note_lines_and_the_summary_last() {
+    let output = taskd_check(&["--failures", &yes_server()]);
+    let report = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert_eq!(lines_starting(&report, "PASS "), 0, "{report}");
+    assert!(lines_starting(&report, "FAIL ") >= 5, "{report}");
+    let last = report.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("check: ") && last.chars().count() <= 100,
+        "{last}"
+    );
+}
+
+fn token_server() -> common::TestServer {
+    spawn_server_with(Config::ephemeral().with_token("s3cret-token"))
+}
+
+#[test]
+fn a_token_protected_taskd_without_a_token_stops_at_the_first_401_in_one_line() {
+    let server = token_server();
+    let output = taskd_check(&[&format!("http://{}", server.addr())]);
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    assert!(output.stdout.is_empty(), "{}", stdout(&output));
+    assert_eq!(
+        stderr(&output),
+        "taskd check: GET /tasks answered 401 with WWW-Authenticate: Bearer: the server wants a \
+         token; give it with --token-file FILE or TASKD_TOKEN=... (exit 4)\n"
+    );
+}
+
+#[test]
+fn a_token_protected_taskd_passes_with_the_token_from_a_file_or_the_environment() {
+    let server = token_server();
+    let url = format!("http://{}", server.addr());
+    let file = std::env::temp_dir().join(format!("taskd-check-token-{}", std::process::id()));
+    std::fs::write(&file, "s3cret-token\n").unwrap();
+    let from_file = taskd_check(&["--token-file", file.to_str().unwrap(), &url]);
+    std::fs::remove_file(&file).unwrap();
+    let from_env = taskd_check_with(&[&url], &[("TASKD_TOKEN", "s3cret-token")]);
+    for output in [from_file, from_env] {
+        let report = stdout(&output);
+        assert_eq!(output.status.code(), Some(0), "{report}{}", stderr(&output));
+        let last = report.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with(&format!("check: {CHECKS} passed, 0 failed, 0 notes")),
+            "{last}"
+        );
+    }
+    let wrong = taskd_check_with(&[&url], &[("TASKD_TOKEN", "wrong")]);
+    assert_eq!(wrong.status.code(), Some(4));
+    assert!(
+        stderr(&wrong).contains("the server refused the token given"),
+        "{}",
+        stderr(&wrong)
+    );
+}
+
+#[test]
+fn a_url_without_a_scheme_is_read_as_http() {
+    let server = spawn_server();
+    let output = taskd_check(&[&format!("localhost:{}", server.addr().port())]);
+    let report = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{report}{}", stderr(&output));
+    let last = report.lines().last().unwrap_or_default();
+    let expected = format!(
+        "check: {CHECKS} passed, 0 failed, 0 notes (61 requests to http://localhost:{}/)",
+        server.addr().port()
+    );
+    assert_eq!(last, expected);
+}
+
+#[test]
+fn a_url_with_a_route_in_it_names_the_root_and_what_the_root_serves() {
+    let server = spawn_server();
+    let root = format!("http://{}", server.addr());
+    let output = taskd_check(&[&format!("{root}/tasks")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let text = stderr(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [
+            format!(
+                "taskd check: {root}/tasks has a path, /tasks, and the checker adds /tasks \
+                 itself (it would send GET /tasks/tasks)."
+            ),
+            format!("Give the server's root: taskd check {root}"),
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "At {root}: GET /docs answered 200; GET /openapi.json answered 200: an OpenAPI \
+             document, "
+        )),
+        "{text}"
+    );
+    assert!(lines[2].contains(", /tasks/{task_id}"), "{text}");
+}
+
+#[test]
+fn an_unreachable_server_exits_3() {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let output = taskd_check(&[&format!("http://127.0.0.1:{port}")]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(3));
     assert!(
         stderr(&output).contains("cannot reach"),
         "{}",

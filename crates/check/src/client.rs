@@ -43,6 +43,15 @@ impl Target {
     /// # Errors
     /// A kind sentence for anything that is not a plain `http://host[:port][/path]` URL.
     pub fn parse(text: &str) -> Result<Target, String> {
+        // `localhost:8000` would parse as the scheme `localhost:`; what a learner means by a
+        // URL without a scheme is http (uvicorn prints `http://127.0.0.1:8000` too).
+        let with_scheme;
+        let text = if text.contains("://") {
+            text
+        } else {
+            with_scheme = format!("http://{text}");
+            &with_scheme
+        };
         let url = Url::parse(text).map_err(|error| {
             format!("{text:?} is not a URL ({error}); try http://127.0.0.1:8000")
         })?;
@@ -119,17 +128,35 @@ pub trait Transport {
     /// # Errors
     /// [`TransportError`] when there is no complete response.
     fn send(&mut self, request: &Request) -> Result<Response, TransportError>;
+
+    /// Whether requests carry a bearer token: a 401 then means the token was refused, not
+    /// that one is missing.
+    fn has_token(&self) -> bool {
+        false
+    }
 }
 
 /// The real transport: a new TCP connection to the target for every request.
 pub struct TcpTransport {
     target: Target,
+    /// Sent as `Authorization: Bearer <token>` on every request (RFC 6750 §2.1).
+    token: Option<String>,
 }
 
 impl TcpTransport {
     /// A transport that talks only to `target`.
     pub fn new(target: Target) -> TcpTransport {
-        TcpTransport { target }
+        TcpTransport {
+            target,
+            token: None,
+        }
+    }
+
+    /// The same transport, sending `token` on every request; `args` made sure it is visible
+    /// ASCII, so it cannot break the header line.
+    pub fn with_token(mut self, token: Option<String>) -> TcpTransport {
+        self.token = token;
+        self
     }
 
     fn connect(&self) -> Result<TcpStream, TransportError> {
@@ -157,6 +184,9 @@ impl TcpTransport {
         for (name, value) in &request.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
+        if let Some(token) = &self.token {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
         let has_body_method = matches!(request.method.as_str(), "POST" | "PUT" | "PATCH");
         if !request.body.is_empty() || has_body_method {
             head.push_str(&format!("Content-Length: {}\r\n", request.body.len()));
@@ -167,6 +197,10 @@ impl TcpTransport {
 }
 
 impl Transport for TcpTransport {
+    fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
     fn send(&mut self, request: &Request) -> Result<Response, TransportError> {
         let mut stream = self.connect()?;
         let broken = |error: std::io::Error| TransportError::Broken(describe_io(&error));

@@ -3,6 +3,11 @@
 
 use serde_json::{json, Value};
 
+use super::fixes;
+
+/// The widest the summary line gets, so it fits a terminal and a CI log line.
+pub const SUMMARY_WIDTH: usize = 100;
+
 /// The verdict of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -101,26 +106,34 @@ impl Report {
             .count()
     }
 
-    /// The final line: `check: N passed, M failed, K notes`.
+    /// The final line: `check: N passed, M failed, K notes (R requests to URL)`, at most
+    /// [`SUMMARY_WIDTH`] characters: a URL too long to fit is left out of it.
     pub fn summary(&self) -> String {
         let notes = match self.notes() {
             1 => "1 note".to_owned(),
             n => format!("{n} notes"),
         };
-        format!(
-            "check: {} passed, {} failed, {notes} ({} requests to {})",
+        let counts = format!(
+            "check: {} passed, {} failed, {notes}",
             self.passed(),
-            self.failed(),
-            self.requests,
-            self.url
-        )
+            self.failed()
+        );
+        let long = format!("{counts} ({} requests to {})", self.requests, self.url);
+        if long.chars().count() <= SUMMARY_WIDTH {
+            long
+        } else {
+            format!("{counts} ({} requests)", self.requests)
+        }
     }
 
-    /// The text report: a line per check, indented details under FAIL and NOTE, the summary.
-    pub fn to_text(&self) -> String {
+    /// The text report: a line per check, indented details under FAIL and NOTE (a FAIL's
+    /// last detail is its FastAPI fix, where there is one), the summary last. With
+    /// `failures_only`, PASS lines are left out.
+    pub fn to_text(&self, failures_only: bool) -> String {
         let mut out = String::new();
         for check in &self.checks {
             match &check.outcome {
+                Outcome::Pass if failures_only => {}
                 Outcome::Pass => out.push_str(&format!("PASS {}\n", check.title)),
                 Outcome::Fail(failure) => {
                     out.push_str(&format!("FAIL {}\n", check.title));
@@ -130,6 +143,9 @@ impl Report {
                     out.push_str(&format!("    got:      {}\n", failure.got));
                     out.push_str(&format!("    expected: {}\n", failure.expected));
                     out.push_str(&format!("    see:      {}\n", failure.rfc));
+                    if let Some(fix) = fixes::fastapi(check.name) {
+                        out.push_str(&format!("    fix:      {fix}\n"));
+                    }
                 }
                 Outcome::Note(text) => {
                     out.push_str(&format!("NOTE {}\n", check.title));
@@ -171,6 +187,7 @@ fn check_json(check: &Check) -> Value {
             value["got"] = json!(failure.got);
             value["expected"] = json!(failure.expected);
             value["rfc"] = json!(failure.rfc);
+            value["fix"] = json!(fixes::fastapi(check.name));
         }
         Outcome::Note(text) => value["note"] = json!(text),
     }

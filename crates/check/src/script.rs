@@ -9,7 +9,7 @@ use super::message::{Request, Response};
 use super::report::Outcome;
 use super::requests::{create, get, post_json, upload, NOTES};
 use super::rules;
-use super::session::{task_id, Seen, Session};
+use super::session::{task_id, Seen, Session, Stop};
 use super::uploads;
 use super::validation;
 
@@ -17,7 +17,7 @@ use super::validation;
 const MISSING_ID: &str = "999999999";
 
 /// `GET /tasks` on what should be an empty store, and `/healthz`.
-pub fn start(session: &mut Session) -> Result<(), String> {
+pub fn start(session: &mut Session) -> Result<(), Stop> {
     let request = get(session, "/tasks");
     let title = "GET /tasks on a fresh server answers 200 []";
     if let Some(response) = session.first(&request)? {

@@ -18,6 +18,26 @@ pub const MAX_REQUESTS: usize = 100;
 /// a timeout for every remaining check.
 const GIVE_UP_AFTER: usize = 3;
 
+/// Why a run ended before its report: each is an exit code of its own, not a FAIL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The first request could not connect: the server is not there.
+    Unreachable(String),
+    /// A 401 with a `Bearer` challenge, and no token was given: every later check would be
+    /// the same 401, which says nothing about the server's HTTP.
+    NeedsToken {
+        /// The request that got the 401.
+        sent: String,
+    },
+    /// A 401 with a `Bearer` challenge to a request that carried the token.
+    TokenRefused {
+        /// The request that got the 401.
+        sent: String,
+        /// The challenge, e.g. `Bearer error="invalid_token"`.
+        challenge: String,
+    },
+}
+
 /// Methods seen to succeed on each kind of resource: what a complete `Allow` must list.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -54,6 +74,8 @@ pub struct Session<'a> {
     pub seen: Seen,
     broken_in_a_row: usize,
     stopped: bool,
+    /// Set when a 401 asked for a token: the run ends with it instead of a report.
+    pub halt: Option<Stop>,
 }
 
 impl<'a> Session<'a> {
@@ -74,6 +96,7 @@ impl<'a> Session<'a> {
             seen: Seen::default(),
             broken_in_a_row: 0,
             stopped: false,
+            halt: None,
         }
     }
 
@@ -94,11 +117,14 @@ impl<'a> Session<'a> {
     ///
     /// # Errors
     /// Why no connection could be made.
-    pub fn first(&mut self, request: &Request) -> Result<Option<Response>, String> {
+    pub fn first(&mut self, request: &Request) -> Result<Option<Response>, Stop> {
         self.report.requests += 1;
         match self.transport.send(request) {
-            Ok(response) => Ok(Some(response)),
-            Err(TransportError::Unreachable(why)) => Err(why),
+            Ok(response) => match self.bearer_stop(request, &response) {
+                Some(stop) => Err(stop),
+                None => Ok(Some(response)),
+            },
+            Err(TransportError::Unreachable(why)) => Err(Stop::Unreachable(why)),
             Err(TransportError::Broken(why)) => {
                 self.broken_in_a_row = 1;
                 self.no_answer("start", "GET /tasks gets an answer", request, &why);
@@ -127,6 +153,11 @@ impl<'a> Session<'a> {
         match self.transport.send(request) {
             Ok(response) => {
                 self.broken_in_a_row = 0;
+                if let Some(stop) = self.bearer_stop(request, &response) {
+                    self.stopped = true;
+                    self.halt = Some(stop);
+                    return None;
+                }
                 Some(response)
             }
             Err(error) => {
@@ -135,6 +166,24 @@ impl<'a> Session<'a> {
                 None
             }
         }
+    }
+
+    /// A 401 that challenges for a bearer token (RFC 6750 §3) ends the run on the spot.
+    fn bearer_stop(&self, request: &Request, response: &Response) -> Option<Stop> {
+        let challenge = response.header("WWW-Authenticate")?;
+        let scheme = challenge.split_whitespace().next().unwrap_or_default();
+        if response.status != 401 || !scheme.eq_ignore_ascii_case("Bearer") {
+            return None;
+        }
+        let sent = request.describe();
+        Some(if self.transport.has_token() {
+            Stop::TokenRefused {
+                sent,
+                challenge: challenge.to_owned(),
+            }
+        } else {
+            Stop::NeedsToken { sent }
+        })
     }
 
     fn no_answer(&mut self, name: &'static str, title: &str, request: &Request, why: &str) {

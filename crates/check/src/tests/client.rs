@@ -12,9 +12,18 @@ fn only_plain_http_urls_are_accepted() {
     let https = Target::parse("https://127.0.0.1:8000").unwrap_err();
     assert!(https.contains("plain http only"), "{https}");
     assert!(Target::parse("ftp://127.0.0.1/").is_err());
-    assert!(Target::parse("127.0.0.1:8000").is_err());
+    assert!(Target::parse("http://").is_err());
     assert!(Target::parse("http://127.0.0.1:8000/?x=1").is_err());
     assert!(Target::parse("http://user:pw@127.0.0.1:8000").is_err());
+}
+
+#[test]
+fn a_url_without_a_scheme_is_read_as_http() {
+    for typed in ["localhost:18608", "127.0.0.1:8000", "[::1]:9000"] {
+        let target = Target::parse(typed).unwrap();
+        assert_eq!(target.url.scheme(), "http", "{typed}");
+        assert_eq!(target.authority, typed);
+    }
 }
 
 #[test]

@@ -19,7 +19,7 @@ impl<F: FnMut(&Request) -> Result<Response, TransportError>> Transport for Fake<
     }
 }
 
-fn run<F>(answer: F) -> (Result<Report, String>, Vec<Request>)
+fn run<F>(answer: F) -> (Result<Report, crate::Stop>, Vec<Request>)
 where
     F: FnMut(&Request) -> Result<Response, TransportError>,
 {
@@ -36,11 +36,11 @@ where
 fn a_server_that_says_200_to_everything_fails_and_is_never_sent_a_delete() {
     let (report, sent) = run(|_| Ok(Response::new(200).with_json("{}")));
     let report = report.unwrap();
-    assert!(report.failed() >= 5, "{}", report.to_text());
+    assert!(report.failed() >= 5, "{}", report.to_text(false));
     assert!(
-        report.to_text().contains("\ncheck: "),
+        report.to_text(false).contains("\ncheck: "),
         "{}",
-        report.to_text()
+        report.to_text(false)
     );
     assert!(sent.iter().all(|request| request.method != "DELETE"));
     assert_eq!(report.requests, sent.len());
@@ -83,26 +83,87 @@ fn a_server_that_never_answers_stops_the_run_after_three_requests() {
     let (report, sent) = run(|_| Err(TransportError::Broken("no answer within 5 s".to_owned())));
     let report = report.unwrap();
     assert_eq!(sent.len(), 3);
-    assert_eq!(report.failed(), 3, "{}", report.to_text());
+    assert_eq!(report.failed(), 3, "{}", report.to_text(false));
     assert!(
-        report.to_text().contains("stopped:"),
+        report.to_text(false).contains("stopped:"),
         "{}",
-        report.to_text()
+        report.to_text(false)
     );
 }
 
 #[test]
 fn a_server_that_is_not_there_is_an_error_not_a_report() {
     let (report, sent) = run(|_| Err(TransportError::Unreachable("refused".to_owned())));
-    assert_eq!(report.unwrap_err(), "refused");
+    assert_eq!(
+        report.unwrap_err(),
+        crate::Stop::Unreachable("refused".to_owned())
+    );
     assert_eq!(sent.len(), 1);
+}
+
+/// A server that wants a bearer token on every request.
+fn bearer(_: &Request) -> Result<Response, TransportError> {
+    Ok(Response::new(401)
+        .with_header("WWW-Authenticate", "Bearer")
+        .with_json(r#"{"detail":"Not authenticated"}"#))
+}
+
+#[test]
+fn the_first_401_asking_for_a_bearer_token_stops_the_run() {
+    let (report, sent) = run(bearer);
+    assert_eq!(
+        report.unwrap_err(),
+        crate::Stop::NeedsToken {
+            sent: "GET /tasks".to_owned()
+        }
+    );
+    assert_eq!(sent.len(), 1);
+}
+
+#[test]
+fn a_401_without_a_bearer_challenge_is_an_ordinary_answer() {
+    let (report, _) = run(|_| Ok(Response::new(401).with_json(r#"{"detail":"no"}"#)));
+    assert!(report.unwrap().failed() > 0);
+}
+
+#[test]
+fn a_401_after_the_first_request_stops_the_run_too() {
+    let mut answered = 0;
+    let (report, sent) = run(|request| {
+        answered += 1;
+        if answered == 1 {
+            Ok(Response::new(200).with_json("[]"))
+        } else {
+            bearer(request)
+        }
+    });
+    assert!(matches!(report, Err(crate::Stop::NeedsToken { .. })));
+    assert_eq!(sent.len(), 2, "nothing is sent after the 401");
+}
+
+#[test]
+fn the_summary_fits_one_line_and_failures_only_drops_the_passes() {
+    let (report, _) = run(|_| Ok(Response::new(200).with_json("{}")));
+    let mut report = report.unwrap();
+    report.url = format!("http://{}.example:8000/", "x".repeat(90));
+    let text = report.to_text(true);
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.starts_with("check: ") && last.chars().count() <= 100,
+        "{last}"
+    );
+    assert!(!text.contains("\nPASS "), "{text}");
+    assert!(
+        text.contains("FAIL ") && text.contains("    fix:      "),
+        "{text}"
+    );
 }
 
 #[test]
 fn the_report_ends_with_the_totals_and_explains_each_fail() {
     let (report, _) = run(|_| Ok(Response::new(200).with_json("{}")));
     let report = report.unwrap();
-    let text = report.to_text();
+    let text = report.to_text(false);
     let last = text.lines().last().unwrap();
     let totals = format!(
         "check: {} passed, {} failed",

@@ -158,6 +158,23 @@ fn an_unknown_range_unit_must_be_ignored() {
 }
 
 #[test]
+fn starlettes_own_range_errors_are_a_note_not_the_learners_fail() {
+    let plain = text(400, b"Only support bytes range").with_header("server", "uvicorn");
+    assert_note(&unknown_unit(&plain, ALPHABET));
+    let unserved = text(400, b"Only support bytes range");
+    assert_note(&unknown_unit(&unserved, ALPHABET));
+    let unsatisfiable = detail(416).with_header("Server", "uvicorn");
+    assert_note(&unknown_unit(&unsatisfiable, ALPHABET));
+    let Outcome::Note(text) = unknown_unit(&plain, ALPHABET) else {
+        unreachable!()
+    };
+    assert!(
+        text.contains("comes from the framework, not from your code"),
+        "{text}"
+    );
+}
+
+#[test]
 fn multipart_parts_are_read_with_their_boundary() {
     let response = multipart(&[("bytes 0-1/26", b"a\r\nb"), ("bytes 4-5/26", b"")]);
     let parts = multipart_parts(&response).unwrap();
