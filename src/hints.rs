@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use crate::http::{Body, Reply};
-use crate::http1::Request;
 use crate::upload::is_allowed_type;
+use http1::Request;
 
 /// Most hint lines one process prints, whatever the kinds: the log is the operator's first.
 pub const MAX_HINTS: usize = 16;
