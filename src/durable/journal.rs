@@ -19,7 +19,8 @@
 //! A failed write or fsync *breaks* the journal: every record not yet durable fails (its writer
 //! answers 500), and nothing more is appended until [`Journal::repair`] cuts the file back to
 //! its last durable length and the store reloads itself from disk. Each repair starts a new
-//! epoch, so a ticket from before it can never be mistaken for durable.
+//! epoch, so a ticket from before it is judged by what was durable when its epoch ended, never
+//! by a later record that reuses its sequence number.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -71,6 +72,8 @@ struct Inner {
     /// Why the journal is broken, until it is repaired.
     broken: Option<String>,
     epoch: u64,
+    /// For each epoch a repair ended, its last durable sequence number.
+    ended: Vec<u64>,
     /// Bytes of the current file known to be durable.
     durable_len: u64,
 }
@@ -109,6 +112,7 @@ impl Journal {
             flushing_up_to: 0,
             broken: None,
             epoch: 0,
+            ended: Vec::new(),
             durable_len: len,
         };
         Ok(Journal {
@@ -170,8 +174,15 @@ impl Journal {
     fn wait_durable(&self, seq: u64, epoch: Option<u64>) -> Result<(), String> {
         let mut inner = self.lock();
         loop {
-            if epoch.is_some_and(|epoch| epoch != inner.epoch) {
-                return Err("the change was lost in an earlier storage failure".to_owned());
+            if let Some(epoch) = epoch.filter(|&epoch| epoch != inner.epoch) {
+                // A repair ended the ticket's epoch; later records reuse its sequence numbers,
+                // so only what was durable when it ended counts. A flush may have made the
+                // record durable just before the failure, with its writer not yet awake.
+                let ended = usize::try_from(epoch).ok().and_then(|e| inner.ended.get(e));
+                return match ended {
+                    Some(&last) if seq <= last => Ok(()),
+                    _ => Err("the change was lost in an earlier storage failure".to_owned()),
+                };
             }
             if inner.durable >= seq {
                 return Ok(());
@@ -329,6 +340,8 @@ impl Journal {
         inner.buffer.clear();
         inner.appended = inner.durable;
         self.set_broken(&mut inner, None);
+        let last = inner.durable;
+        inner.ended.push(last);
         inner.epoch += 1;
         Ok(())
     }
