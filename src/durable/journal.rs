@@ -4,14 +4,14 @@
 //! journal's order is the order the changes were applied in; it is *committed* (written and
 //! fsynced) after the store lock is released. A committer that finds no flush in progress
 //! becomes the leader: it takes everything appended so far, writes it and fsyncs once, for every
-//! writer whose record was in the batch. A committer that finds a flush in progress parks until
+//! writer whose record was in the batch. A committer that finds a flush in progress waits until
 //! a leader wakes it, so one fsync serves many concurrent writers.
 //!
 //! The wake-ups are what a durable change costs beyond the fsync. Profiled with one condvar
 //! that every flush signalled with `notify_all` while holding the lock: each flush woke every
 //! waiter, also those whose records were only in the next batch (they went back to sleep), and
 //! each woken thread preempted the leader and found the lock still held (six futex calls and
-//! six context switches per create, against one in memory mode). So the waiters of a batch
+//! six context switches per create; memory mode: under one and under two). So the waiters of a batch
 //! wait on a condvar of their own (two alternate: the batch being flushed and the next one), a
 //! leader that ends a flush wakes exactly the batch it made durable with one `notify_all`, plus
 //! one waiter of the next batch to lead it, and it does so after unlocking.
@@ -170,7 +170,7 @@ impl Journal {
     }
 
     /// Waits until record `seq` is durable, following a flush in progress or leading one. With
-    /// an `epoch`, a record from before a storage failure (its epoch is gone) is reported lost.
+    /// an `epoch`, a record from before a storage failure is judged by its epoch's end.
     fn wait_durable(&self, seq: u64, epoch: Option<u64>) -> Result<(), String> {
         let mut inner = self.lock();
         loop {
