@@ -2,6 +2,7 @@
 
 use std::io;
 
+use super::limits::{FRAMING_ALLOWANCE, TEXT_TOO_LARGE, TOO_MANY_FIELDS, TOO_MANY_FILES};
 use super::*;
 
 const B: &str = "bNd";

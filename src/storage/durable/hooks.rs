@@ -3,9 +3,9 @@
 //! and a lower compaction floor. Without the feature, [`Faults`] is a check that always passes.
 
 use std::io;
-#[cfg(feature = "test-hooks")]
+#[cfg(any(test, feature = "test-hooks"))]
 use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(feature = "test-hooks")]
+#[cfg(any(test, feature = "test-hooks"))]
 use std::sync::Arc;
 
 /// The journal may grow to this many bytes before compaction is considered at all, so a small
@@ -69,12 +69,14 @@ impl From<StorageHooks> for Tuning {
 
 /// The write-failure switch of `StorageHooks::fail_writes`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Faults(#[cfg(feature = "test-hooks")] Option<Arc<AtomicBool>>);
+pub(crate) struct Faults(
+    #[cfg(any(test, feature = "test-hooks"))] pub(super) Option<Arc<AtomicBool>>,
+);
 
 impl Faults {
     /// Fails like a full disk while the switch is on.
     pub(crate) fn check(&self) -> io::Result<()> {
-        #[cfg(feature = "test-hooks")]
+        #[cfg(any(test, feature = "test-hooks"))]
         if let Some(switch) = &self.0 {
             if switch.load(Ordering::SeqCst) {
                 return Err(io::Error::new(
