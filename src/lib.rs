@@ -78,6 +78,7 @@ mod http;
 #[doc(hidden)]
 pub mod http1;
 mod log;
+mod metrics;
 mod model;
 mod router;
 mod server;

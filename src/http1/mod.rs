@@ -27,7 +27,7 @@ use std::time::Duration;
 
 pub use body::{BodyFailure, BodyReader, CONTINUE};
 pub use head::Version;
-pub use listener::{bind, start, Running, Stopper};
+pub use listener::{bind, start, OpenConnections, Running, Stopper};
 pub use write::{has_content, reason_phrase};
 
 use crate::http::Reply;
