@@ -69,6 +69,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod backup;
 mod cors;
 mod error;
 mod handlers;
@@ -94,6 +95,7 @@ pub use server::{Config, Handle, Server, Stopper};
 /// and the handler panic hook that only a binary may install. Not for embedders.
 #[doc(hidden)]
 pub mod binary {
+    pub use crate::backup::run as backup;
     pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
     pub use crate::server::{install_handler_panic_hook, SHUTDOWN_GRACE};

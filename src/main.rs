@@ -62,6 +62,9 @@ fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("check") {
         return taskd_check::run(std::env::args().skip(2));
     }
+    if std::env::args().nth(1).as_deref() == Some("backup") {
+        return taskd::binary::backup(std::env::args().skip(2));
+    }
     let env = Environment {
         token: std::env::var("TASKD_TOKEN").ok(),
         cors_origins: std::env::var(CORS_ORIGINS_VAR).ok(),
