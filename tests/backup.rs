@@ -103,7 +103,7 @@ fn writer(addr: SocketAddr, client: u64, stop: Arc<AtomicBool>, acked: Acknowled
         let created = post_json(addr, "/tasks", &format!(r#"{{"title":"{title}"}}"#));
         assert_eq!(created.status, 201, "{}", created.text());
         let id = created.json()["id"].as_u64().unwrap();
-        let doomed = round % 2 == 0;
+        let doomed = round.is_multiple_of(2);
         note(Change::Created { id, title, doomed });
         let uploaded = upload(addr, id, "a.txt", Some("text/plain"), &content(id, 1));
         assert_eq!(uploaded.status, 200, "{}", uploaded.text());
@@ -113,7 +113,7 @@ fn writer(addr: SocketAddr, client: u64, stop: Arc<AtomicBool>, acked: Acknowled
             200
         );
         note(Change::Patched { id });
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             // A replace removes the old blob: the race a backup must survive.
             let replaced = upload(addr, id, "b.txt", Some("text/plain"), &content(id, 2));
             assert_eq!(replaced.status, 200);
@@ -290,7 +290,7 @@ fn a_backup_under_write_load_holds_every_acknowledged_change_and_starts() {
         let generation_before = generation(&data.0);
         let began = Instant::now();
         // Every other round paused, so compactions overtake it; the others as fast as they go.
-        let pause = Duration::from_millis(if round % 2 == 0 { 400 } else { 0 });
+        let pause = Duration::from_millis(if round.is_multiple_of(2) { 400 } else { 0 });
         let output = run_backup_paused(&data.0, &dest.0, pause);
         let generation_after = generation(&data.0);
         let stdout = String::from_utf8_lossy(&output.stdout);

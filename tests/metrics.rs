@@ -155,6 +155,9 @@ fn family(name: &str) -> &str {
     name
 }
 
+/// A series' labels but `le`, in order.
+type Labels = Vec<(String, String)>;
+
 /// Each histogram series: buckets in increasing `le`, counts never decreasing, `+Inf` last and
 /// equal to `_count`, `_sum` present.
 fn check_histograms(exposition: &Exposition) {
@@ -162,7 +165,7 @@ fn check_histograms(exposition: &Exposition) {
         if kind != "histogram" {
             continue;
         }
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, Vec<(f64, f64)>> = BTreeMap::new();
         for sample in &exposition.samples {
             if sample.name == format!("{family_name}_bucket") {
                 let mut labels = sample.labels.clone();
