@@ -528,3 +528,41 @@ fn redirect_query_never_carries_control_bytes() {
         assert_eq!(route("GET", target), Ok(expected), "{target:?}");
     }
 }
+
+/// `/metrics` labels each request with `template` (allocation-free) rather than `route`: the two
+/// must agree on which paths exist, including escapes, absolute form and trailing slashes.
+#[test]
+fn template_knows_exactly_the_paths_the_router_knows() {
+    for target in [
+        "/tasks",
+        "/tasks?x=1",
+        "/tasks/",
+        "/tasks//",
+        "/tasks/7",
+        "/tasks/%37",
+        "/tasks/7/",
+        "/tasks/7/attachment",
+        "/tasks/7/attachment/",
+        "/tasks//attachment",
+        "/tasks/7/x",
+        "/%74asks",
+        "/tasks/%zz",
+        "/tasks/%C3%A9",
+        "/healthz",
+        "/healthz/",
+        "/docs",
+        "/metrics",
+        "/metrics/x",
+        "/openapi.json",
+        "http://h/tasks/1",
+        "HTTPS://h",
+        "/",
+        "",
+        "//tasks",
+        "*",
+        "/tasks/7/attachment%2F",
+    ] {
+        let routed = route("OPTIONS", target).is_ok();
+        assert_eq!(template(target).is_some(), routed, "{target:?}");
+    }
+}
