@@ -86,6 +86,8 @@ fn content(id: u64, version: u64) -> Vec<u8> {
 fn writer(addr: SocketAddr, client: u64, stop: Arc<AtomicBool>, acked: Acknowledged) {
     let note = |change| acked.lock().unwrap().push((Instant::now(), change));
     let counter = create_task(addr, &format!("client {client} counter 0"));
+    // `created_ids[r]` is the task of round `r` (round 0 has none).
+    let mut created_ids = vec![0];
     let mut round = 0u64;
     while !stop.load(Ordering::SeqCst) {
         round += 1;
@@ -113,15 +115,24 @@ fn writer(addr: SocketAddr, client: u64, stop: Arc<AtomicBool>, acked: Acknowled
             200
         );
         note(Change::Patched { id });
-        if round.is_multiple_of(3) {
-            // A replace removes the old blob: the race a backup must survive.
-            let replaced = upload(addr, id, "b.txt", Some("text/plain"), &content(id, 2));
-            assert_eq!(replaced.status, 200);
-            note(Change::Uploaded { id, version: 2 });
-        }
-        if doomed {
-            assert_eq!(delete(addr, &format!("/tasks/{id}")).status, 204);
-            note(Change::Deleted { id });
+        // Replaces and deletes reach tasks two rounds old, which a backup may have copied
+        // already: each removes a blob that copy names, the race a backup must survive.
+        created_ids.push(id);
+        let two_rounds_ago = round.checked_sub(2).filter(|&r| r > 0);
+        if let Some(&old) = two_rounds_ago.and_then(|r| created_ids.get(r as usize)) {
+            let old_round = round - 2;
+            if old_round.is_multiple_of(3) {
+                let replaced = upload(addr, old, "b.txt", Some("text/plain"), &content(old, 2));
+                assert_eq!(replaced.status, 200);
+                note(Change::Uploaded {
+                    id: old,
+                    version: 2,
+                });
+            }
+            if old_round.is_multiple_of(2) {
+                assert_eq!(delete(addr, &format!("/tasks/{old}")).status, 204);
+                note(Change::Deleted { id: old });
+            }
         }
     }
 }
