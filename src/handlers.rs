@@ -43,6 +43,8 @@ pub struct App {
     pub storage: Box<dyn Storage>,
     /// Upload limits.
     pub limits: UploadLimits,
+    /// The counters `GET /metrics` shows.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Runs the handler for `route`.
@@ -62,6 +64,7 @@ pub fn dispatch(app: &App, request: &mut Request<'_>, route: Route) -> Result<Re
         Route::Health => Ok(documents::health()),
         Route::OpenApi => documents::openapi(request),
         Route::Docs => documents::docs(request),
+        Route::Metrics => Ok(crate::metrics::reply(&app.metrics, app.storage.as_ref())),
         // RFC 9110 §9.3.7: OPTIONS describes the communication options, here via Allow.
         Route::Options { allow } => Ok(Reply::no_content().with_header("Allow", allow)),
         // RFC 9110 §15.4.8: 307 keeps the method and body, so a POST stays a POST.

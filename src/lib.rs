@@ -69,12 +69,14 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod backup;
 mod cors;
 mod error;
 mod handlers;
 mod hints;
 mod http;
 mod log;
+mod metrics;
 mod model;
 // PostgreSQL (CONTRACT §14): private, and unused until the backend is wired to the storage
 // trait; `dead_code` is allowed until then.
@@ -96,6 +98,7 @@ pub use server::{Config, Handle, Server, Stopper};
 /// line. Not for embedders.
 #[doc(hidden)]
 pub mod binary {
+    pub use crate::backup::run as backup;
     pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
     pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};

@@ -38,6 +38,12 @@ fn main() -> ExitCode {
     if args.nth(1).is_some_and(|first| first == "check") {
         return taskd_check::run(args.map(|arg| arg.to_string_lossy().into_owned()));
     }
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == "backup")
+    {
+        return taskd::binary::backup(std::env::args().skip(2));
+    }
     match cli::parse(
         std::env::args_os().skip(1),
         &cli::Environment::from_process(),

@@ -26,6 +26,7 @@ pub const ROUTE_TEMPLATES: &[&str] = &[
     "/healthz",
     "/openapi.json",
     "/docs",
+    "/metrics",
 ];
 
 /// A task id from the path, already in canonical form.
@@ -118,6 +119,8 @@ pub enum Route {
     OpenApi,
     /// `GET /docs`
     Docs,
+    /// `GET /metrics`
+    Metrics,
     /// `OPTIONS` on a known path, or `OPTIONS *`: 204 with this `Allow`.
     Options {
         /// The `Allow` value to send.
@@ -138,6 +141,7 @@ enum Resource<'a> {
     Health,
     OpenApi,
     Docs,
+    Metrics,
 }
 
 impl Resource<'_> {
@@ -146,22 +150,67 @@ impl Resource<'_> {
             Resource::Tasks => ALLOW_TASKS,
             Resource::Task(_) => ALLOW_TASK,
             Resource::Attachment(_) => ALLOW_ATTACHMENT,
-            Resource::Health | Resource::OpenApi | Resource::Docs => ALLOW_READ_ONLY,
+            Resource::Health | Resource::OpenApi | Resource::Docs | Resource::Metrics => {
+                ALLOW_READ_ONLY
+            }
+        }
+    }
+
+    /// The OpenAPI path template (CONTRACT §2).
+    fn template(&self) -> &'static str {
+        match self {
+            Resource::Tasks => "/tasks",
+            Resource::Task(_) => "/tasks/{task_id}",
+            Resource::Attachment(_) => "/tasks/{task_id}/attachment",
+            Resource::Health => "/healthz",
+            Resource::OpenApi => "/openapi.json",
+            Resource::Docs => "/docs",
+            Resource::Metrics => "/metrics",
         }
     }
 }
 
+/// The resource a decoded path names. Allocation-free: `/metrics` classifies every request
+/// with it (through [`template`]).
 fn resource(path: &str) -> Option<Resource<'_>> {
-    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    match segments.as_slice() {
-        ["tasks"] => Some(Resource::Tasks),
-        ["tasks", id] if !id.is_empty() => Some(Resource::Task(id)),
-        ["tasks", id, "attachment"] if !id.is_empty() => Some(Resource::Attachment(id)),
-        ["healthz"] => Some(Resource::Health),
-        ["openapi.json"] => Some(Resource::OpenApi),
-        ["docs"] => Some(Resource::Docs),
+    let mut segments = path.strip_prefix('/')?.split('/');
+    let parts = (segments.next(), segments.next(), segments.next());
+    if segments.next().is_some() {
+        return None;
+    }
+    match parts {
+        (Some("tasks"), None, None) => Some(Resource::Tasks),
+        (Some("tasks"), Some(id), None) if !id.is_empty() => Some(Resource::Task(id)),
+        (Some("tasks"), Some(id), Some("attachment")) if !id.is_empty() => {
+            Some(Resource::Attachment(id))
+        }
+        (Some("healthz"), None, None) => Some(Resource::Health),
+        (Some("openapi.json"), None, None) => Some(Resource::OpenApi),
+        (Some("docs"), None, None) => Some(Resource::Docs),
+        (Some("metrics"), None, None) => Some(Resource::Metrics),
         _ => None,
     }
+}
+
+/// The OpenAPI path template `target` is routed under (a trailing-slash redirect counts under
+/// the path it redirects to), `"*"` for `OPTIONS *`, `None` for a path no route knows: the
+/// `route` label of `/metrics`. Allocates only for a path with a percent-escape.
+pub fn template(target: &str) -> Option<&'static str> {
+    if target == "*" {
+        return Some("*");
+    }
+    let raw_path = target.split_once('?').map_or(target, |(path, _)| path);
+    let path = origin_path(raw_path);
+    let trimmed = match path.trim_end_matches('/') {
+        "" => path,
+        trimmed => trimmed,
+    };
+    if trimmed.contains('%') {
+        let decoded = decode_path(trimmed)?;
+        let decoded = decoded.trim_end_matches('/');
+        return resource(decoded).map(|found| found.template());
+    }
+    resource(trimmed).map(|found| found.template())
 }
 
 /// Routes a request. `method` is case-sensitive (RFC 9110 §9.1); `HEAD` is routed as `GET`
@@ -210,6 +259,7 @@ pub fn route(method: &str, target: &str) -> Result<Route, ApiError> {
         ("GET", Resource::Health) => Route::Health,
         ("GET", Resource::OpenApi) => Route::OpenApi,
         ("GET", Resource::Docs) => Route::Docs,
+        ("GET", Resource::Metrics) => Route::Metrics,
         _ => {
             return Err(ApiError::MethodNotAllowed {
                 allow: resource.allow(),

@@ -110,6 +110,7 @@ impl Server {
                 limits: UploadLimits {
                     max_file_bytes: config.max_upload_bytes,
                 },
+                metrics: crate::metrics::Metrics::new(),
             },
             token: config.token,
             access_log: config.access_log,
@@ -152,8 +153,10 @@ impl Server {
     /// # Panics
     /// When the OS cannot start the accept thread.
     pub fn spawn(self) -> Handle {
+        let service = self.service.clone();
         let running = http1::start(self.listener, self.service, self.settings)
             .expect("the OS can start the accept thread");
+        (service.app.metrics).attach_connections(running.open_connections());
         Handle {
             addr: self.addr,
             running,
@@ -345,6 +348,7 @@ impl http1::Service for Service {
     /// The `--trace` block of the exchange, or else one access-log line per answer (format:
     /// `access_log`).
     fn log(&self, exchange: &Exchange<'_>) {
+        self.app.metrics.record(exchange);
         if let Some(sink) = &self.trace {
             trace::capture::write(sink, exchange);
             return;

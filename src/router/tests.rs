@@ -33,6 +33,7 @@ fn routes_every_operation() {
         ("GET", "/healthz", Route::Health),
         ("GET", "/openapi.json", Route::OpenApi),
         ("GET", "/docs", Route::Docs),
+        ("GET", "/metrics", Route::Metrics),
         ("HEAD", "/tasks/3", Route::GetTask(id(3))),
     ];
     for (method, target, expected) in cases {
@@ -160,20 +161,6 @@ fn malformed_ids_are_int_parsing() {
     }
 }
 
-/// The template of each resource. The match is exhaustive, so a new resource does not
-/// compile until it has a template here, and the round trip below puts that template in
-/// `ROUTE_TEMPLATES`, which the OpenAPI tests hold the document to.
-fn template_of(resource: &Resource<'_>) -> &'static str {
-    match resource {
-        Resource::Tasks => "/tasks",
-        Resource::Task(_) => "/tasks/{task_id}",
-        Resource::Attachment(_) => "/tasks/{task_id}/attachment",
-        Resource::Health => "/healthz",
-        Resource::OpenApi => "/openapi.json",
-        Resource::Docs => "/docs",
-    }
-}
-
 /// A concrete path for a template.
 pub(super) fn sample(template: &str) -> String {
     template.replace("{task_id}", "1")
@@ -184,7 +171,10 @@ fn route_templates_are_the_routers_resources() {
     for template in ROUTE_TEMPLATES {
         let path = sample(template);
         let resource = resource(&path).unwrap_or_else(|| panic!("{template} is not routed"));
-        assert_eq!(template_of(&resource), *template);
+        // `Resource::template` is an exhaustive match, so a new resource needs a template, and this
+        // round trip puts it in `ROUTE_TEMPLATES`, which the OpenAPI tests hold the document to.
+        assert_eq!(resource.template(), *template);
+        assert_eq!(super::template(&path), Some(*template));
         let unique = ROUTE_TEMPLATES.iter().filter(|t| *t == template).count();
         assert_eq!(unique, 1, "{template} is listed twice");
     }
@@ -220,7 +210,7 @@ fn route_templates_match_what_the_router_routes() {
         paths.push(path);
     }
     for path in paths {
-        let by_router = resource(&path).map(|resource| template_of(&resource));
+        let by_router = resource(&path).map(|resource| resource.template());
         let by_list = ROUTE_TEMPLATES.iter().copied().find(|t| matches(t, &path));
         assert_eq!(by_router, by_list, "{path}");
     }
@@ -305,6 +295,7 @@ fn operation_id(route: &Route) -> Option<&'static str> {
         Route::Health => Some("health"),
         Route::OpenApi => Some("openapi"),
         Route::Docs => Some("docs"),
+        Route::Metrics => Some("metrics"),
         Route::Options { .. } | Route::Redirect { .. } => None,
     }
 }
@@ -412,6 +403,7 @@ fn openapi_operation_ids_are_the_handlers() {
         "health",
         "openapi",
         "docs",
+        "metrics",
     ];
     handlers.sort_unstable();
     assert_eq!(ids, handlers);
@@ -534,5 +526,43 @@ fn redirect_query_never_carries_control_bytes() {
             location: location.into(),
         };
         assert_eq!(route("GET", target), Ok(expected), "{target:?}");
+    }
+}
+
+/// `/metrics` labels each request with `template` (allocation-free) rather than `route`: the two
+/// must agree on which paths exist, including escapes, absolute form and trailing slashes.
+#[test]
+fn template_knows_exactly_the_paths_the_router_knows() {
+    for target in [
+        "/tasks",
+        "/tasks?x=1",
+        "/tasks/",
+        "/tasks//",
+        "/tasks/7",
+        "/tasks/%37",
+        "/tasks/7/",
+        "/tasks/7/attachment",
+        "/tasks/7/attachment/",
+        "/tasks//attachment",
+        "/tasks/7/x",
+        "/%74asks",
+        "/tasks/%zz",
+        "/tasks/%C3%A9",
+        "/healthz",
+        "/healthz/",
+        "/docs",
+        "/metrics",
+        "/metrics/x",
+        "/openapi.json",
+        "http://h/tasks/1",
+        "HTTPS://h",
+        "/",
+        "",
+        "//tasks",
+        "*",
+        "/tasks/7/attachment%2F",
+    ] {
+        let routed = route("OPTIONS", target).is_ok();
+        assert_eq!(template(target).is_some(), routed, "{target:?}");
     }
 }

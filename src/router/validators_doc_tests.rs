@@ -89,7 +89,7 @@ fn expected(route: &Route) -> Expected {
             success_headers: VALIDATED,
         },
         // CONTRACT §10: `no-store`, and nothing to revalidate.
-        Route::Health => Expected {
+        Route::Health | Route::Metrics => Expected {
             success_headers: &["Cache-Control"],
             ..NOTHING
         },

@@ -42,7 +42,7 @@ mod write;
 pub use body::{BodyFailure, BodyReader, CONTINUE};
 pub use conn::Connection;
 pub use date::http_date;
-pub use listener::{bind, start, Running, StopSwitch};
+pub use listener::{bind, start, OpenConnections, Running, StopSwitch};
 pub use response::{has_content, reason_phrase, Body, Piece, Response, Stream};
 pub use rules::{BodyLength, Refusal, Version};
 pub use service::{Exchange, Request, Service, Settings, TransportError};

@@ -75,7 +75,24 @@ pub fn start(
     })
 }
 
+/// Reads how many connections a running server has open (a metrics gauge). Holds only the
+/// registry, never the service, so keeping it does not keep the application alive.
+#[derive(Clone)]
+pub struct OpenConnections(Arc<Registry>);
+
+impl OpenConnections {
+    /// The connections open now.
+    pub fn count(&self) -> usize {
+        self.0.open()
+    }
+}
+
 impl Running {
+    /// How many connections are open, readable from anywhere while the server runs.
+    pub fn open_connections(&self) -> OpenConnections {
+        OpenConnections(self.switch.shared.registry.clone())
+    }
+
     /// A way to stop the server from another thread.
     pub fn stop_switch(&self) -> StopSwitch {
         self.switch.clone()

@@ -208,6 +208,11 @@ impl Registry {
         }
     }
 
+    /// How many connections are open now (read by a metrics scrape, not per request).
+    pub(super) fn open(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Waits until no connection is open and no refuser runs, at most `timeout`; whether so.
     pub(crate) fn wait_empty(&self, timeout: Duration) -> bool {
         let busy = |connections: &mut HashMap<u64, Arc<OpenConnection>>| {

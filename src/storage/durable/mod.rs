@@ -26,6 +26,7 @@
 //! client can read is again exactly what the disk holds. Reads may see a change while its
 //! writer still waits for the fsync, as with any write-ahead log that commits outside its lock.
 
+mod backup;
 mod crc32;
 mod disk;
 mod frame;
@@ -33,6 +34,8 @@ mod hooks;
 mod journal;
 mod record;
 mod recovery;
+
+pub use self::backup::backup;
 
 use std::fs::File;
 use std::io;

@@ -154,7 +154,7 @@ impl Opening {
 }
 
 /// The generations of the snapshots and journals in `dir`, each sorted.
-fn generations(dir: &Path) -> io::Result<(Vec<u64>, Vec<u64>)> {
+pub(super) fn generations(dir: &Path) -> io::Result<(Vec<u64>, Vec<u64>)> {
     let (mut snapshots, mut journals) = (Vec::new(), Vec::new());
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name().to_string_lossy().into_owned();
