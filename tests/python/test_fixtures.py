@@ -122,3 +122,11 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
 def test_the_binary_is_the_one_the_wheel_installed():
     expected = os.path.join(sysconfig.get_path("scripts"), "taskd")
     assert taskd_server.find_binary() == expected
+
+
+def test_no_taskd_variable_leaks_in_from_the_callers_environment(monkeypatch):
+    # taskd reads TASKD_TOKEN (and, with issue 18, a variable for every flag) itself: a server
+    # asked for without a token must not pick one up from the test runner's environment.
+    monkeypatch.setenv("TASKD_TOKEN", "from-the-environment")
+    with taskd_server.start() as server:
+        assert call(server, "POST", "/tasks", {"title": "Open"})[0] == 201
