@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import sysconfig
+import time
 
 import pytest
 import taskd_server
@@ -130,3 +131,30 @@ def test_no_taskd_variable_leaks_in_from_the_callers_environment(monkeypatch):
     monkeypatch.setenv("TASKD_TOKEN", "from-the-environment")
     with taskd_server.start() as server:
         assert call(server, "POST", "/tasks", {"title": "Open"})[0] == 201
+
+
+def fake_binary(tmp_path, script):
+    path = tmp_path / "fake-taskd"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+def test_the_ready_line_is_found_after_other_output(tmp_path):
+    # Anything printed before the ready line (a banner, a warning on stdout) is skipped.
+    real = taskd_server.find_binary()
+    binary = fake_binary(tmp_path, f'echo "starting up"\nexec "{real}" "$@"\n')
+    with taskd_server.start(binary=binary) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert call(server, "GET", "/healthz")[0] == 200
+
+
+def test_no_ready_line_in_time_is_an_error_and_the_process_is_stopped(tmp_path):
+    pid_file = tmp_path / "pid"
+    binary = fake_binary(tmp_path, f"echo $$ > {pid_file}\necho 'not ready' >&2\nexec /bin/sleep 30\n")
+    started = time.monotonic()
+    with pytest.raises(taskd_server.TaskdError, match="no ready line within 0.5 s; its stderr:\nnot ready"):
+        taskd_server.start(binary=binary, ready_timeout=0.5)
+    assert time.monotonic() - started < 10
+    with pytest.raises(ProcessLookupError):  # stopped and reaped, not left running
+        os.kill(int(pid_file.read_text()), 0)
