@@ -73,19 +73,24 @@ def lesson_app(request, tmp_path):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
-    url = "http://127.0.0.1:%d" % listener.getsockname()[1]
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONDONTWRITEBYTECODE="1")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--app-dir", str(lesson_app_dir()),
-         "--fd", str(listener.fileno()), "--log-level", "warning", f"{request.param}:app"],
-        pass_fds=[listener.fileno()], env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "uvicorn.err", "wb"),
-    )
+    with open(tmp_path / "uvicorn.err", "wb") as errors:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(lesson_app_dir()),
+             "--fd", str(listener.fileno()), "--log-level", "warning", f"{request.param}:app"],
+            pass_fds=[listener.fileno()], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=errors,
+        )
     listener.close()
     try:
         # The socket already listens: this waits in its backlog until uvicorn has started.
-        with urllib.request.urlopen(url + "/openapi.json", timeout=60) as response:
-            assert response.status == 200
+        try:
+            with urllib.request.urlopen(url + "/openapi.json", timeout=60) as response:
+                assert response.status == 200
+        except OSError as error:
+            uvicorn_errors = (tmp_path / "uvicorn.err").read_text(errors="replace")
+            pytest.fail(f"uvicorn {request.param}:app did not answer ({error}):\n{uvicorn_errors}")
         yield request.param, url
     finally:
         server.terminate()
