@@ -18,10 +18,9 @@ import pytest
 import taskd_server
 
 # ---------------------------------------------------------------------------------------------
-# EXPECTED REPORTS. Written against `taskd check` as of main 91bd06e (before the "check that
-# teaches" work of issue 19). TODO(lead, after merging learn-check): the Range line becomes a
-# NOTE that does not fail the exit code (main_fileresponse's FAIL count drops by one), FAILs get
-# a fix line for FastAPI (set FIX_LINE_PREFIX), and the summary stays the last line.
+# EXPECTED REPORTS of `taskd check` against the lesson's apps: every FAIL has a fix line for
+# FastAPI, Starlette's own Range bug is a NOTE that does not fail the exit code, and the summary
+# is the last line.
 # ---------------------------------------------------------------------------------------------
 SUMMARY = re.compile(
     r"^check: (?P<passed>\d+) passed, (?P<failed>\d+) failed, (?P<notes>\d+) notes"
@@ -42,18 +41,18 @@ EXPECTED = {
     },
     "main_fileresponse": {
         "exit_status": 1,
-        "failed": 9,
+        "failed": 8,
         "lines": [
             "FAIL the 201 names the new task in Location",
             # Starlette's FileResponse parses `Range: lines=1-2` and answers 400: the framework's
-            # bug, not the learner's. After learn-check: "NOTE Range: lines=1-2, ..." and failed 8.
-            "FAIL Range: lines=1-2, a unit the server does not know, is ignored (200)",
+            # bug, not the learner's, so a NOTE that does not count as a FAIL.
+            "NOTE Range: lines=1-2, a unit the server does not know, is ignored (200)",
             "PASS a filename with quotes comes back escaped in Content-Disposition",
         ],
     },
 }
-# After learn-check: the prefix of the fix line that follows every FAIL (e.g. "    fix:").
-FIX_LINE_PREFIX = None
+# The prefix of the fix line that follows every FAIL.
+FIX_LINE_PREFIX = "    fix:"
 # ---------------------------------------------------------------------------------------------
 
 
