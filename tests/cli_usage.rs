@@ -265,3 +265,19 @@ fn help_into_a_closed_pipe_exits_0_without_a_panic() {
         assert_quiet_success(&output, attempt);
     }
 }
+
+/// The same for `taskd check --help`: its usage is written by the check crate, which must not
+/// panic on a closed pipe either.
+#[test]
+fn check_help_into_a_closed_pipe_exits_0_without_a_panic() {
+    for attempt in 0..20 {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = command(&["check".to_owned(), "--help".to_owned()], &[])
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_quiet_success(&output, attempt);
+    }
+}

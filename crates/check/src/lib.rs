@@ -98,7 +98,7 @@ pub fn run(args: impl Iterator<Item = String>) -> ExitCode {
     let options = match args::parse(args, std::env::var("TASKD_TOKEN").ok()) {
         Ok(options) => options,
         Err(args::NoRun::Help) => {
-            println!("{USAGE}");
+            write_out(&mut std::io::stdout(), &format!("{USAGE}\n"));
             return ExitCode::SUCCESS;
         }
         Err(args::NoRun::Usage(message)) => return usage_error(&message),
@@ -110,13 +110,18 @@ pub fn run(args: impl Iterator<Item = String>) -> ExitCode {
     };
     let mut transport = TcpTransport::new(target.clone()).with_token(options.token.clone());
     if base::names_a_route(&target) {
-        eprintln!("taskd check: {}", base::explain(&target, &mut transport));
+        let explained = base::explain(&target, &mut transport);
+        write_out(
+            &mut std::io::stderr(),
+            &format!("taskd check: {explained}\n"),
+        );
         return ExitCode::from(EXIT_USAGE);
     }
     let report = match check(&mut transport, &target, &tag()) {
         Ok(report) => report,
         Err(stop) => {
-            eprintln!("taskd check: {}", stop_line(&target, &stop));
+            let line = stop_line(&target, &stop);
+            write_out(&mut std::io::stderr(), &format!("taskd check: {line}\n"));
             return ExitCode::from(match stop {
                 Stop::Unreachable(_) => EXIT_UNREACHABLE,
                 Stop::NeedsToken { .. } | Stop::TokenRefused { .. } => EXIT_TOKEN,
@@ -128,9 +133,7 @@ pub fn run(args: impl Iterator<Item = String>) -> ExitCode {
     } else {
         report.to_text(options.failures_only)
     };
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    write_out(&mut std::io::stdout(), &text);
     if report.failed() > 0 {
         ExitCode::FAILURE
     } else {
@@ -178,8 +181,18 @@ pub fn check(transport: &mut dyn Transport, target: &Target, tag: &str) -> Resul
     Ok(std::mem::take(&mut session.report))
 }
 
+/// Writes `text` whole, ignoring a closed pipe (`taskd check --help | head -1`): Rust ignores
+/// SIGPIPE, so the write returns `EPIPE`, which `println!` would turn into a panic.
+fn write_out(out: &mut dyn Write, text: &str) {
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 fn usage_error(message: &str) -> ExitCode {
-    eprintln!("taskd check: {message}\n(see taskd check --help)");
+    write_out(
+        &mut std::io::stderr(),
+        &format!("taskd check: {message}\n(see taskd check --help)\n"),
+    );
     ExitCode::from(EXIT_USAGE)
 }
 
