@@ -99,11 +99,11 @@ def test_start_stop_and_the_log():
         assert server.addr == ("127.0.0.1", server.port)
         call(server, "GET", "/healthz")
         # The access log is written from a queue, a moment after the answer.
-        server.wait_for_log('"GET /healthz" 200')
+        server.wait_for_log('"GET /healthz HTTP/1.1" 200')
     assert not server.running()
     assert server.process.returncode == 0
     assert server.stop() == 0  # a second stop is harmless
-    assert '"GET /healthz" 200' in server.log()  # and the log is still there
+    assert '"GET /healthz HTTP/1.1" 200' in server.log()  # and the log is still there
 
 
 def test_an_unknown_option_is_a_type_error_naming_it():
