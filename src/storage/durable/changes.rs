@@ -1,93 +1,101 @@
-//! How changes and the state become journal and snapshot records, and records changes again
-//! (a replay runs them through the same `State::apply`).
+//! How the shared state's changes and the state itself become journal and snapshot records,
+//! and records become changes again: a replay runs them through the same `State::apply` as a
+//! live change. Records are durable's format, so the shared state (`storage::tasks`) knows
+//! nothing of them; this module depends on it, never the reverse.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::attachment::{Attached, DigestCell};
-use super::state::{Change, Entry};
-use super::{Content, StoredFile};
+use super::record::Record;
 use crate::model::{NewTask, TaskPatch};
-use crate::storage::durable::{Blob, Record};
+use crate::storage::tasks::state::{Change, Entry, State};
+use crate::storage::tasks::{Attached, Blob, Content, DigestCell, StoredFile};
 
-impl Change {
-    /// The journal record; durable mode stores every attachment as a blob.
-    pub(crate) fn to_record(&self) -> Record {
-        match self {
-            Change::Create { id, new } => Record::Create {
-                id: *id,
-                title: new.title.clone(),
-                priority: new.priority,
-                done: new.done,
-            },
-            Change::Patch { id, patch } => Record::Patch {
-                id: *id,
-                title: patch.title.clone(),
-                priority: patch.priority,
-                done: patch.done,
-            },
-            Change::Delete { id } => Record::Delete { id: *id },
-            Change::Attach { id, file } => attach_record(*id, file),
-            Change::Detach { id } => Record::Detach { id: *id },
-            Change::NextId(next_id) => Record::Snapshot {
-                next_id: *next_id,
-                tasks: 0,
-            },
-        }
+/// Applies a record read from disk to `state`.
+pub(super) fn replay(state: &mut State, record: Record) -> Result<(), String> {
+    state
+        .apply(from_record(record))
+        .map(drop)
+        .map_err(|error| format!("the record does not fit the state before it ({error:?})"))
+}
+
+/// The journal record of `change`; durable mode stores every attachment as a blob.
+pub(super) fn to_record(change: &Change) -> Record {
+    match change {
+        Change::Create { id, new } => Record::Create {
+            id: *id,
+            title: new.title.clone(),
+            priority: new.priority,
+            done: new.done,
+        },
+        Change::Patch { id, patch } => Record::Patch {
+            id: *id,
+            title: patch.title.clone(),
+            priority: patch.priority,
+            done: patch.done,
+        },
+        Change::Delete { id } => Record::Delete { id: *id },
+        Change::Attach { id, file } => attach_record(*id, file),
+        Change::Detach { id } => Record::Detach { id: *id },
+        Change::NextId(next_id) => Record::Snapshot {
+            next_id: *next_id,
+            tasks: 0,
+        },
     }
+}
 
-    pub(super) fn from_record(record: Record) -> Change {
-        match record {
-            Record::Snapshot { next_id, .. } => Change::NextId(next_id),
-            Record::Create {
-                id,
+/// The change that `record` stands for.
+fn from_record(record: Record) -> Change {
+    match record {
+        Record::Snapshot { next_id, .. } => Change::NextId(next_id),
+        Record::Create {
+            id,
+            title,
+            priority,
+            done,
+        } => Change::Create {
+            id,
+            new: NewTask {
                 title,
                 priority,
                 done,
-            } => Change::Create {
-                id,
-                new: NewTask {
-                    title,
-                    priority,
-                    done,
-                },
             },
-            Record::Patch {
-                id,
+        },
+        Record::Patch {
+            id,
+            title,
+            priority,
+            done,
+        } => Change::Patch {
+            id,
+            patch: TaskPatch {
                 title,
                 priority,
                 done,
-            } => Change::Patch {
-                id,
-                patch: TaskPatch {
-                    title,
-                    priority,
-                    done,
-                },
             },
-            Record::Delete { id } => Change::Delete { id },
-            Record::Attach {
-                id,
-                blob,
-                size,
-                filename,
-                content_type,
-                stored_at,
-                digest,
-            } => Change::Attach {
-                id,
-                file: Attached {
-                    file: StoredFile {
-                        filename,
-                        content_type,
-                        content: Content::Blob(Blob { name: blob, size }),
-                    },
-                    stored_at: stored_at.map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds)),
-                    digest: digest.map(DigestCell::known).unwrap_or_default(),
+        },
+        Record::Delete { id } => Change::Delete { id },
+        Record::Attach {
+            id,
+            blob,
+            size,
+            filename,
+            content_type,
+            stored_at,
+            digest,
+        } => Change::Attach {
+            id,
+            file: Attached {
+                file: StoredFile {
+                    filename,
+                    content_type,
+                    content: Content::Blob(Blob { name: blob, size }),
                 },
+                stored_at: stored_at.map(|seconds| UNIX_EPOCH + Duration::from_secs(seconds)),
+                digest: digest.map(DigestCell::known).unwrap_or_default(),
             },
-            Record::Detach { id } => Change::Detach { id },
-        }
+        },
+        Record::Detach { id } => Change::Detach { id },
     }
 }
 
@@ -116,7 +124,7 @@ fn seconds_since_epoch(time: SystemTime) -> u64 {
 }
 
 /// A snapshot of `tasks`: the counter and count first, then each task and its attachment.
-pub(crate) fn snapshot_records(
+pub(super) fn snapshot_records(
     next_id: u64,
     tasks: &BTreeMap<u64, Entry>,
 ) -> impl Iterator<Item = Record> + '_ {
