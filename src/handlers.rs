@@ -16,12 +16,13 @@ mod list;
 
 use http1::Request;
 
-use crate::error::{ApiError, ErrorItem};
+use crate::error::ApiError;
 use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
 use crate::model::{NewTask, TaskPatch};
 use crate::router::{PathId, Route, TaskId};
 use crate::storage::Storage;
 use crate::upload::UploadLimits;
+use crate::validation::ErrorItem;
 
 pub use attach::upload_attachment;
 pub use attachment::{delete_attachment, download_attachment};

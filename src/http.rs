@@ -8,7 +8,8 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::error::{loc, ApiError, ErrorItem};
+use crate::error::ApiError;
+use crate::validation::{loc, ErrorItem};
 use crate::validators::{self, EntityTag};
 
 mod body;

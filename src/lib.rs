@@ -34,6 +34,8 @@
 //!   and never stall a request (a stderr nobody reads drops lines and counts them).
 //! - `error`: `ApiError`, the status-code mapper, and the JSON error bodies.
 //! - `model`: tasks and their validation. No HTTP, no locks.
+//! - `validation`: `ErrorItem`, one 422 problem, and `loc`, where it is; made by validation,
+//!   carried by `ApiError`.
 //! - `storage`: the `Storage` trait that handlers talk to, its errors, the body source of a
 //!   download and the upload spool; its backends `storage::memory` and `storage::durable`
 //!   (`--data-dir`: the journal with group commit, snapshots, recovery, blobs), sharing one
@@ -88,6 +90,7 @@ mod server;
 mod storage;
 mod trace;
 mod upload;
+mod validation;
 mod validators;
 
 pub use server::{Config, Handle, Server, Stopper};
@@ -109,7 +112,7 @@ pub mod binary {
 /// Not for embedders.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::error::{loc, ApiError, ErrorItem};
+    pub use crate::error::ApiError;
     pub use crate::http::{
         check_json_length, is_json_media_type, read_json, validate_body, JsonBody, Reply,
         Validator, MAX_JSON_BYTES,
@@ -120,6 +123,7 @@ pub mod fuzzing {
         ALLOW_TASKS,
     };
     pub use crate::upload::{read_file_field, FileField, UploadLimits};
+    pub use crate::validation::{loc, ErrorItem};
 }
 
 /// Hooks for taskd's own tests and benchmarks (failing writes, the store without HTTP, the

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::error::{loc, ErrorItem};
+use crate::validation::{loc, ErrorItem};
 
 /// Longest title, in Unicode code points (pydantic counts code points, not bytes or graphemes).
 pub const MAX_TITLE_CHARS: usize = 100;

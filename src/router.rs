@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::error::{loc, ApiError, ErrorItem};
+use crate::error::ApiError;
+use crate::validation::{loc, ErrorItem};
 
 /// `Allow` for `/tasks`.
 pub const ALLOW_TASKS: &str = "GET, HEAD, POST, OPTIONS";

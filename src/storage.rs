@@ -42,6 +42,7 @@ use crate::model::{NewTask, Task, TaskPatch};
 pub use crate::validators::{Guard, ListQuery, Verdict};
 
 pub mod durable;
+mod faults;
 pub mod memory;
 mod source;
 mod spool;

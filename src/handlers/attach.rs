@@ -11,11 +11,12 @@ use serde_json::Value;
 use super::attachment::Validators;
 use super::conditional::{check_early, Fields};
 use super::{split_id, App};
-use crate::error::{loc, ApiError, ErrorItem};
+use crate::error::ApiError;
 use crate::http::Reply;
 use crate::router::{PathId, TaskId};
 use crate::storage::{Guard, Spool, SpoolWriter, Spooled, StorageError, Upload};
 use crate::upload::{self, FileField, FileSink, Hashed, Hashing, UploadedFile};
+use crate::validation::{loc, ErrorItem};
 
 /// The multipart reader's sink for a storage backend's spool: the file part's bytes go where
 /// the backend wants them (memory, or a temporary file in durable mode).

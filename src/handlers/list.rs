@@ -6,9 +6,10 @@ use serde_json::{json, Value};
 
 use super::conditional::{check_read, undated, Fields};
 use super::{App, DEFAULT_LIMIT, MAX_LIMIT};
-use crate::error::{loc, ApiError, ErrorItem};
+use crate::error::ApiError;
 use crate::http::Reply;
 use crate::model::{bool_parsing, parse_lax_bool, Priority, PRIORITY_MESSAGE};
+use crate::validation::{loc, ErrorItem};
 use crate::validators::{EntityTag, ListQuery};
 
 /// `GET /tasks`: filters, then `skip`, then `limit`; the total before `skip` and `limit` comes

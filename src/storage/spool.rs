@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
-use super::durable::Faults;
+use super::faults::Faults;
 use super::StorageError;
 
 /// Where a backend receives uploads.

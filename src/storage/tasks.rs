@@ -1,7 +1,9 @@
 //! What the memory and durable backends share: [`Tasks`], one `Mutex` around tasks ordered by
 //! id, a title index for the duplicate check, the counts per `done` × `priority`, the
 //! revisions and the id counter, plus a [`Backing`] that says where changes and attachment
-//! bytes go (nowhere else in memory; the journal and `blobs/` in durable mode). No HTTP types.
+//! bytes go (nowhere else in memory; the journal and `blobs/` in durable mode). No HTTP types,
+//! and nothing of the durable backend: it depends on this module, never the reverse (a
+//! [`Blob`] only describes where bytes live).
 //!
 //! Every mutation is a `Change` value: checked, then handed to the backing (which journals it
 //! in durable mode), then applied, all under the lock, so a journal's order is the order of the
@@ -35,7 +37,6 @@ mod attachment;
 mod counts;
 mod guarded;
 mod positions;
-pub(crate) mod records;
 pub(crate) mod state;
 pub use attachment::Download;
 pub(crate) use attachment::{Attached, DigestCell};
@@ -108,7 +109,17 @@ pub(crate) enum Content {
     /// In memory; `Bytes` so a download shares them instead of copying them.
     Memory(Bytes),
     /// In a file under `DIR/blobs/` (durable mode).
-    Blob(super::durable::Blob),
+    Blob(Blob),
+}
+
+/// An attachment's bytes on disk (durable mode): which file and how long. Only a description,
+/// so the shared state can hold it without knowing how the durable backend reads or writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Blob {
+    /// File name under `DIR/blobs/`.
+    pub(crate) name: String,
+    /// Length in bytes.
+    pub(crate) size: u64,
 }
 
 impl StoredFile {

@@ -242,7 +242,8 @@ fn copy_records(
         let offset = reader.offset();
         match reader.next_record()? {
             Ok(Some(payload)) => {
-                let applied = Record::from_json(payload).and_then(|record| state.replay(record));
+                let applied = Record::from_json(payload)
+                    .and_then(|record| super::changes::replay(state, record));
                 if let Err(reason) = applied {
                     return Err(Failure::Fatal(io::Error::other(format!(
                         "{}: bad record at byte offset {offset}: {reason}",

@@ -1,7 +1,9 @@
 //! The data directory at work: the journal, attachment blobs (opened for downloads, moved in
 //! from `tmp/` once an upload is accepted, removed once no durable record refers to them),
-//! the upload spool under `tmp/`, and snapshots written by compaction.
+//! the upload spool under `tmp/`, and snapshots written by compaction. `Disk::open` takes over
+//! a directory that `recovery` locked and replayed; recovery never refers back to this module.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -10,12 +12,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::frame;
 use super::hooks::Faults;
+use super::journal::journal_path;
 use super::journal::Journal;
 use super::record::Record;
-use super::recovery::{prune, replay, snapshot_path};
-use super::{sync_dir, Blob};
+use super::recovery::{prune, replay, snapshot_path, Opening, Tail};
+use super::sync_dir;
 use crate::storage::spool::TempFile;
-use crate::storage::tasks::StoreError;
+use crate::storage::tasks::{Blob, StoreError};
 use crate::storage::{Spool, SpoolWriter, StorageError};
 
 /// A data directory, locked and with its journal open.
@@ -37,6 +40,72 @@ pub(crate) struct Disk {
 }
 
 impl Disk {
+    /// The directory of `opening`, replayed up to `tail`, put to work: cuts a torn tail, opens the journal, removes superseded files and unreferenced blobs,
+    /// and checks that every referenced blob is there with its recorded size.
+    ///
+    /// # Errors
+    /// A missing or short blob, or a failing file operation.
+    pub(crate) fn open(
+        opening: Opening,
+        tail: Tail,
+        referenced: &HashMap<String, u64>,
+    ) -> io::Result<Disk> {
+        let dir = opening.dir;
+        if let Some((offset, reason)) = tail.torn {
+            let path = journal_path(&dir, tail.generation);
+            crate::log::line(format_args!(
+                "taskd: {}: cut an unacknowledged torn record at byte offset {offset} ({reason})",
+                path.display()
+            ));
+        }
+        let faults = opening.tuning.faults.clone();
+        let journal = Journal::open(&dir, tail.generation, tail.valid_len, faults.clone())?;
+        prune(&dir, tail.snapshot.unwrap_or(0))?;
+        let blobs = dir.join("blobs");
+        let mut highest = 0;
+        for entry in fs::read_dir(&blobs)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(number) = u64::from_str_radix(&name, 16) else {
+                continue;
+            };
+            if referenced.contains_key(&name) {
+                highest = highest.max(number);
+            } else {
+                // An upload whose attach record never became durable.
+                fs::remove_file(entry.path())?;
+            }
+        }
+        for (name, &size) in referenced {
+            let found = fs::metadata(blobs.join(name)).map(|meta| meta.len()).ok();
+            if found != Some(size) {
+                return Err(io::Error::other(format!(
+                    "{}: missing or not {size} bytes long as recorded; refusing to start \
+                     (restore {} from a backup)",
+                    blobs.join(name).display(),
+                    dir.display()
+                )));
+            }
+        }
+        sync_dir(&blobs)?;
+        let spool = DiskSpool {
+            tmp: dir.join("tmp"),
+            names: Arc::new(AtomicU64::new(highest + 1)),
+            faults: faults.clone(),
+        };
+        Ok(Disk {
+            blobs,
+            _lock: opening.lock,
+            journal,
+            spool,
+            faults,
+            compact_floor: opening.tuning.compact_floor,
+            compacting: AtomicBool::new(false),
+            files: Mutex::new(()),
+            dir,
+        })
+    }
+
     /// Opens a blob for reading.
     ///
     /// # Errors

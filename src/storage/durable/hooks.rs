@@ -1,12 +1,14 @@
 //! Test hooks for durable mode, compiled only with the `test-hooks` feature (the tests enable
 //! it; the release binary never has it): a switch that makes every write fail like a full disk,
-//! and a lower compaction floor. Without the feature, [`Faults`] is a check that always passes.
+//! and a lower compaction floor. The switch itself, [`Faults`], lives in `storage::faults`, since
+//! the upload spool checks it too.
 
-use std::io;
-#[cfg(any(test, feature = "test-hooks"))]
-use std::sync::atomic::{AtomicBool, Ordering};
-#[cfg(any(test, feature = "test-hooks"))]
+#[cfg(feature = "test-hooks")]
+use std::sync::atomic::AtomicBool;
+#[cfg(feature = "test-hooks")]
 use std::sync::Arc;
+
+pub(crate) use crate::storage::faults::Faults;
 
 /// The journal may grow to this many bytes before compaction is considered at all, so a small
 /// store is not rewritten over and over.
@@ -64,27 +66,5 @@ impl From<StorageHooks> for Tuning {
                 .compact_floor_bytes
                 .unwrap_or(DEFAULT_COMPACT_FLOOR_BYTES),
         }
-    }
-}
-
-/// The write-failure switch of `StorageHooks::fail_writes`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Faults(
-    #[cfg(any(test, feature = "test-hooks"))] pub(super) Option<Arc<AtomicBool>>,
-);
-
-impl Faults {
-    /// Fails like a full disk while the switch is on.
-    pub(crate) fn check(&self) -> io::Result<()> {
-        #[cfg(any(test, feature = "test-hooks"))]
-        if let Some(switch) = &self.0 {
-            if switch.load(Ordering::SeqCst) {
-                return Err(io::Error::new(
-                    io::ErrorKind::StorageFull,
-                    "injected fault: no space left on device",
-                ));
-            }
-        }
-        Ok(())
     }
 }

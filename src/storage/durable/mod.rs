@@ -3,8 +3,11 @@
 //! lock and made durable after it (group commit) before the caller answers; attachments are
 //! blob files. The state decides *what* changed; this module makes it survive.
 //! - `recovery`: the directory's lock, `tmp/`'s clean-up, and the replay at start;
-//! - `disk`: the open directory: blobs, the upload spool, snapshots;
+//! - `disk`: the open directory: blobs, the upload spool, snapshots (it builds on `recovery`,
+//!   never the reverse);
 //! - `journal`, `frame`, `record`, `crc32`: the journal, its framing and its records;
+//! - `changes`: the shared state's changes and snapshots as records, and back (the state
+//!   knows nothing of records: the arrows point from here to `storage::tasks` only);
 //! - `hooks`: the test hooks (the `test-hooks` feature);
 //! - this file: the backing of the shared state (append, commit, undo after a failed write,
 //!   compaction) and [`open`].
@@ -27,6 +30,7 @@
 //! writer still waits for the fsync, as with any write-ahead log that commits outside its lock.
 
 mod backup;
+mod changes;
 mod crc32;
 mod disk;
 mod frame;
@@ -47,9 +51,8 @@ pub(crate) use self::hooks::Faults;
 pub use self::hooks::StorageHooks;
 pub(crate) use self::hooks::Tuning;
 pub(crate) use self::journal::Ticket;
-pub(crate) use self::record::Record;
 
-use super::tasks::records::snapshot_records;
+use self::changes::{replay, snapshot_records, to_record};
 use super::tasks::state::{Change, State};
 use super::tasks::{Attached, Backing, Content, StoreError, Tasks};
 use super::{Spool, Spooled, Storage};
@@ -57,15 +60,6 @@ use super::{Spool, Spooled, Storage};
 /// fsyncs a directory, so that files created, renamed or removed in it stay so after a crash.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
-}
-
-/// An attachment's bytes on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Blob {
-    /// File name under `DIR/blobs/`.
-    pub(crate) name: String,
-    /// Length in bytes.
-    pub(crate) size: u64,
 }
 
 /// The durable backend kept in `dir` (created if missing): replays what is there, and keeps
@@ -92,8 +86,8 @@ pub fn open_with_hooks(dir: &Path, hooks: StorageHooks) -> io::Result<Box<dyn St
 pub(crate) fn open_tasks(dir: &Path, tuning: Tuning) -> io::Result<Tasks<Disk>> {
     let opening = recovery::prepare(dir, tuning)?;
     let mut state = State::default();
-    let tail = opening.replay(&mut |record| state.replay(record))?;
-    let disk = opening.finish(tail, &state.blobs())?;
+    let tail = opening.replay(&mut |record| replay(&mut state, record))?;
+    let disk = Disk::open(opening, tail, &state.blobs())?;
     Ok(Tasks::with_state(state, disk))
 }
 
@@ -109,7 +103,7 @@ impl Backing for Disk {
         self.journal.repair().map_err(StoreError::Storage)?;
         // Revisions go on from where they were, so none handed out before is reused.
         let mut fresh = state.continuing();
-        if let Err(error) = self.reload(&mut |record| fresh.replay(record)) {
+        if let Err(error) = self.reload(&mut |record| replay(&mut fresh, record)) {
             let reason = format!("cannot reload after a storage failure: {error}");
             self.journal.fail(&reason);
             return Err(StoreError::Storage(reason));
@@ -120,7 +114,7 @@ impl Backing for Disk {
 
     fn append(&self, change: &Change) -> Result<Ticket, StoreError> {
         self.journal
-            .append(&change.to_record())
+            .append(&to_record(change))
             .map_err(StoreError::Storage)
     }
 

@@ -2,35 +2,32 @@
 //! newest snapshot and every journal after it, cuts a torn tail that no client was answered
 //! for, removes blobs that no record refers to, and refuses to start on anything worse (naming
 //! the file and the byte offset), so that no acknowledged change is ever dropped silently.
+//! `disk` puts a replayed directory to work (`Disk::open`); this module knows nothing of it.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
 
-use super::disk::{Disk, DiskSpool};
 use super::frame::{Damage, Reader};
 use super::hooks::Tuning;
-use super::journal::{journal_path, Journal};
+use super::journal::journal_path;
 use super::record::Record;
 use super::sync_dir;
 
 /// The end of the chain after a replay: the generation to continue and its valid length.
 #[derive(Debug)]
 pub(crate) struct Tail {
-    snapshot: Option<u64>,
-    generation: u64,
-    valid_len: u64,
+    pub(super) snapshot: Option<u64>,
+    pub(super) generation: u64,
+    pub(super) valid_len: u64,
     pub(super) torn: Option<(u64, &'static str)>,
 }
 
 /// A data directory that is locked and cleaned but not yet replayed.
 pub(crate) struct Opening {
-    dir: PathBuf,
-    lock: File,
-    tuning: Tuning,
+    pub(super) dir: PathBuf,
+    pub(super) lock: File,
+    pub(super) tuning: Tuning,
 }
 
 /// Creates `dir` if needed, takes its lock and empties `tmp/`.
@@ -88,68 +85,6 @@ impl Opening {
         apply: &mut dyn FnMut(Record) -> Result<(), String>,
     ) -> io::Result<Tail> {
         replay(&self.dir, apply)
-    }
-
-    /// Cuts a torn tail, opens the journal, removes superseded files and unreferenced blobs,
-    /// and checks that every referenced blob is there with its recorded size.
-    ///
-    /// # Errors
-    /// A missing or short blob, or a failing file operation.
-    pub(crate) fn finish(self, tail: Tail, referenced: &HashMap<String, u64>) -> io::Result<Disk> {
-        let dir = self.dir;
-        if let Some((offset, reason)) = tail.torn {
-            let path = journal_path(&dir, tail.generation);
-            crate::log::line(format_args!(
-                "taskd: {}: cut an unacknowledged torn record at byte offset {offset} ({reason})",
-                path.display()
-            ));
-        }
-        let faults = self.tuning.faults.clone();
-        let journal = Journal::open(&dir, tail.generation, tail.valid_len, faults.clone())?;
-        prune(&dir, tail.snapshot.unwrap_or(0))?;
-        let blobs = dir.join("blobs");
-        let mut highest = 0;
-        for entry in fs::read_dir(&blobs)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(number) = u64::from_str_radix(&name, 16) else {
-                continue;
-            };
-            if referenced.contains_key(&name) {
-                highest = highest.max(number);
-            } else {
-                // An upload whose attach record never became durable.
-                fs::remove_file(entry.path())?;
-            }
-        }
-        for (name, &size) in referenced {
-            let found = fs::metadata(blobs.join(name)).map(|meta| meta.len()).ok();
-            if found != Some(size) {
-                return Err(io::Error::other(format!(
-                    "{}: missing or not {size} bytes long as recorded; refusing to start \
-                     (restore {} from a backup)",
-                    blobs.join(name).display(),
-                    dir.display()
-                )));
-            }
-        }
-        sync_dir(&blobs)?;
-        let spool = DiskSpool {
-            tmp: dir.join("tmp"),
-            names: Arc::new(AtomicU64::new(highest + 1)),
-            faults: faults.clone(),
-        };
-        Ok(Disk {
-            blobs,
-            _lock: self.lock,
-            journal,
-            spool,
-            faults,
-            compact_floor: self.tuning.compact_floor,
-            compacting: AtomicBool::new(false),
-            files: Mutex::new(()),
-            dir,
-        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 
 use super::*;
-use crate::storage::durable::Blob;
+use crate::storage::tasks::Blob;
 
 /// A file under the temp dir, removed when dropped.
 struct TempFile(PathBuf);

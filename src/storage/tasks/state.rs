@@ -1,6 +1,7 @@
 //! The state behind the store's lock, and the one way it changes: a `Change` value, checked
 //! in full and then applied in one step by `State::apply`, whether it comes from a request, a
-//! journal replay or a snapshot (`records` turns changes into records and back).
+//! journal replay or a snapshot (`durable::changes` turns changes into records and back; the
+//! state itself knows nothing of records).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,7 +10,6 @@ use super::counts::Counts;
 use super::positions::Positions;
 use super::{Content, Revision, StoreError};
 use crate::model::{NewTask, Priority, Task, TaskPatch};
-use crate::storage::durable::Record;
 use crate::storage::ListQuery;
 
 #[derive(Debug)]
@@ -76,10 +76,10 @@ pub(crate) enum Change {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub(super) title: String,
-    pub(super) priority: Priority,
-    pub(super) done: bool,
-    pub(super) file: Option<Attached>,
+    pub(crate) title: String,
+    pub(crate) priority: Priority,
+    pub(crate) done: bool,
+    pub(crate) file: Option<Attached>,
     /// Stamped by every change of the task or its attachment; see `Revision`.
     pub(super) revision: u64,
 }
@@ -198,7 +198,7 @@ impl State {
 
     /// Checks `change`, then applies it in one step; returns the attachment it dropped, to be
     /// freed after unlocking.
-    pub(super) fn apply(&mut self, change: Change) -> Result<Option<Attached>, StoreError> {
+    pub(crate) fn apply(&mut self, change: Change) -> Result<Option<Attached>, StoreError> {
         self.check(&change)?;
         let freed = match change {
             Change::Create { id, new } => {
@@ -278,13 +278,6 @@ impl State {
         entry.revision = revision;
         self.live_bytes = self.live_bytes - before + entry.cost();
         freed
-    }
-
-    /// Applies a record read from disk.
-    pub(crate) fn replay(&mut self, record: Record) -> Result<(), String> {
-        self.apply(Change::from_record(record))
-            .map(drop)
-            .map_err(|error| format!("the record does not fit the state before it ({error:?})"))
     }
 
     pub(super) fn task(&self, id: u64) -> Task {
