@@ -104,6 +104,8 @@ pub mod binary {
     pub use crate::backup::run as backup;
     pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
+    #[cfg(feature = "postgres")]
+    pub use crate::pg::redacted_database_url;
     pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};
     pub use crate::storage::StorageError;
 }

@@ -110,6 +110,9 @@ pub(crate) enum Content {
     Memory(Bytes),
     /// In a file under `DIR/blobs/` (durable mode).
     Blob(Blob),
+    /// Elsewhere, read as it is sent: a database's chunks (CONTRACT §14). Only downloads hold
+    /// this kind; the shared state never keeps it.
+    Source(super::BodySource),
 }
 
 /// An attachment's bytes on disk (durable mode): which file and how long. Only a description,
@@ -128,6 +131,7 @@ impl StoredFile {
         match &self.content {
             Content::Memory(bytes) => bytes.len() as u64,
             Content::Blob(blob) => blob.size,
+            Content::Source(source) => source.len(),
         }
     }
 
