@@ -74,6 +74,8 @@ mod error;
 mod handlers;
 mod hints;
 mod http;
+#[cfg(feature = "postgres")]
+mod import;
 mod log;
 mod model;
 // PostgreSQL (CONTRACT §14): private, and unused until the backend is wired to the storage
@@ -97,6 +99,9 @@ pub use server::{Config, Handle, Server, Stopper};
 #[doc(hidden)]
 pub mod binary {
     pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
+    /// `taskd import` (CONTRACT §14).
+    #[cfg(feature = "postgres")]
+    pub use crate::import::{run as run_import, ImportFailure};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
     pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};
     pub use crate::storage::StorageError;

@@ -5,6 +5,7 @@
 //! - `recovery`: the directory's lock, `tmp/`'s clean-up, and the replay at start;
 //! - `disk`: the open directory: blobs, the upload spool, snapshots;
 //! - `journal`, `frame`, `record`, `crc32`: the journal, its framing and its records;
+//! - `reader`: the directory read without the lock or recovery, for `taskd import`;
 //! - `hooks`: the test hooks (the `test-hooks` feature);
 //! - this file: the backing of the shared state (append, commit, undo after a failed write,
 //!   compaction) and [`open`].
@@ -31,6 +32,8 @@ mod disk;
 mod frame;
 mod hooks;
 mod journal;
+#[cfg(feature = "postgres")]
+mod reader;
 mod record;
 mod recovery;
 
@@ -44,6 +47,8 @@ pub(crate) use self::hooks::Faults;
 pub use self::hooks::StorageHooks;
 pub(crate) use self::hooks::Tuning;
 pub(crate) use self::journal::Ticket;
+#[cfg(feature = "postgres")]
+pub(crate) use self::reader::{read_data_dir, DataDirImage, ImageAttachment};
 pub(crate) use self::record::Record;
 
 use super::tasks::records::snapshot_records;
