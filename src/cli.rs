@@ -47,6 +47,8 @@ pub struct Options {
     pub token: Token,
     /// `--data-dir`, kept to name it in the start line.
     pub data_dir: Option<PathBuf>,
+    /// `--database-url` with its password redacted, to name it in the start line.
+    pub database: Option<String>,
     /// Lines to print at start (a deprecated flag).
     pub warnings: Vec<String>,
 }
@@ -330,6 +332,8 @@ fn resolve(given: &Given, env: &Environment) -> Result<Options, UsageError> {
     if let Some(dir) = &data_dir {
         config = config.with_data_dir(dir);
     }
+    let (config_with_database, database) = database(config, given, env, data_dir.is_some())?;
+    config = config_with_database;
     config = config
         .with_access_log(!switch(given, env, "--quiet")?)
         .with_trace(switch(given, env, "--trace")?);
@@ -339,8 +343,58 @@ fn resolve(given: &Given, env: &Environment) -> Result<Options, UsageError> {
         config,
         token,
         data_dir,
+        database,
         warnings,
     })
+}
+
+/// `--database-url` and `--database-pool` (CONTRACT §14): the config, and the URL redacted
+/// for the start line. Not together with `--data-dir`.
+fn database(
+    config: Config,
+    given: &Given,
+    env: &Environment,
+    has_data_dir: bool,
+) -> Result<(Config, Option<String>), UsageError> {
+    let pool = setting(given, env, "--database-pool", values::count)?;
+    // The raw text is never put in a message: the parser's error is redacted.
+    let Some(url) = setting(given, env, "--database-url", |text| Ok::<_, &str>(text.to_owned()))?
+    else {
+        return Ok((config, None));
+    };
+    if has_data_dir {
+        return Err(UsageError(
+            "--database-url and --data-dir cannot be used together: choose one place to keep              tasks"
+                .to_owned(),
+        ));
+    }
+    with_database(config, &url, pool)
+}
+
+#[cfg(feature = "postgres")]
+fn with_database(
+    config: Config,
+    url: &str,
+    pool: Option<usize>,
+) -> Result<(Config, Option<String>), UsageError> {
+    let redacted = taskd::binary::redacted_database_url(url).map_err(UsageError)?;
+    let mut config = config.with_database_url(url);
+    if let Some(pool) = pool {
+        config = config.with_database_pool(pool);
+    }
+    Ok((config, Some(redacted)))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn with_database(
+    _config: Config,
+    _url: &str,
+    _pool: Option<usize>,
+) -> Result<(Config, Option<String>), UsageError> {
+    Err(UsageError(
+        "--database-url: this taskd was built without PostgreSQL (the `postgres` feature)"
+            .to_owned(),
+    ))
 }
 
 fn non_empty(text: &str) -> Result<String, &'static str> {

@@ -59,7 +59,7 @@ pub fn dispatch(app: &App, request: &mut Request<'_>, route: Route) -> Result<Re
         Route::DownloadAttachment(id) => download_attachment(app, request, id),
         Route::UploadAttachment(id) => upload_attachment(app, request, id),
         Route::DeleteAttachment(id) => delete_attachment(app, request, id),
-        Route::Health => Ok(documents::health()),
+        Route::Health => Ok(documents::health(app.storage.is_healthy())),
         Route::OpenApi => documents::openapi(request),
         Route::Docs => documents::docs(request),
         // RFC 9110 §9.3.7: OPTIONS describes the communication options, here via Allow.

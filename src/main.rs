@@ -68,6 +68,7 @@ fn serve(options: cli::Options) -> ExitCode {
         config,
         token,
         data_dir,
+        database,
         warnings,
     } = options;
     for warning in warnings {
@@ -93,7 +94,7 @@ fn serve(options: cli::Options) -> ExitCode {
     if let Some(warning) = exposure_warning(server.addr(), has_token) {
         support::log_line(format_args!("taskd: warning: {warning}"));
     }
-    let storage = match start::storage(&server, data_dir.as_deref()) {
+    let storage = match start::storage(&server, data_dir.as_deref(), database.as_deref()) {
         Ok(storage) => storage,
         Err(error) => return exit_with(RUNTIME_FAILURE, &format!("taskd: {error}")),
     };

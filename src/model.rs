@@ -35,6 +35,15 @@ impl Priority {
             _ => None,
         }
     }
+
+    /// Its name, as [`Priority::from_name`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Medium => "medium",
+            Priority::High => "high",
+        }
+    }
 }
 
 /// What a client sees of an attachment.

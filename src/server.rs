@@ -394,6 +394,24 @@ impl Service {
 
 /// The storage backend `config` names: `--data-dir`, else memory.
 fn open_storage(config: &Config) -> io::Result<Box<dyn Storage>> {
+    #[cfg(feature = "postgres")]
+    if let Some(url) = &config.database_url {
+        if config.data_dir.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--database-url and --data-dir cannot be used together",
+            ));
+        }
+        let options =
+            crate::pg::options::ConnectOptions::from_text(url).map_err(io::Error::other)?;
+        let database = crate::pg::start::open(
+            &options,
+            config.database_pool,
+            crate::pg::start::START_RETRY,
+        )
+        .map_err(|error| io::Error::other(error.to_string()))?;
+        return Ok(Box::new(storage::postgres::Postgres::new(database)));
+    }
     match &config.data_dir {
         #[cfg(feature = "test-hooks")]
         Some(dir) => storage::durable::open_with_hooks(dir, config.storage_hooks.clone()),

@@ -1,6 +1,7 @@
 //! The start line: one line on stderr, once the server listens, naming the version, the address
 //! and the storage, so whoever reads a service's log sees which data was opened:
-//! `taskd 0.1.0 listening on http://127.0.0.1:8000, storage: data directory /var/lib/taskd (12 tasks)`.
+//! `taskd 0.1.0 listening on http://127.0.0.1:8000, storage: data directory /var/lib/taskd (12 tasks)`,
+//! or `storage: database postgres://taskd:[redacted]@db:5432/taskd (12 tasks)`.
 //! It is printed even with `--quiet` (which silences the per-request lines): it is one line.
 
 use std::net::SocketAddr;
@@ -14,12 +15,23 @@ use taskd::Server;
 ///
 /// # Errors
 /// The storage cannot count its tasks (one line).
-pub fn storage(server: &Server, data_dir: Option<&Path>) -> Result<String, String> {
+pub fn storage(
+    server: &Server,
+    data_dir: Option<&Path>,
+    database: Option<&str>,
+) -> Result<String, String> {
+    let count = || {
+        support::task_count(server)
+            .map_err(|error| format!("storage refused to count its tasks: {error}"))
+    };
+    if let Some(database) = database {
+        // Redacted by the command line's parser: never the password (CONTRACT §14).
+        return Ok(format!("database {database} ({})", tasks(count()?)));
+    }
     let Some(dir) = data_dir else {
         return Ok("memory".to_owned());
     };
-    let count = support::task_count(server)
-        .map_err(|error| format!("storage refused to count its tasks: {error}"))?;
+    let count = count()?;
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
     Ok(format!(
         "data directory {} ({})",

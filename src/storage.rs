@@ -3,7 +3,7 @@
 //! - [`memory`]: everything in the process (the default);
 //! - [`durable`]: `--data-dir DIR`, the same in-memory state made to survive a restart or a
 //!   `kill -9` by a journal with group commit, snapshots and blob files;
-//! - (next, CONTRACT §14: PostgreSQL, which only has to implement this trait.)
+//! - [`postgres`]: `--database-url URL` (CONTRACT §14), every call a short database transaction.
 //!
 //! `tasks` holds what memory and durable share: the tasks ordered by id, the title index, the
 //! counts per `done` × `priority`, the revisions, and the one way they change.
@@ -43,13 +43,15 @@ pub use crate::validators::{Guard, ListQuery, Verdict};
 
 pub mod durable;
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
 mod source;
 mod spool;
 mod tasks;
 
 #[cfg(feature = "test-hooks")]
 pub use durable::StorageHooks;
-pub use source::BodySource;
+pub use source::{BodySource, ChunkSource};
 pub use spool::{Spool, SpoolWriter, Spooled};
 pub use tasks::Download;
 
@@ -191,6 +193,12 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// `NotFound`, `NoAttachment` (whatever the guard says), `PreconditionFailed`;
     /// `Unavailable`, `Internal`.
     fn detach(&self, id: u64, guard: &Guard) -> Result<(), StorageError>;
+
+    /// Whether the storage can serve requests now, for `GET /healthz` (CONTRACT §10, §14):
+    /// always in memory and on disk; on PostgreSQL, whether the database answers.
+    fn is_healthy(&self) -> bool {
+        true
+    }
 
     /// Test hook for `Config::fault_injection`: panics while holding the backend's lock, to show
     /// that the backend stays usable afterwards.

@@ -4,6 +4,7 @@
 /// What `taskd --help` prints on stdout.
 pub const USAGE: &str = "\
 Usage: taskd [--addr HOST:PORT] [--max-upload-bytes N] [--token-file PATH] [--data-dir DIR]
+             [--database-url URL] [--database-pool N]
              [--request-timeout SECONDS] [--io-timeout SECONDS] [--keep-alive-timeout SECONDS]
              [--max-connections N] [--cors-origin ORIGIN]... [--trace] [--quiet]
        taskd check [--json] http://HOST:PORT
@@ -21,6 +22,11 @@ Options:
   --data-dir DIR          keep tasks, attachments and the id counter in DIR (created if
                           missing); every answered change survives a restart or a crash.
                           Without it, everything is in memory and lost on exit
+  --database-url URL      keep everything in PostgreSQL at URL (postgres://user:pass@host:port/db
+                          or libpq's key=value form; PGPASSWORD when it has no password), so
+                          several instances can share it. Not together with --data-dir
+  --database-pool N       database connections at most per instance (default 16); instances
+                          x N must stay under the server's max_connections
   --request-timeout SECONDS
                           a request head must be complete this long after its first
                           byte, or it gets 408 (default 10)
@@ -53,6 +59,7 @@ Subcommand:
 
 Environment (a flag given on the command line wins over its variable):
   TASKD_ADDR, TASKD_MAX_UPLOAD_BYTES, TASKD_TOKEN_FILE, TASKD_DATA_DIR,
+  TASKD_DATABASE_URL, TASKD_DATABASE_POOL,
   TASKD_REQUEST_TIMEOUT, TASKD_IO_TIMEOUT, TASKD_KEEP_ALIVE_TIMEOUT, TASKD_MAX_CONNECTIONS
                           the value of the flag of the same name
   TASKD_TRACE, TASKD_QUIET

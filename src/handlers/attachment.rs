@@ -125,6 +125,12 @@ fn whole(content_type: String, source: BodySource) -> Body {
             file: SharedFile(file),
             len,
         },
+        chunks @ BodySource::Chunks(_) => Body::Chunks {
+            content_type,
+            len: chunks.len(),
+            source: chunks,
+            offset: 0,
+        },
     }
 }
 
@@ -172,6 +178,12 @@ fn single_range(content_type: String, source: BodySource, range: ByteRange) -> B
         BodySource::File { file, .. } => Body::FileRange {
             content_type,
             file: SharedFile(file),
+            offset: range.first,
+            len: range.len(),
+        },
+        chunks @ BodySource::Chunks(_) => Body::Chunks {
+            content_type,
+            source: chunks,
             offset: range.first,
             len: range.len(),
         },

@@ -24,9 +24,16 @@ static DOCS_TAG: LazyLock<EntityTag> =
     LazyLock::new(|| EntityTag::for_document(DOCS_HTML.as_bytes()));
 
 /// `GET /healthz`: 200 `{"status":"ok"}` with `Cache-Control: no-store` (RFC 9111 §5.2.2.5):
-/// a stored health answer would tell a load balancer about the past.
-pub fn health() -> Reply {
-    Reply::json(200, &json!({ "status": "ok" })).with_header("Cache-Control", "no-store")
+/// a stored health answer would tell a load balancer about the past. On PostgreSQL, 503
+/// `{"status":"database unavailable"}` while the database does not answer (CONTRACT §14), so
+/// a load balancer stops sending traffic here then, and not while the instance is merely busy.
+pub fn health(healthy: bool) -> Reply {
+    let (status, text) = if healthy {
+        (200, "ok")
+    } else {
+        (503, "database unavailable")
+    };
+    Reply::json(status, &json!({ "status": text })).with_header("Cache-Control", "no-store")
 }
 
 /// `GET /openapi.json` (and HEAD): 200 with a strong `ETag` and `Cache-Control: no-cache`, or

@@ -46,6 +46,18 @@ pub enum Body {
         /// Its length, sent as `Content-Length`.
         len: u64,
     },
+    /// A stretch of an attachment read as it is sent (a database's chunks, CONTRACT §14): the
+    /// whole of it for a 200, one range for a 206; only the chunks it overlaps are fetched.
+    Chunks {
+        /// The `Content-Type` to send.
+        content_type: String,
+        /// The attachment.
+        source: BodySource,
+        /// Where the stretch starts.
+        offset: u64,
+        /// Its length, sent as `Content-Length`.
+        len: u64,
+    },
     /// A `multipart/byteranges` body (a 206 with several ranges, RFC 9110 §14.6): literal
     /// delimiters and part heads, and slices of the attachment read from `source` as they are
     /// sent, so nothing is copied.
@@ -76,7 +88,7 @@ impl Body {
             Body::Empty => 0,
             Body::Json(bytes) => bytes.len() as u64,
             Body::File { bytes, .. } => bytes.len() as u64,
-            Body::Stream { len, .. } | Body::FileRange { len, .. } => *len,
+            Body::Stream { len, .. } | Body::FileRange { len, .. } | Body::Chunks { len, .. } => *len,
             Body::ByteRanges { layout, .. } => layout.len(),
         }
     }
@@ -94,6 +106,7 @@ impl Body {
             Body::File { content_type, .. }
             | Body::Stream { content_type, .. }
             | Body::FileRange { content_type, .. }
+            | Body::Chunks { content_type, .. }
             | Body::ByteRanges { content_type, .. } => Some(content_type),
         }
     }

@@ -15,6 +15,15 @@
 //! - [`tasks`]: the create with a gapless id, the delete, the O(1) count, as single statements.
 //! - [`start`]: connect with retries, prepare the schema, build the pool.
 
+/// `--database-url` as the start line names it (the password redacted), or why it is malformed
+/// (one line, the password redacted too).
+///
+/// # Errors
+/// A URL or `key=value` text that cannot be parsed.
+pub fn redacted_database_url(text: &str) -> Result<String, String> {
+    options::ConnectOptions::from_text(text).map(|options| options.redacted().to_owned())
+}
+
 pub(crate) mod conn;
 pub(crate) mod dsn;
 pub(crate) mod error;

@@ -171,6 +171,25 @@ impl Config {
         self
     }
 
+    /// Keeps everything in the PostgreSQL database at `url` (CONTRACT §14): either
+    /// `postgres://user:password@host:port/dbname?options` or libpq's `key=value` form.
+    /// Several instances may share one database. Not together with a data directory.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn with_database_url(mut self, url: impl Into<String>) -> Config {
+        self.database_url = Some(url.into());
+        self
+    }
+
+    /// At most `connections` pooled database connections (default 16); instances × this must
+    /// stay under the server's `max_connections`.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn with_database_pool(mut self, connections: usize) -> Config {
+        self.database_pool = connections.max(1);
+        self
+    }
+
     /// Test hook: `GET /_test/panic` panics while holding the storage lock.
     #[cfg(feature = "test-hooks")]
     #[doc(hidden)]

@@ -79,6 +79,12 @@ pub struct Config {
     /// Durable mode: keep tasks, attachments and the id counter in this directory (created if
     /// missing). `None` keeps everything in memory.
     pub(crate) data_dir: Option<PathBuf>,
+    /// `--database-url`: keep everything in PostgreSQL (CONTRACT §14).
+    #[cfg(feature = "postgres")]
+    pub(crate) database_url: Option<String>,
+    /// `--database-pool N`: connections at most per instance.
+    #[cfg(feature = "postgres")]
+    pub(crate) database_pool: usize,
     /// Test hooks for durable mode (failing writes, the compaction floor); the `test-hooks`
     /// feature.
     #[cfg(feature = "test-hooks")]
@@ -111,6 +117,10 @@ impl Default for Config {
             #[cfg(feature = "test-hooks")]
             fault_injection: false,
             data_dir: None,
+            #[cfg(feature = "postgres")]
+            database_url: None,
+            #[cfg(feature = "postgres")]
+            database_pool: crate::pg::pool::DEFAULT_POOL_SIZE,
             #[cfg(feature = "test-hooks")]
             storage_hooks: StorageHooks::default(),
         }

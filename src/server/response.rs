@@ -4,6 +4,8 @@
 //! `multipart/byteranges` body as its literal delimiters and slices of the attachment).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::io::{self, Read};
 
 use http1::{Piece, Response};
 
@@ -42,6 +44,38 @@ pub(super) fn into_response(reply: Reply) -> Response {
             Some(content_type.into()),
             http1::Body::file(file.0, offset, len),
         ),
+        Body::Chunks {
+            content_type,
+            source,
+            offset,
+            len,
+        } => (
+            Some(content_type.into()),
+            http1::Body::stream(chunk_stream(&source, offset, len), len),
+        ),
+        Body::ByteRanges {
+            content_type,
+            source: BodySource::Chunks(chunks),
+            layout,
+        } => {
+            // No file to hand the layer in pieces: the parts are one stream, each slice
+            // reading only the chunks it overlaps.
+            let len = layout.len();
+            let parts: Vec<Box<dyn Read + Send>> = layout
+                .into_segments()
+                .into_iter()
+                .map(|segment| match segment {
+                    Segment::Literal(bytes) => {
+                        Box::new(io::Cursor::new(bytes)) as Box<dyn Read + Send>
+                    }
+                    Segment::Slice { start, len } => chunks.reader(start, len),
+                })
+                .collect();
+            (
+                Some(content_type.into()),
+                http1::Body::stream(Box::new(Concat(parts.into())), len),
+            )
+        }
         Body::ByteRanges {
             content_type,
             source,
@@ -63,6 +97,62 @@ pub(super) fn into_response(reply: Reply) -> Response {
     }
 }
 
+/// `len` bytes of `source` from `offset`, read as they are sent.
+fn chunk_stream(source: &BodySource, offset: u64, len: u64) -> http1::Stream {
+    match source {
+        BodySource::Chunks(chunks) => chunks.reader(offset, len),
+        BodySource::Memory(bytes) => {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+            let end = usize::try_from(offset.saturating_add(len))
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            Box::new(io::Cursor::new(bytes.slice(start..end)))
+        }
+        BodySource::File { file, .. } => Box::new(FileStretch {
+            file: file.clone(),
+            offset,
+            end: offset.saturating_add(len),
+        }),
+    }
+}
+
+/// Readers read one after the other.
+struct Concat(VecDeque<Box<dyn Read + Send>>);
+
+impl Read for Concat {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        while let Some(reader) = self.0.front_mut() {
+            match reader.read(buffer)? {
+                0 if !buffer.is_empty() => {
+                    self.0.pop_front();
+                }
+                read => return Ok(read),
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// A stretch of an open file read with positioned reads.
+struct FileStretch {
+    file: std::sync::Arc<std::fs::File>,
+    offset: u64,
+    end: u64,
+}
+
+impl Read for FileStretch {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end.saturating_sub(self.offset)).unwrap_or(usize::MAX);
+        let want = left.min(buffer.len());
+        if want == 0 {
+            return Ok(0);
+        }
+        let read = std::os::unix::fs::FileExt::read_at(&*self.file, &mut buffer[..want], self.offset)?;
+        self.offset += read as u64;
+        Ok(read)
+    }
+}
+
 /// One piece of a `multipart/byteranges` body.
 fn part_piece(source: &BodySource, segment: Segment) -> Piece {
     match (segment, source) {
@@ -79,6 +169,8 @@ fn part_piece(source: &BodySource, segment: Segment) -> Piece {
             offset: start,
             len,
         },
+        // Taken apart as one stream by `into_response`, never in pieces.
+        (Segment::Slice { .. }, BodySource::Chunks(_)) => Piece::Bytes(bytes::Bytes::new()),
     }
 }
 

@@ -2,7 +2,9 @@
 //! for the whole attachment, one range of it and the slices of a `multipart/byteranges` body;
 //! the reply's body refers to it by offset and length, so no attachment is ever copied.
 
+use std::fmt;
 use std::fs::File;
+use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,8 +12,7 @@ use bytes::Bytes;
 /// An attachment's bytes, opened by a storage backend for one download. Cheap to clone.
 ///
 /// The connection layer's body can carry each kind as it is: `Memory` as bytes, `File` as a
-/// stretch of an open file (`sendfile`). A database backend adds a third kind, chunks fetched
-/// on demand with short statements, which maps onto a streamed body.
+/// stretch of an open file (`sendfile`), `Chunks` as a streamed body.
 #[derive(Debug, Clone)]
 pub enum BodySource {
     /// In memory, shared with the store.
@@ -25,6 +26,26 @@ pub enum BodySource {
         /// Its length in bytes.
         len: u64,
     },
+    /// Chunks fetched on demand from a database (CONTRACT §14), each with a short statement of
+    /// its own: a range reads only the chunks it overlaps, and no transaction is held between
+    /// them.
+    Chunks(Arc<dyn ChunkSource>),
+}
+
+/// An attachment whose bytes are read in pieces as they are sent (a database's chunks).
+pub trait ChunkSource: Send + Sync + fmt::Debug {
+    /// Its length in bytes.
+    fn len(&self) -> u64;
+
+    /// Whether it has no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A reader of exactly `len` bytes from `start` (within the attachment). A read error
+    /// (the database went away, the version was removed after its grace period) cuts the
+    /// download short: the connection closes, never with bytes of something else.
+    fn reader(&self, start: u64, len: u64) -> Box<dyn Read + Send>;
 }
 
 impl BodySource {
@@ -33,6 +54,7 @@ impl BodySource {
         match self {
             BodySource::Memory(bytes) => bytes.len() as u64,
             BodySource::File { len, .. } => *len,
+            BodySource::Chunks(chunks) => chunks.len(),
         }
     }
 
@@ -49,6 +71,9 @@ impl PartialEq for BodySource {
             (BodySource::Memory(a), BodySource::Memory(b)) => a == b,
             (BodySource::File { file: a, len: x }, BodySource::File { file: b, len: y }) => {
                 Arc::ptr_eq(a, b) && x == y
+            }
+            (BodySource::Chunks(a), BodySource::Chunks(b)) => {
+                std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
             }
             _ => false,
         }

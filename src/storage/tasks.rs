@@ -109,6 +109,9 @@ pub(crate) enum Content {
     Memory(Bytes),
     /// In a file under `DIR/blobs/` (durable mode).
     Blob(super::durable::Blob),
+    /// Elsewhere, read as it is sent: a database's chunks (CONTRACT §14). Only downloads hold
+    /// this kind; the shared state never keeps it.
+    Source(super::BodySource),
 }
 
 impl StoredFile {
@@ -117,6 +120,7 @@ impl StoredFile {
         match &self.content {
             Content::Memory(bytes) => bytes.len() as u64,
             Content::Blob(blob) => blob.size,
+            Content::Source(source) => source.len(),
         }
     }
 

@@ -42,6 +42,11 @@ impl Digest {
         digester.finish()
     }
 
+    /// A digest kept as its 16 bytes (a database's `bytea`).
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Digest {
+        Digest(bytes)
+    }
+
     /// The 16 bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0

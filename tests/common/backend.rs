@@ -1,9 +1,10 @@
 //! The storage backends a behaviour suite runs on: each test of a suite that defines CONTRACT
 //! §5–§11 runs once per backend, with that backend's setup (memory: nothing; durable: a fresh
 //! `--data-dir` under the temp dir, removed afterwards). A backend that cannot run here is
-//! skipped with a line on stderr, so a backend that needs a service (PostgreSQL, issue 17)
-//! joins by adding a variant, its setup in [`configure`], its test in [`Backend::available`] and
-//! one line in [`backend_tests!`].
+//! skipped with a line on stderr. PostgreSQL (CONTRACT §14) needs a server: the throwaway
+//! cluster of `tests/pg_support`, started once per test binary, and a fresh database per server
+//! copied from its template. Where PostgreSQL's binaries are missing its tests FAIL, saying to
+//! install it or set `TASKD_SKIP_POSTGRES=1` (which skips them).
 //!
 //! The backend is per test thread: [`run_on`] sets it, and every server the test spawns through
 //! `spawn_server` or `spawn_server_with` gets it, unless its config names a data dir itself.
@@ -21,6 +22,8 @@ pub enum Backend {
     Memory,
     /// `--data-dir` in a fresh temporary directory.
     Durable,
+    /// `--database-url` to a fresh database of the throwaway cluster.
+    Postgres,
 }
 
 thread_local! {
@@ -32,6 +35,13 @@ impl Backend {
     pub fn available(self) -> Result<(), String> {
         match self {
             Backend::Memory | Backend::Durable => Ok(()),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => match super::pg_support::shared_cluster() {
+                Some(_) => Ok(()),
+                None => Err("TASKD_SKIP_POSTGRES=1".to_owned()),
+            },
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => Err("built without the `postgres` feature".to_owned()),
         }
     }
 }
@@ -84,11 +94,25 @@ pub fn configure(config: Config) -> (Config, Option<DataDir>) {
             let config = config.with_data_dir(&path);
             (config, Some(DataDir(path)))
         }
+        Backend::Postgres if config.has_data_dir() => (config, None),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => {
+            let cluster = super::pg_support::shared_cluster()
+                .expect("run_on checked that PostgreSQL is available");
+            let database = cluster.create_database();
+            // A small pool: the suites run several servers at once on one cluster.
+            let config = config
+                .with_database_url(cluster.url(&database))
+                .with_database_pool(4);
+            (config, None)
+        }
+        #[cfg(not(feature = "postgres"))]
+        Backend::Postgres => (config, None),
     }
 }
 
 /// Runs each named test function (a plain `fn()`, not itself a `#[test]`) once per backend:
-/// as `on_memory::NAME` and `on_durable::NAME`.
+/// as `on_memory::NAME`, `on_durable::NAME` and `on_postgres::NAME`.
 #[allow(unused_macros)] // only the behaviour suites use it
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -105,6 +129,14 @@ macro_rules! backend_tests {
                 #[test]
                 fn $name() {
                     crate::common::run_on(crate::common::Backend::Durable, super::$name);
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[test]
+                fn $name() {
+                    crate::common::run_on(crate::common::Backend::Postgres, super::$name);
                 }
             )*
         }

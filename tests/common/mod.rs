@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 use taskd::{Config, Handle, Server};
 
 mod backend;
+/// The throwaway PostgreSQL cluster and the fault proxy (issue 17).
+#[path = "../pg_support/mod.rs"]
+pub mod pg_support;
 mod wire;
 #[allow(unused_imports)] // only the behaviour suites use these
 pub use backend::*;

@@ -298,7 +298,7 @@ impl State {
         files
             .filter_map(|file| match &file.content {
                 Content::Blob(blob) => Some((blob.name.clone(), blob.size)),
-                Content::Memory(_) => None,
+                Content::Memory(_) | Content::Source(_) => None,
             })
             .collect()
     }

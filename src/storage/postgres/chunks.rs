@@ -1,0 +1,174 @@
+//! Attachment bytes in the database (CONTRACT §14): an upload written as fixed-size chunks of an
+//! immutable version inside the attach's one transaction, and a download read back chunk by
+//! chunk, each with a short statement on a pooled connection that is given back at once, so
+//! no transaction (and no connection) is held while a slow client reads. A range fetches only
+//! the chunks it overlaps.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::pg::conn::{Deadline, PgConn};
+use crate::pg::error::PgError;
+use crate::pg::options::REQUEST_DEADLINE;
+use crate::pg::start::Database;
+use crate::storage::{ChunkSource, Spooled};
+
+/// Bytes per chunk: large enough that a 32 MiB upload is 128 inserts, small enough that a
+/// 1 MiB range reads at most five chunks and a download holds one chunk in memory.
+pub(super) const CHUNK_SIZE: usize = 256 * 1024;
+
+/// Writes `upload` as version `version`'s chunks, in the caller's transaction.
+pub(super) fn write(
+    conn: &mut PgConn,
+    version: i64,
+    upload: &Spooled,
+    deadline: Deadline,
+) -> Result<(), PgError> {
+    let mut insert = |seq: i32, bytes: &[u8]| {
+        conn.execute(
+            "INSERT INTO taskd.attachment_chunks (attachment_id, seq, bytes) VALUES ($1, $2, $3)",
+            &[&version, &seq, &bytes],
+            deadline,
+        )
+        .map(drop)
+    };
+    match upload {
+        Spooled::Memory(bytes) => {
+            for (seq, chunk) in (0..).zip(bytes.chunks(CHUNK_SIZE)) {
+                insert(seq, chunk)?;
+            }
+        }
+        Spooled::File { temp, .. } => {
+            // The spool's handle is write-only: read it back through its path.
+            let mut file = File::open(&temp.path).map_err(|error| spool_error(&error))?;
+            let mut buffer = vec![0u8; CHUNK_SIZE];
+            for seq in 0.. {
+                let filled = fill(&mut file, &mut buffer).map_err(|error| spool_error(&error))?;
+                if filled == 0 {
+                    break;
+                }
+                insert(seq, &buffer[..filled])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads until `buffer` is full or the file ends; the number of bytes read.
+fn fill(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match file.read(&mut buffer[filled..])? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    Ok(filled)
+}
+
+fn spool_error(error: &io::Error) -> PgError {
+    PgError::Statement {
+        code: None,
+        message: format!("cannot read the spooled upload: {error}"),
+    }
+}
+
+/// One version's chunks, readable for as long as the version exists.
+pub(super) struct Chunks {
+    pub(super) database: Arc<Database>,
+    pub(super) version: i64,
+    pub(super) chunk_size: u64,
+    pub(super) len: u64,
+}
+
+impl std::fmt::Debug for Chunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Chunks(version {}, {} bytes)", self.version, self.len)
+    }
+}
+
+impl ChunkSource for Chunks {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn reader(&self, start: u64, len: u64) -> Box<dyn Read + Send> {
+        Box::new(ChunkReader {
+            database: self.database.clone(),
+            version: self.version,
+            chunk_size: self.chunk_size.max(1),
+            position: start,
+            end: start.saturating_add(len).min(self.len),
+            chunk: Bytes::new(),
+            chunk_start: 0,
+        })
+    }
+}
+
+/// Reads a stretch of a version, one chunk fetched at a time.
+struct ChunkReader {
+    database: Arc<Database>,
+    version: i64,
+    chunk_size: u64,
+    position: u64,
+    end: u64,
+    /// The chunk fetched last and where it starts.
+    chunk: Bytes,
+    chunk_start: u64,
+}
+
+impl ChunkReader {
+    /// Fetches the chunk holding `position`, with a deadline of its own: each is a short
+    /// statement on a connection borrowed for it alone.
+    fn fetch(&mut self) -> io::Result<()> {
+        let seq = i32::try_from(self.position / self.chunk_size)
+            .map_err(|_| io::Error::other("a chunk number past the format's range"))?;
+        let deadline = Deadline::after(REQUEST_DEADLINE);
+        let fetched = self.database.pool.get(deadline).and_then(|mut conn| {
+            conn.query(
+                "SELECT bytes FROM taskd.attachment_chunks WHERE attachment_id = $1 AND seq = $2",
+                &[&self.version, &seq],
+                deadline,
+            )
+        });
+        let rows = fetched.map_err(|error| io::Error::other(error.to_string()))?;
+        // A version removed after its grace period ends the download: never other bytes.
+        let row = rows.first().ok_or_else(|| {
+            io::Error::other(format!("chunk {seq} of version {} is gone", self.version))
+        })?;
+        let bytes: Vec<u8> = row
+            .try_get(0)
+            .map_err(|error| io::Error::other(error.to_string()))?;
+        self.chunk_start = u64::from(seq.unsigned_abs()) * self.chunk_size;
+        self.chunk = Bytes::from(bytes);
+        Ok(())
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.position >= self.end || buffer.is_empty() {
+            return Ok(0);
+        }
+        let chunk_end = self.chunk_start + self.chunk.len() as u64;
+        if self.position < self.chunk_start || self.position >= chunk_end {
+            self.fetch()?;
+        }
+        let offset = usize::try_from(self.position - self.chunk_start).map_err(io::Error::other)?;
+        let available = &self.chunk[offset.min(self.chunk.len())..];
+        if available.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("version {} ends before its size", self.version),
+            ));
+        }
+        let wanted = usize::try_from(self.end - self.position).unwrap_or(usize::MAX);
+        let count = available.len().min(buffer.len()).min(wanted);
+        buffer[..count].copy_from_slice(&available[..count]);
+        self.position += count as u64;
+        Ok(count)
+    }
+}
