@@ -4,115 +4,22 @@
 //! time as it was; a second import, a directory in use, a missing one and a malformed command
 //! line are refused with one line.
 
+#![cfg(feature = "postgres")]
+
 mod common;
-#[allow(unused_imports)] // the fault proxy is for other tests
-#[path = "pg_support/mod.rs"]
-mod pg_support;
+mod import_support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::process::Command;
+use std::time::UNIX_EPOCH;
 
-use common::{create_task, delete, get, patch_json, post_json, spawn_server_with, upload};
-use pg_support::{shared_cluster, Cluster};
-use taskd::test_hooks::{parse_http_date, Digest};
+use common::pg_support::shared_cluster;
+use common::{create_task, delete, spawn_server_with};
+use import_support::*;
+use taskd::test_hooks::Digest;
 use taskd::Config;
-
-const FIXTURE: &str = "tests/fixtures/data-dir-8c73c49";
-
-/// A directory under the temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("taskd-import-{name}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Every entry under `dir`: kind, bytes and mtime (directories' mtimes included, so a file
-/// created and removed again shows too).
-fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, (bool, Vec<u8>, SystemTime)> {
-    let mut seen = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        let meta = fs::symlink_metadata(&path).unwrap();
-        let bytes = if meta.is_dir() {
-            for entry in fs::read_dir(&path).unwrap() {
-                pending.push(entry.unwrap().path());
-            }
-            Vec::new()
-        } else {
-            fs::read(&path).unwrap()
-        };
-        let relative = path.strip_prefix(dir).unwrap().to_path_buf();
-        seen.insert(relative, (meta.is_dir(), bytes, meta.modified().unwrap()));
-    }
-    seen
-}
-
-fn import(dir: &Path, url: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_taskd"))
-        .arg("import")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(["--database-url", url])
-        .env_remove("TASKD_DATABASE_URL")
-        .output()
-        .expect("run taskd import")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A failure: exit `code`, stderr one line (plus `see taskd --help` for a usage error), no
-/// password in it.
-fn assert_refused(output: &Output, code: i32, mentions: &str) {
-    let text = stderr(output);
-    assert_eq!(output.status.code(), Some(code), "{text}");
-    let lines: Vec<&str> = text.lines().collect();
-    let expected_lines = if code == 2 { 2 } else { 1 };
-    assert_eq!(lines.len(), expected_lines, "{text}");
-    assert!(lines[0].contains(mentions), "{text}");
-    assert!(output.stdout.is_empty());
-}
-
-fn database(cluster: &Cluster) -> (String, String) {
-    let name = cluster.create_database();
-    let url = cluster.url(&name);
-    (name, url)
-}
-
-/// What the single host answered for an attachment: bytes, type, name, stored time.
-struct Served {
-    body: Vec<u8>,
-    content_type: String,
-    last_modified: u64,
-}
-
-fn served_attachment(addr: std::net::SocketAddr, id: u64) -> Served {
-    let response = get(addr, &format!("/tasks/{id}/attachment"));
-    assert_eq!(response.status, 200);
-    let last_modified = parse_http_date(response.header("last-modified").unwrap()).unwrap();
-    Served {
-        body: response.body.clone(),
-        content_type: response.header("content-type").unwrap().to_owned(),
-        last_modified: last_modified.duration_since(UNIX_EPOCH).unwrap().as_secs(),
-    }
-}
 
 #[test]
 fn a_data_dir_arrives_exactly_and_is_left_untouched() {
@@ -120,94 +27,11 @@ fn a_data_dir_arrives_exactly_and_is_left_untouched() {
         return;
     };
     let dir = TempDir::new("full");
-    let titles = [
-        "Buy milk",
-        "Photo",
-        "gone",
-        "Résumé für Zoë — 日本語",
-        "nul \u{0} inside",
-        "plain",
-        "deleted high 1",
-        "deleted high 2",
-    ];
-    let png: Vec<u8> = (0..600_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let mut expected_files = BTreeMap::new();
-    {
+    let expected_files = {
         let server = spawn_server_with(Config::ephemeral().with_data_dir(&dir.0));
-        let addr = server.addr();
-        for (index, title) in titles.iter().enumerate() {
-            assert_eq!(create_task(addr, title), index as u64 + 1);
-        }
-        assert_eq!(
-            patch_json(addr, "/tasks/1", r#"{"done":true,"priority":"high"}"#).status,
-            200
-        );
-        assert_eq!(
-            patch_json(addr, "/tasks/6", r#"{"priority":"low"}"#).status,
-            200
-        );
-        assert_eq!(
-            upload(addr, 1, "old.txt", Some("text/plain"), b"replaced").status,
-            200
-        );
-        assert_eq!(
-            upload(
-                addr,
-                1,
-                "notes.txt",
-                Some("text/plain; charset=utf-8"),
-                b"hello\n"
-            )
-            .status,
-            200
-        );
-        assert_eq!(
-            upload(addr, 2, "photo.png", Some("image/png"), &png).status,
-            200
-        );
-        let photo_name = "résumé 日本.jpg";
-        assert_eq!(
-            upload(
-                addr,
-                4,
-                photo_name,
-                Some("IMAGE/JPEG"),
-                b"\xff\xd8\xff\x00 jpeg"
-            )
-            .status,
-            200
-        );
-        assert_eq!(
-            upload(addr, 5, "untyped", None, b"no type sent").status,
-            200
-        );
-        assert_eq!(
-            upload(addr, 6, "empty.bin", Some("text/plain; charset=utf-8"), b"").status,
-            200
-        );
-        for id in [3, 7, 8] {
-            assert_eq!(delete(addr, &format!("/tasks/{id}")).status, 204);
-        }
-        for id in [1, 2, 4, 5, 6] {
-            expected_files.insert(id, served_attachment(addr, id));
-        }
-        assert_eq!(post_json(addr, "/tasks", r#"{"title":"x"}"#).status, 201);
-        assert_eq!(delete(addr, "/tasks/9").status, 204);
-    }
-    // A torn, unacknowledged tail, as a crash mid-append leaves it: ignored, not cut.
-    let journal = fs::read_dir(&dir.0)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("journal.")
-        })
-        .unwrap();
-    let mut bytes = fs::read(&journal).unwrap();
-    bytes.extend_from_slice(&[0x40, 0, 0]);
-    fs::write(&journal, bytes).unwrap();
+        fill(server.addr())
+    };
+    tear_the_journal(&dir.0);
     let before = fingerprint(&dir.0);
     assert!(before.contains_key(Path::new("lock")));
 
@@ -241,7 +65,7 @@ fn a_data_dir_arrives_exactly_and_is_left_untouched() {
     ]
     .iter()
     .map(|&(id, priority, done)| {
-        let title: String = titles[id - 1].bytes().map(|b| format!("{b:02x}")).collect();
+        let title = hex(TITLES[id - 1].as_bytes());
         format!("{id}|{title}|{priority}|{done}")
     })
     .collect();
@@ -273,25 +97,21 @@ fn a_data_dir_arrives_exactly_and_is_left_untouched() {
             served.last_modified
         );
         assert_eq!(row, expected, "task {id}");
-        let hex = cluster.psql(
+        let stored = cluster.psql(
             &db,
             &format!(
                 "SELECT coalesce(encode(string_agg(c.bytes, ''::bytea ORDER BY c.seq), 'hex'), '') \
                  FROM taskd.tasks t JOIN taskd.attachment_chunks c ON c.attachment_id = t.attachment_id WHERE t.id = {id}"
             ),
         );
-        let original: String = served.body.iter().map(|b| format!("{b:02x}")).collect();
+        let original = hex(&served.body);
         assert!(
-            hex == original,
+            stored == original,
             "task {id}: the chunks reassemble to the original bytes"
         );
     }
     let names = cluster.psql(&db, "SELECT t.id, encode(a.filename, 'hex') FROM taskd.tasks t JOIN taskd.attachments a ON a.id = t.attachment_id WHERE t.id = 4");
-    let pdf_hex: String = "résumé 日本.jpg"
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(names, format!("4|{pdf_hex}"));
+    assert_eq!(names, format!("4|{}", hex(PHOTO_NAME.as_bytes())));
     assert_eq!(
         cluster.psql(&db, "SELECT count(*) FROM taskd.attachments"),
         "5",

@@ -12,6 +12,7 @@ use taskd::{Config, Handle, Server};
 
 mod backend;
 /// The throwaway PostgreSQL cluster and the fault proxy (issue 17).
+#[allow(unused_imports)] // a test binary that uses the cluster may not use the proxy
 #[path = "../pg_support/mod.rs"]
 pub mod pg_support;
 mod wire;
