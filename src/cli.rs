@@ -358,7 +358,9 @@ fn database(
 ) -> Result<(Config, Option<String>), UsageError> {
     let pool = setting(given, env, "--database-pool", values::count)?;
     // The raw text is never put in a message: the parser's error is redacted.
-    let Some(url) = setting(given, env, "--database-url", |text| Ok::<_, &str>(text.to_owned()))?
+    let Some(url) = setting(given, env, "--database-url", |text| {
+        Ok::<_, &str>(text.to_owned())
+    })?
     else {
         return Ok((config, None));
     };

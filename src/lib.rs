@@ -103,9 +103,9 @@ pub mod binary {
     #[cfg(feature = "postgres")]
     pub use crate::import::{run as run_import, ImportFailure};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
-    pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};
     #[cfg(feature = "postgres")]
     pub use crate::pg::redacted_database_url;
+    pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};
     pub use crate::storage::StorageError;
 }
 

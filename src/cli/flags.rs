@@ -50,8 +50,16 @@ pub const FLAGS: &[Flag] = &[
     ),
     flag("--token-file", Some("TASKD_TOKEN_FILE"), Takes::One("PATH")),
     flag("--data-dir", Some("TASKD_DATA_DIR"), Takes::One("DIR")),
-    flag("--database-url", Some("TASKD_DATABASE_URL"), Takes::One("URL")),
-    flag("--database-pool", Some("TASKD_DATABASE_POOL"), Takes::One("N")),
+    flag(
+        "--database-url",
+        Some("TASKD_DATABASE_URL"),
+        Takes::One("URL"),
+    ),
+    flag(
+        "--database-pool",
+        Some("TASKD_DATABASE_POOL"),
+        Takes::One("N"),
+    ),
     flag(
         "--request-timeout",
         Some("TASKD_REQUEST_TIMEOUT"),

@@ -88,7 +88,9 @@ impl Body {
             Body::Empty => 0,
             Body::Json(bytes) => bytes.len() as u64,
             Body::File { bytes, .. } => bytes.len() as u64,
-            Body::Stream { len, .. } | Body::FileRange { len, .. } | Body::Chunks { len, .. } => *len,
+            Body::Stream { len, .. } | Body::FileRange { len, .. } | Body::Chunks { len, .. } => {
+                *len
+            }
             Body::ByteRanges { layout, .. } => layout.len(),
         }
     }

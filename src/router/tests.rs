@@ -439,6 +439,11 @@ fn required_statuses(route: &Route, template: &str, has_body: bool) -> Vec<&'sta
     if matches!(route, Route::OpenApi | Route::Docs) {
         statuses.push("304");
     }
+    // CONTRACT §14: every route that reads or changes storage, and /healthz, can find the
+    // database away (--database-url).
+    if !matches!(route, Route::OpenApi | Route::Docs) {
+        statuses.push("503");
+    }
     statuses
 }
 
@@ -466,6 +471,8 @@ fn openapi_documents_each_operations_statuses_and_bodies() {
             let schema = json_schema_ref(&doc, response);
             let expected = match status.as_str() {
                 "422" => Some("#/components/schemas/ValidationError"),
+                // /healthz keeps its own shape: `{"status":"database unavailable"}`.
+                "503" if routed == Route::Health => Some("#/components/schemas/HealthUnavailable"),
                 s if s.starts_with('4') || s.starts_with('5') => Some("#/components/schemas/Error"),
                 _ => schema,
             };

@@ -102,7 +102,9 @@ fn chunk_stream(source: &BodySource, offset: u64, len: u64) -> http1::Stream {
     match source {
         BodySource::Chunks(chunks) => chunks.reader(offset, len),
         BodySource::Memory(bytes) => {
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
             let end = usize::try_from(offset.saturating_add(len))
                 .unwrap_or(usize::MAX)
                 .min(bytes.len());
@@ -147,7 +149,8 @@ impl Read for FileStretch {
         if want == 0 {
             return Ok(0);
         }
-        let read = std::os::unix::fs::FileExt::read_at(&*self.file, &mut buffer[..want], self.offset)?;
+        let read =
+            std::os::unix::fs::FileExt::read_at(&*self.file, &mut buffer[..want], self.offset)?;
         self.offset += read as u64;
         Ok(read)
     }

@@ -18,8 +18,8 @@ use crate::pg::options::REQUEST_DEADLINE;
 use crate::pg::start::Database;
 use crate::pg::{retire, tasks};
 use crate::storage::{
-    AttachedTask, BodySource, Download, Guard, ListPage, ListQuery, Spool, Storage,
-    StorageError, Upload, Verdict,
+    AttachedTask, BodySource, Download, Guard, ListPage, ListQuery, Spool, Storage, StorageError,
+    Upload, Verdict,
 };
 use crate::validators::EntityTag;
 
@@ -172,10 +172,10 @@ impl Storage for Postgres {
         let Some(key) = key(id) else {
             return Err(StorageError::NotFound { id });
         };
-        let row = self.with_conn(|conn, deadline| {
-            rows::task(conn, key, false, deadline).map_err(failed)
-        })?;
-        row.map(|(task, _)| task).ok_or(StorageError::NotFound { id })
+        let row = self
+            .with_conn(|conn, deadline| rows::task(conn, key, false, deadline).map_err(failed))?;
+        row.map(|(task, _)| task)
+            .ok_or(StorageError::NotFound { id })
     }
 
     fn contains(&self, id: u64) -> Result<bool, StorageError> {
@@ -192,21 +192,24 @@ impl Storage for Postgres {
         let skip = i64::try_from(query.skip).unwrap_or(i64::MAX);
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         // The page and its total from one snapshot (CONTRACT §14).
-        self.in_transaction("ISOLATION LEVEL REPEATABLE READ READ ONLY", |conn, deadline| {
-            let total = tasks::count(conn, done, priority, deadline).map_err(failed)?;
-            let page = conn
-                .query(rows::PAGE, &[&done, &priority, &skip, &limit], deadline)
-                .map_err(failed)?;
-            let tasks = page
-                .iter()
-                .map(rows::task_of)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(failed)?;
-            Ok(ListPage {
-                tasks,
-                total: u64::try_from(total).unwrap_or(0),
-            })
-        })
+        self.in_transaction(
+            "ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            |conn, deadline| {
+                let total = tasks::count(conn, done, priority, deadline).map_err(failed)?;
+                let page = conn
+                    .query(rows::PAGE, &[&done, &priority, &skip, &limit], deadline)
+                    .map_err(failed)?;
+                let tasks = page
+                    .iter()
+                    .map(rows::task_of)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(failed)?;
+                Ok(ListPage {
+                    tasks,
+                    total: u64::try_from(total).unwrap_or(0),
+                })
+            },
+        )
     }
 
     fn update(&self, id: u64, patch: TaskPatch, guard: &Guard) -> Result<Task, StorageError> {
@@ -228,7 +231,12 @@ impl Storage for Postgres {
             conn.execute(
                 "UPDATE taskd.tasks SET title = $2, priority = $3, done = $4, \
                  revision = revision + 1 WHERE id = $1",
-                &[&key, &task.title.as_bytes(), &task.priority.name(), &task.done],
+                &[
+                    &key,
+                    &task.title.as_bytes(),
+                    &task.priority.name(),
+                    &task.done,
+                ],
                 deadline,
             )
             .map_err(failed)?;
@@ -237,7 +245,12 @@ impl Storage for Postgres {
                     "UPDATE taskd.task_counts SET tasks = tasks + CASE \
                      WHEN done = $1 AND priority = $2 THEN -1 ELSE 1 END \
                      WHERE (done = $1 AND priority = $2) OR (done = $3 AND priority = $4)",
-                    &[&old_done, &old_priority.name(), &task.done, &task.priority.name()],
+                    &[
+                        &old_done,
+                        &old_priority.name(),
+                        &task.done,
+                        &task.priority.name(),
+                    ],
                     deadline,
                 )
                 .map_err(failed)?;
@@ -263,9 +276,8 @@ impl Storage for Postgres {
         let Some(key) = key(id) else {
             return Err(StorageError::NotFound { id });
         };
-        let row = self.with_conn(|conn, deadline| {
-            rows::task(conn, key, false, deadline).map_err(failed)
-        })?;
+        let row = self
+            .with_conn(|conn, deadline| rows::task(conn, key, false, deadline).map_err(failed))?;
         let (_, version) = row.ok_or(StorageError::NotFound { id })?;
         let version = version.ok_or(StorageError::NoAttachment { id })?;
         let source = BodySource::Chunks(Arc::new(chunks::Chunks {

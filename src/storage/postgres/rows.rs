@@ -17,12 +17,11 @@ const TASK: &str = "SELECT t.id, t.title, t.priority, t.done, a.filename, a.size
                     FROM taskd.tasks t LEFT JOIN taskd.attachments a ON a.id = t.attachment_id \
                     WHERE t.id = $1";
 
-/// As [`TASK`], locking the task's row until the transaction ends: a guarded change reads
-/// what it checks its precondition against under this lock (CONTRACT §14).
-const TASK_FOR_UPDATE: &str = "SELECT t.id, t.title, t.priority, t.done, a.filename, a.size, \
-                    a.id, a.content_type, a.chunk_size, a.digest, a.stored_at \
-                    FROM taskd.tasks t LEFT JOIN taskd.attachments a ON a.id = t.attachment_id \
-                    WHERE t.id = $1 FOR UPDATE OF t";
+/// Locks the task's row until the transaction ends. A statement of its own, before [`TASK`]:
+/// under READ COMMITTED a `FOR UPDATE` that waited re-reads the locked row but not the rows
+/// joined to it (a new attachment version committed meanwhile would be missed), while the next
+/// statement takes a new snapshot that sees everything committed before the lock was granted.
+const LOCK_TASK: &str = "SELECT 1 FROM taskd.tasks WHERE id = $1 FOR UPDATE";
 
 /// A list page, in id order: `$1` done, `$2` priority (null: any), `$3` skip, `$4` limit.
 pub(super) const PAGE: &str = "SELECT t.id, t.title, t.priority, t.done, a.filename, a.size \
@@ -51,15 +50,18 @@ impl Version {
     }
 }
 
-/// Reads task `id` and its attachment version; `lock` takes the row lock for a change.
+/// Reads task `id` and its attachment version; `lock` first takes the row lock for a change
+/// (in the caller's transaction), so what is read is what the change will replace.
 pub(super) fn task(
     conn: &mut PgConn,
     id: i64,
     lock: bool,
     deadline: Deadline,
 ) -> Result<Option<(Task, Option<Version>)>, PgError> {
-    let sql = if lock { TASK_FOR_UPDATE } else { TASK };
-    let rows = conn.query(sql, &[&id], deadline)?;
+    if lock && conn.query(LOCK_TASK, &[&id], deadline)?.is_empty() {
+        return Ok(None);
+    }
+    let rows = conn.query(TASK, &[&id], deadline)?;
     rows.first().map(|row| with_version(row)).transpose()
 }
 
