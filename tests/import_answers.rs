@@ -22,7 +22,10 @@ use taskd::Config;
 const IDS: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
 /// Each request as `(method, target, headers)`.
-fn requests(ids: &[u64]) -> Vec<(&'static str, String, Vec<(&'static str, &'static str)>)> {
+/// A request: method, target, headers.
+type Request = (&'static str, String, Vec<(&'static str, &'static str)>);
+
+fn requests(ids: &[u64]) -> Vec<Request> {
     let mut all = Vec::new();
     let lists = [
         "/tasks",
