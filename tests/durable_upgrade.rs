@@ -94,6 +94,11 @@ fn fixture_bytes(store: &dyn Storage, id: u64) -> Vec<u8> {
             std::io::Read::read_to_end(&mut std::io::Read::take(&*file, len), &mut bytes).unwrap();
             bytes
         }
+        BodySource::Chunks(chunks) => {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut chunks.reader(0, chunks.len()), &mut bytes).unwrap();
+            bytes
+        }
     }
 }
 

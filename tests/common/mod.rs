@@ -14,6 +14,7 @@ mod backend;
 /// The throwaway PostgreSQL cluster and the fault proxy (issue 17).
 #[allow(unused_imports)] // a test binary that uses the cluster may not use the proxy
 #[path = "../pg_support/mod.rs"]
+#[allow(unused_imports)] // each test binary uses a different subset
 pub mod pg_support;
 mod wire;
 #[allow(unused_imports)] // only the behaviour suites use these

@@ -62,7 +62,7 @@ pub(super) fn task(
         return Ok(None);
     }
     let rows = conn.query(TASK, &[&id], deadline)?;
-    rows.first().map(|row| with_version(row)).transpose()
+    rows.first().map(with_version).transpose()
 }
 
 /// A row of [`PAGE`] (or the first six columns of [`TASK`]) as a task.
