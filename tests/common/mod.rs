@@ -12,7 +12,6 @@ use taskd::{Config, Handle, Server};
 
 mod backend;
 /// The throwaway PostgreSQL cluster and the fault proxy (issue 17).
-#[allow(unused_imports)] // a test binary that uses the cluster may not use the proxy
 #[path = "../pg_support/mod.rs"]
 #[allow(unused_imports)] // each test binary uses a different subset
 pub mod pg_support;
