@@ -51,6 +51,7 @@ mod tasks;
 
 #[cfg(feature = "test-hooks")]
 pub use durable::StorageHooks;
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))] // only PostgreSQL streams chunks
 pub use source::{BodySource, ChunkSource};
 pub use spool::{Spool, SpoolWriter, Spooled};
 pub use tasks::Download;

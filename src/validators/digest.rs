@@ -43,6 +43,7 @@ impl Digest {
     }
 
     /// A digest kept as its 16 bytes (a database's `bytea`).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn from_bytes(bytes: [u8; 16]) -> Digest {
         Digest(bytes)
     }
