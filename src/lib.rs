@@ -77,6 +77,8 @@ mod error;
 mod handlers;
 mod hints;
 mod http;
+#[cfg(feature = "postgres")]
+mod import;
 mod log;
 mod metrics;
 mod model;
@@ -103,6 +105,9 @@ pub use server::{Config, Handle, Server, Stopper};
 pub mod binary {
     pub use crate::backup::run as backup;
     pub use crate::cors::{split_origins, CORS_ORIGINS_VAR};
+    /// `taskd import` (CONTRACT §14).
+    #[cfg(feature = "postgres")]
+    pub use crate::import::{run as run_import, ImportFailure};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
     #[cfg(feature = "postgres")]
     pub use crate::pg::redacted_database_url;

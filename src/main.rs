@@ -44,6 +44,19 @@ fn main() -> ExitCode {
     {
         return taskd::binary::backup(std::env::args().skip(2));
     }
+    #[cfg(feature = "postgres")]
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|first| first == "import")
+    {
+        return match support::run_import(std::env::args_os().skip(2)) {
+            Ok(summary) => print_out(&summary),
+            Err(failure) if failure.code == USAGE_ERROR => {
+                exit_with(USAGE_ERROR, &format!("{}\nsee taskd --help", failure.line))
+            }
+            Err(failure) => exit_with(failure.code, &format!("taskd import: {}", failure.line)),
+        };
+    }
     match cli::parse(
         std::env::args_os().skip(1),
         &cli::Environment::from_process(),

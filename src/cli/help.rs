@@ -8,6 +8,7 @@ Usage: taskd [--addr HOST:PORT] [--max-upload-bytes N] [--token-file PATH] [--da
              [--request-timeout SECONDS] [--io-timeout SECONDS] [--keep-alive-timeout SECONDS]
              [--max-connections N] [--cors-origin ORIGIN]... [--trace] [--quiet]
        taskd check [--json] http://HOST:PORT
+       taskd import --data-dir DIR --database-url URL
        taskd --version | --help
 
 A small task-manager HTTP API (the \"Robust Task Endpoints\" lesson, in Rust).
@@ -50,6 +51,11 @@ Subcommand:
   taskd check [--json] http://HOST:PORT
                           audit any server of the lesson's API and explain each HTTP mistake
                           (see `taskd check --help`)
+  taskd import --data-dir DIR --database-url URL
+                          copy a stopped taskd's DIR (tasks, attachments, the id counter)
+                          into a PostgreSQL database that never gave out an id, in one
+                          transaction; DIR is only read. URL may come from
+                          TASKD_DATABASE_URL (docs/import.md)
 
 Environment (a flag given on the command line wins over its variable):
   TASKD_ADDR, TASKD_MAX_UPLOAD_BYTES, TASKD_TOKEN_FILE, TASKD_DATA_DIR,

@@ -8,6 +8,7 @@
 //! - `journal`, `frame`, `record`, `crc32`: the journal, its framing and its records;
 //! - `changes`: the shared state's changes and snapshots as records, and back (the state
 //!   knows nothing of records: the arrows point from here to `storage::tasks` only);
+//! - `reader`: the directory read without the lock or recovery, for `taskd import`;
 //! - `hooks`: the test hooks (the `test-hooks` feature);
 //! - this file: the backing of the shared state (append, commit, undo after a failed write,
 //!   compaction) and [`open`].
@@ -36,6 +37,8 @@ mod disk;
 mod frame;
 mod hooks;
 mod journal;
+#[cfg(feature = "postgres")]
+mod reader;
 mod record;
 mod recovery;
 
@@ -51,6 +54,8 @@ pub(crate) use self::hooks::Faults;
 pub use self::hooks::StorageHooks;
 pub(crate) use self::hooks::Tuning;
 pub(crate) use self::journal::Ticket;
+#[cfg(feature = "postgres")]
+pub(crate) use self::reader::{read_data_dir, DataDirImage, ImageAttachment};
 
 use self::changes::{replay, snapshot_records, to_record};
 use super::tasks::state::{Change, State};
