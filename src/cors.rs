@@ -15,7 +15,7 @@ mod origin;
 pub use hints::ForeignOriginHints;
 
 use crate::error::ApiError;
-use crate::http::Reply;
+use crate::message::Reply;
 use crate::router::{self, Route};
 
 /// The flag that names an allowed origin (repeatable).
@@ -52,7 +52,7 @@ pub const PREFLIGHT_MAX_AGE_SECONDS: u32 = 600;
 pub const PREFLIGHT_VARY: &str = "Origin, Access-Control-Request-Method, \
      Access-Control-Request-Headers";
 
-/// Response fields to add, in the shape of [`crate::http::Reply::headers`].
+/// Response fields to add, in the shape of [`crate::message::Reply::headers`].
 pub type Fields = Vec<(&'static str, String)>;
 
 /// Which origins may read the answers; built once at start, shared by every connection.

@@ -17,7 +17,7 @@ mod list;
 use http1::Request;
 
 use crate::error::ApiError;
-use crate::http::{check_json_length, read_json, validate_body, Body, Reply, Validator};
+use crate::message::{check_json_length, read_json, validate_body, Body, Reply, Validator};
 use crate::model::{NewTask, TaskPatch};
 use crate::router::{PathId, Route, TaskId};
 use crate::storage::Storage;

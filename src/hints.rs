@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-use crate::http::{Body, Reply};
+use crate::message::{Body, Reply};
 use crate::upload::is_allowed_type;
 use http1::Request;
 

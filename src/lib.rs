@@ -26,9 +26,9 @@
 //! - `cors`: which origins may read the answers, the CORS fields of every response, and
 //!   preflights (CONTRACT §12). Pure: the server asks it and adds what it is told.
 //! - `router`: `(method, target)` → `router::Route`, or 404 / 405 + `Allow` / 307.
-//! - `handlers`: one function per operation, returning a `http::Reply` or an `ApiError`;
+//! - `handlers`: one function per operation, returning a `message::Reply` or an `ApiError`;
 //!   where CONTRACT §11 applies, preconditions before any body is read, validators and ranges.
-//! - `http`: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
+//! - `message`: the `Reply` value and its `Body` (whole, a file stretch, `multipart/byteranges`),
 //!   JSON body reading, media types.
 //! - `log`: lines on stderr through a bounded queue and one writer thread: they never panic
 //!   and never stall a request (a stderr nobody reads drops lines and counts them).
@@ -76,10 +76,10 @@ mod cors;
 mod error;
 mod handlers;
 mod hints;
-mod http;
 #[cfg(feature = "postgres")]
 mod import;
 mod log;
+mod message;
 mod metrics;
 mod model;
 // PostgreSQL (CONTRACT §14): private, and unused until the backend is wired to the storage
@@ -120,7 +120,7 @@ pub mod binary {
 #[doc(hidden)]
 pub mod fuzzing {
     pub use crate::error::ApiError;
-    pub use crate::http::{
+    pub use crate::message::{
         check_json_length, is_json_media_type, read_json, validate_body, JsonBody, Reply,
         Validator, MAX_JSON_BYTES,
     };

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::http::{Body, Reply};
+use crate::message::{Body, Reply};
 use crate::router;
 use crate::storage::{ListQuery, Storage};
 use http1::{Exchange, OpenConnections};

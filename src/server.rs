@@ -26,7 +26,7 @@ use crate::cors::{self, Cors, ForeignOriginHints, PreflightRequest};
 use crate::error::ApiError;
 use crate::handlers::{self, App};
 use crate::hints::{asked, MistakeHints};
-use crate::http::Reply;
+use crate::message::Reply;
 use crate::router;
 use crate::storage::{self, Storage};
 use crate::trace::{self, TraceSink};

@@ -12,7 +12,7 @@ use super::attachment::Validators;
 use super::conditional::{check_early, Fields};
 use super::{split_id, App};
 use crate::error::ApiError;
-use crate::http::Reply;
+use crate::message::Reply;
 use crate::router::{PathId, TaskId};
 use crate::storage::{Guard, Spool, SpoolWriter, Spooled, StorageError, Upload};
 use crate::upload::{self, FileField, FileSink, Hashed, Hashing, UploadedFile};

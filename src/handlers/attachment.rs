@@ -9,7 +9,7 @@ use http1::Request;
 use super::conditional::{check_read, Fields};
 use super::App;
 use crate::error::ApiError;
-use crate::http::{http_date, Body, Reply, SharedFile};
+use crate::message::{http_date, Body, Reply, SharedFile};
 use crate::router::PathId;
 use crate::storage::{BodySource, Download};
 use crate::upload;

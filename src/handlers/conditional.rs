@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use http1::Request;
 
 use crate::error::ApiError;
-use crate::http::Reply;
+use crate::message::Reply;
 use crate::model::Task;
 use crate::validators::{
     evaluate, parse_http_date, Current, EntityTag, Guard, Method, Outcome, Preconditions, TagList,

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::conditional::{check_read, undated, Fields};
 use crate::error::ApiError;
-use crate::http::Reply;
+use crate::message::Reply;
 use crate::validators::EntityTag;
 use http1::Request;
 

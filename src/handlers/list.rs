@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::conditional::{check_read, undated, Fields};
 use super::{App, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::ApiError;
-use crate::http::Reply;
+use crate::message::Reply;
 use crate::model::{bool_parsing, parse_lax_bool, Priority, PRIORITY_MESSAGE};
 use crate::validation::{loc, ErrorItem};
 use crate::validators::{EntityTag, ListQuery};

@@ -176,7 +176,7 @@ impl PgConn {
             deadline,
             self.client.query(&statement, params),
         );
-        self.settle(outcome)
+        self.mark_if_broken(outcome)
     }
 
     /// Runs `sql` (prepared once per connection) and returns the number of rows it changed.
@@ -194,7 +194,7 @@ impl PgConn {
             deadline,
             self.client.execute(&statement, params),
         );
-        self.settle(outcome)
+        self.mark_if_broken(outcome)
     }
 
     /// Runs statements without parameters through the simple-query protocol (one round trip
@@ -207,7 +207,7 @@ impl PgConn {
             deadline,
             self.client.batch_execute(sql),
         );
-        self.settle(outcome)
+        self.mark_if_broken(outcome)
     }
 
     /// Runs `body` inside `BEGIN <begin>` … `COMMIT`, rolling back when it fails. `begin` is
@@ -265,13 +265,13 @@ impl PgConn {
             deadline,
             self.client.prepare(sql),
         );
-        let statement = self.settle(outcome)?;
+        let statement = self.mark_if_broken(outcome)?;
         self.statements.insert(sql, statement.clone());
         Ok(statement)
     }
 
     /// Marks the connection broken when the failure left it unusable.
-    fn settle<T>(&mut self, outcome: Result<T, (PgError, bool)>) -> Result<T, PgError> {
+    fn mark_if_broken<T>(&mut self, outcome: Result<T, (PgError, bool)>) -> Result<T, PgError> {
         outcome.map_err(|(error, usable)| {
             self.broken |= !usable;
             error

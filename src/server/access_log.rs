@@ -13,7 +13,7 @@
 
 use std::time::SystemTime;
 
-use crate::http::http_date;
+use crate::message::http_date;
 use http1::Exchange;
 
 /// One access-log line for an exchange that got an answer with this `status`, logged at `now`.

@@ -9,7 +9,7 @@ use std::io::{self, Read};
 
 use http1::{Piece, Response};
 
-use crate::http::{Body, Reply};
+use crate::message::{Body, Reply};
 use crate::storage::BodySource;
 use crate::validators::Segment;
 

@@ -13,7 +13,7 @@ pub fn is_allowed_type(content_type: Option<&str>) -> bool {
         return false;
     }
     // RFC 9110 §8.3.1: the type and subtype are case-insensitive; parameters do not matter.
-    let media_type = crate::http::media_type(value);
+    let media_type = crate::message::media_type(value);
     ["text/plain", "image/png", "image/jpeg"].contains(&media_type.as_str())
 }
 

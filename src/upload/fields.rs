@@ -25,7 +25,9 @@ pub(super) fn read_multipart<R: Read, S: FileSink>(
         let mut field = match driver.block_on(multipart.next_field())? {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(error) => return settle(error, driver.at_eof()).map(|()| parts.into_field()),
+            Err(error) => {
+                return multer_outcome(error, driver.at_eof()).map(|()| parts.into_field())
+            }
         };
         driver.progress();
         // A value whose control bytes multer only saw rewritten is read as sent (blocking.rs).
@@ -47,7 +49,9 @@ pub(super) fn read_multipart<R: Read, S: FileSink>(
                     parts.push(&mut part, &chunk)?;
                 }
                 Ok(None) => break,
-                Err(error) => return settle(error, driver.at_eof()).map(|()| parts.into_field()),
+                Err(error) => {
+                    return multer_outcome(error, driver.at_eof()).map(|()| parts.into_field())
+                }
             }
         }
         parts.complete(part)?;
@@ -57,7 +61,7 @@ pub(super) fn read_multipart<R: Read, S: FileSink>(
 
 /// Maps a multer error: `Ok` when it only means the body ended inside a part (no closing
 /// delimiter), which the contract ignores; the 400, or the reader's own error, otherwise.
-fn settle(error: multer::Error, at_eof: bool) -> Result<(), ApiError> {
+fn multer_outcome(error: multer::Error, at_eof: bool) -> Result<(), ApiError> {
     match error {
         multer::Error::StreamReadFailed(cause) => Err(match cause.downcast::<ApiError>() {
             Ok(error) => *error,

@@ -1,7 +1,7 @@
 //! Reading HTTP-dates (RFC 9110 §5.6.7) in all three formats a recipient must accept:
 //! IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, the obsolete RFC 850 form
 //! `Sunday, 06-Nov-94 08:49:37 GMT` and C's asctime form `Sun Nov  6 08:49:37 1994`. Writing one
-//! is `crate::http::http_date` (always IMF-fixdate, as §5.6.7 requires of senders).
+//! is `crate::message::http_date` (always IMF-fixdate, as §5.6.7 requires of senders).
 //!
 //! Anything else is `None`, and the caller ignores the field (§13.1.3, §13.1.4: a date that is
 //! not valid is ignored). The format is case-sensitive (§5.6.7). The day name must be one of the
@@ -269,7 +269,7 @@ mod tests {
             1_796_256_000,
             4_102_444_800,
         ] {
-            let written = crate::http::http_date(at(seconds));
+            let written = crate::message::http_date(at(seconds));
             assert_eq!(parse(&written), Some(at(seconds)), "{written}");
         }
     }
@@ -336,7 +336,7 @@ mod tests {
     #[test]
     fn rfc_850_years_stay_within_fifty_years_of_now() {
         let year_of =
-            |value: &str| parse(value).map(|t| crate::http::http_date(t)[12..16].to_owned());
+            |value: &str| parse(value).map(|t| crate::message::http_date(t)[12..16].to_owned());
         assert_eq!(
             year_of("Thursday, 01-Jan-76 00:00:00 GMT").as_deref(),
             Some("2076")
