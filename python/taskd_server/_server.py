@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 BINARY_ENV = "TASKD_SERVER_BINARY"
 
 # taskd prints exactly one line on stdout once it listens: `taskd listening on http://ADDR`
-# (src/main.rs, `announce`; issue 18 keeps it byte for byte). Searched for, not matched whole,
+# (src/main.rs, `announce`; it is kept byte for byte). Searched for, not matched whole,
 # so a prefix or a trailing `\r` cannot hide it.
 _READY = re.compile(r"listening on (http://\S+)")
 

@@ -14,12 +14,14 @@
 //!   opened means a compaction won the race: the attempt starts again from the listing.
 //! - **Blobs are immutable and go in before any record names them.** The copied records are
 //!   replayed to learn which blobs the copied state needs; each is hard-linked (or copied when
-//!   `DEST` is on another file system). A blob already removed (a later change replaced or
-//!   deleted it) means the copy is older than the server: the attempt starts again.
+//!   `DEST` is on another file system: opened first, copied after, so a later removal cannot
+//!   take it away mid-copy). A blob already removed before its link or open (a later change
+//!   replaced or deleted it) means the copy is older than the server: the attempt starts again.
 //!
 //! `DEST` is assembled in a temporary directory beside it, made durable, and renamed into place,
 //! so it is either absent or whole.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -162,6 +164,13 @@ fn temp_beside(dest: &Path) -> io::Result<PathBuf> {
 
 /// One attempt: list, open, copy and replay the chain, then bring in the blobs it names.
 fn copy_once(dir: &Path, temp: &Path, attempt: u32) -> Result<Summary, Failure> {
+    fs::create_dir(temp).map_err(|error| with_path(temp, error))?;
+    for sub in ["blobs", "tmp"] {
+        fs::create_dir(temp.join(sub))?;
+    }
+    // The blobs first, then the chain: a blob the chain names was either here already (and is
+    // now held) or written while the chain was read (few, fetched after it).
+    let grabbed = grab_blobs(dir, temp)?;
     let (snapshots, journals) = generations(dir)?;
     let base = snapshots.last().copied().unwrap_or(0);
     let chain: Vec<u64> = journals.into_iter().filter(|&g| g >= base).collect();
@@ -181,10 +190,6 @@ fn copy_once(dir: &Path, temp: &Path, attempt: u32) -> Result<Summary, Failure> 
         opened.push((g, open_or_overtaken(&journal_path(dir, g))?));
     }
     test_pause(attempt);
-    fs::create_dir(temp).map_err(|error| with_path(temp, error))?;
-    for sub in ["blobs", "tmp"] {
-        fs::create_dir(temp.join(sub))?;
-    }
     let mut state = State::default();
     let mut chain_bytes = 0;
     if let Some((g, file)) = snapshot {
@@ -195,7 +200,7 @@ fn copy_once(dir: &Path, temp: &Path, attempt: u32) -> Result<Summary, Failure> 
         chain_bytes += copy_records(file, &journal_path(temp, g), g == newest, &mut state)?;
     }
     test_pause(attempt);
-    let (blobs, linked) = bring_blobs(dir, temp, &state)?;
+    let (blobs, linked) = bring_blobs(dir, temp, &state, grabbed)?;
     for sub in ["blobs", "tmp"] {
         sync_dir(&temp.join(sub))?;
     }
@@ -277,46 +282,94 @@ fn copy_records(
     Ok(valid)
 }
 
-/// Hard-links (or copies) every blob the copied state names into `temp/blobs/`, checking its
-/// size. Returns how many, and how many were linked.
-fn bring_blobs(dir: &Path, temp: &Path, state: &State) -> Result<(usize, usize), Failure> {
+/// A blob held before the chain was read: linked into the copy, or open to be copied.
+enum Held {
+    Linked,
+    Open(File),
+}
+
+/// Links (or, across file systems, opens) every blob in `DIR/blobs/` as the attempt starts.
+/// Blobs are immutable and an open file stays readable after a later change removes it, so
+/// what is held here cannot be taken away while the chain is read and replayed. A blob gone
+/// before it could be held was removed by a change the chain will show.
+fn grab_blobs(dir: &Path, temp: &Path) -> Result<HashMap<String, Held>, Failure> {
+    let mut held = HashMap::new();
+    for entry in fs::read_dir(dir.join("blobs"))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let from = dir.join("blobs").join(&name);
+        match hold(&from, &temp.join("blobs").join(&name)) {
+            Ok(blob) => {
+                held.insert(name, blob);
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(Failure::Fatal(with_path(&from, error))),
+        }
+    }
+    Ok(held)
+}
+
+/// Hard-links `from` to `to`, or opens it when a link is not possible (another file system).
+fn hold(from: &Path, to: &Path) -> io::Result<Held> {
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(Held::Linked),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Err(error),
+        // Another file system (EXDEV) or no links allowed: copy the bytes instead.
+        Err(_) => File::open(from).map(Held::Open),
+    }
+}
+
+/// Puts every blob the copied state names into `temp/blobs/` and checks its size: those
+/// held at the start, then the few written since (a removal among those means a later change
+/// overtook the copy: the attempt starts again). Held blobs the state does not name are let
+/// go. Returns how many, and how many were linked.
+fn bring_blobs(
+    dir: &Path,
+    temp: &Path,
+    state: &State,
+    mut held: HashMap<String, Held>,
+) -> Result<(usize, usize), Failure> {
     let blobs = state.blobs();
     let mut linked = 0;
     for (name, &size) in &blobs {
         let from = dir.join("blobs").join(name);
         let to = temp.join("blobs").join(name);
-        let kept = match fs::hard_link(&from, &to) {
-            Ok(()) => {
-                linked += 1;
-                Ok(())
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Err(error),
-            // Another file system (EXDEV) or no links allowed: copy the bytes instead.
-            Err(_) => copy_blob(&from, &to),
+        let blob = match held.remove(name) {
+            Some(blob) => blob,
+            None => hold(&from, &to).map_err(|error| match error.kind() {
+                io::ErrorKind::NotFound => {
+                    Failure::Overtaken(format!("blob {name} was removed by a later change"))
+                }
+                _ => Failure::Fatal(with_path(&from, error)),
+            })?,
         };
-        match kept {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                return Err(Failure::Overtaken(format!(
-                    "blob {name} was removed by a later change"
-                )))
+        match blob {
+            Held::Linked => linked += 1,
+            Held::Open(mut source) => {
+                let copied = File::create(&to).and_then(|mut out| {
+                    io::copy(&mut source, &mut out)?;
+                    out.sync_all()
+                });
+                copied.map_err(|error| Failure::Fatal(with_path(&from, error)))?;
             }
-            Err(error) => return Err(Failure::Fatal(with_path(&from, error))),
         }
-        let found = fs::metadata(&to)?.len();
-        if found != size {
-            return Err(Failure::Fatal(io::Error::other(format!(
-                "{}: {found} bytes, but the journal says {size}",
-                from.display()
-            ))));
+        check_size(&from, &to, size)?;
+    }
+    for (name, blob) in held {
+        if let Held::Linked = blob {
+            fs::remove_file(temp.join("blobs").join(name))?;
         }
     }
     Ok((blobs.len(), linked))
 }
 
-fn copy_blob(from: &Path, to: &Path) -> io::Result<()> {
-    let mut source = File::open(from)?;
-    let mut out = File::create(to)?;
-    io::copy(&mut source, &mut out)?;
-    out.sync_all()
+/// The copy has the length the journal recorded for the blob.
+fn check_size(from: &Path, to: &Path, size: u64) -> Result<(), Failure> {
+    let found = fs::metadata(to)?.len();
+    if found != size {
+        return Err(Failure::Fatal(io::Error::other(format!(
+            "{}: {found} bytes, but the journal says {size}",
+            from.display()
+        ))));
+    }
+    Ok(())
 }
