@@ -6,7 +6,6 @@ mod common;
 use common::*;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use taskd::Config;
 
@@ -102,25 +101,17 @@ fn ranges_of_an_attachment_in_memory() {
     check_ranges(server.addr());
 }
 
+/// Picks its own data directory, so it runs once, not once per backend.
+#[test]
 fn ranges_of_an_attachment_in_a_durable_blob() {
-    let dir = std::env::temp_dir().join(format!("taskd-ranges-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let removed = RemoveOnDrop(dir.clone());
-    let server = spawn_server_with(Config::ephemeral().with_data_dir(dir));
+    let dir = DataDir::fresh("ranges");
+    let server = spawn_server_with(Config::ephemeral().with_data_dir(dir.path()));
     let addr = server.addr();
     assert_eq!(create_task(addr, "Report"), 1);
     upload(addr, 1, "digits.txt", Some("text/plain"), CONTENT);
     check_ranges(addr);
     drop(server);
-    drop(removed);
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    drop(dir);
 }
 
 /// 416 with `Content-Range: bytes */size` when no spec is satisfiable; unsatisfiable specs
@@ -221,7 +212,6 @@ fn if_range_date_of_a_fresh_upload_is_weak_within_its_second() {
 // Every test above, once per storage backend (tests/common/backend.rs).
 backend_tests! {
     ranges_of_an_attachment_in_memory,
-    ranges_of_an_attachment_in_a_durable_blob,
     unsatisfiable_ranges,
     ranges_that_are_ignored,
     if_range,

@@ -60,6 +60,25 @@ pub fn run_on(backend: Backend, test: fn()) {
 /// A data directory under the temp dir, removed when dropped (after its server stopped).
 pub struct DataDir(PathBuf);
 
+impl DataDir {
+    /// A path no other test of this run uses (the process id and a counter: the same test runs
+    /// once per backend, in parallel), empty, under [`data_root`].
+    pub fn fresh(name: &str) -> DataDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = data_root().join(format!(
+            "taskd-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        DataDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
 impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -84,15 +103,9 @@ pub fn configure(config: Config) -> (Config, Option<DataDir>) {
         Backend::Memory => (config, None),
         Backend::Durable if config.has_data_dir() => (config, None),
         Backend::Durable => {
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let path = data_root().join(format!(
-                "taskd-suite-{}-{}",
-                std::process::id(),
-                NEXT.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            let config = config.with_data_dir(&path);
-            (config, Some(DataDir(path)))
+            let dir = DataDir::fresh("suite");
+            let config = config.with_data_dir(dir.path());
+            (config, Some(dir))
         }
         Backend::Postgres if config.has_data_dir() => (config, None),
         #[cfg(feature = "postgres")]
