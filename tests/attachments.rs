@@ -4,7 +4,7 @@
 //! (filenames, bytes, chunked and `Expect: 100-continue` uploads, the download's headers) and
 //! deleting attachments are in `tests/downloads.rs`.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The optional bearer token (RFC 6750): 401 + `WWW-Authenticate: Bearer` before routing and
 //! before any body is read, and the public health and documentation routes.
 
-mod common;
+use crate::common;
 use common::*;
 
 const TOKEN: &str = "correct-horse-battery-staple";

@@ -3,7 +3,7 @@
 //! of journal; each backup must hold every change acknowledged before it began, nothing
 //! half-written, and a fresh taskd must start from it cleanly.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::io::{BufRead, BufReader, Read};

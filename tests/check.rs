@@ -4,7 +4,7 @@
 //! token-protected taskd exit 4 without a token and exit 0 with it, and a store that was not
 //! empty keeps every task the checker did not make.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

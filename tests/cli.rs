@@ -2,8 +2,8 @@
 //! (exit 1), and serving real requests on the port it announced. The exits of every mistake
 //! are tests/cli_usage.rs's; the start line and the access log's format tests/cli_log.rs's.
 
-mod binary;
-mod common;
+use crate::binary;
+use crate::common;
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener};

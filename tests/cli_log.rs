@@ -2,8 +2,8 @@
 //! storage with its task count), printed even with `--quiet`, and the access log in the Common
 //! Log Format with taskd's duration after it (docs/cli.md).
 
-mod binary;
-mod common;
+use crate::binary;
+use crate::common;
 
 use std::path::PathBuf;
 

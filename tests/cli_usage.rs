@@ -3,8 +3,6 @@
 //! never the whole usage; a runtime failure is one line; a server that starts writes its start
 //! line and, after SIGTERM, its shutdown notice), `--version`, and `--help` into a closed pipe.
 
-mod binary;
-
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output, Stdio};

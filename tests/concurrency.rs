@@ -7,7 +7,7 @@
 //! checked against what the contract allows for that request; the final state is checked once
 //! every thread has been joined. Loops are bounded and every read has the 5 s client timeout.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};

@@ -2,7 +2,7 @@
 //! `Content-Length`, never chunked), the task's key order, error and 422 bodies, HEAD mirroring
 //! GET, HTTP/1.0 clients and keep-alive connections.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::io::Write;

@@ -4,8 +4,8 @@
 //! that would 307 and unknown paths; through the binary, the flags, the variable, and the hint
 //! for a foreign origin when CORS is off.
 
-mod binary;
-mod common;
+use crate::binary;
+use crate::common;
 
 use std::io::Write;
 use std::time::Duration;

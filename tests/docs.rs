@@ -1,7 +1,7 @@
 //! The documentation routes (CONTRACT §10): `GET /openapi.json` and `GET /docs`, their methods,
 //! and the page's promise to be self-contained.
 
-mod common;
+use crate::common;
 use common::*;
 
 #[test]

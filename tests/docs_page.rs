@@ -3,7 +3,7 @@
 //! what it builds its forms from. The page itself is driven in a real browser by
 //! `tests/browser/docs.test.mjs` (`.ci/check-browser`).
 
-mod common;
+use crate::common;
 use common::*;
 
 use serde_json::Value;

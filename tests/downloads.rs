@@ -3,7 +3,7 @@
 //! `Content-Type`, `Content-Length` and `Content-Disposition`, HEAD, and
 //! `DELETE /tasks/{task_id}/attachment`. Upload validation is in `tests/attachments.rs`.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! Durable mode (`Config::data_dir`, CONTRACT §10): what a restart keeps, the single-instance
 //! lock, torn and corrupt journals, storage failures, compaction and blob housekeeping.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::fs;

@@ -3,7 +3,7 @@
 //! restart every acknowledged change must be there, byte for byte; a change whose answer never
 //! arrived may be there or not, but never half; nothing else may be there; ids never repeat.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::collections::{BTreeMap, HashSet};

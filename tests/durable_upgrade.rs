@@ -4,7 +4,7 @@
 //! next snapshot records it. The directory is `tests/fixtures/data-dir-8c73c49/`, written by the
 //! 8c73c49 binary itself (its README says how).
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::fs;

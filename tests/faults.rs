@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-mod common;
+use crate::common;
 use common::*;
 
 fn server_with_faults() -> TestServer {

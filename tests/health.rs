@@ -1,6 +1,6 @@
 //! `GET /healthz` (CONTRACT §10).
 
-mod common;
+use crate::common;
 use common::*;
 
 #[test]

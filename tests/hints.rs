@@ -2,8 +2,8 @@
 //! line per kind however often the mistake is made, none for correct requests, none under
 //! `--quiet`, and the answers on the wire exactly the bodies CONTRACT gives (§4, §9, §11).
 
-mod binary;
-mod common;
+use crate::binary;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

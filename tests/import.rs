@@ -6,8 +6,8 @@
 
 #![cfg(feature = "postgres")]
 
-mod common;
-mod import_support;
+use crate::common;
+use crate::import_support;
 
 use std::collections::BTreeMap;
 use std::fs;

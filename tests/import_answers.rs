@@ -5,8 +5,8 @@
 
 #![cfg(feature = "postgres")]
 
-mod common;
-mod import_support;
+use crate::common;
+use crate::import_support;
 
 use std::fs;
 use std::net::SocketAddr;

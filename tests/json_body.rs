@@ -2,7 +2,7 @@
 //! nesting depth, strict JSON, non-object values, duplicate and unknown keys — through
 //! `POST /tasks`, and through `PATCH /tasks/{task_id}` where its path id joins the 422.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

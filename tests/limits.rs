@@ -2,7 +2,7 @@
 //! refused before a byte of it is read, so a client that asked `Expect: 100-continue` never gets
 //! a `100 Continue` and never sends it.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! `GET /tasks`, the list (CONTRACT §7): id order, the `done` / `priority` filters, `skip` and
 //! `limit`, and the 422 for each bad query value.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

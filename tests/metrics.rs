@@ -2,7 +2,7 @@
 //! by a strict reader of the Prometheus text format 0.0.4, so a malformed line, a histogram
 //! whose buckets go down or whose `+Inf` differs from `_count`, or a wrong count fails.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::collections::BTreeMap;

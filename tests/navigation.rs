@@ -1,7 +1,7 @@
 //! CONTRACT §11's list navigation over HTTP: `X-Total-Count` (matches before `skip` and
 //! `limit`) and an RFC 8288 `Link` with relative, canonical targets.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

@@ -2,8 +2,7 @@
 //! process ends however it ends, databases come from the template, and the fault proxy
 //! forwards, refuses and freezes.
 
-#[path = "pg_support/mod.rs"]
-mod pg_support;
+use crate::common::pg_support;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -57,7 +56,7 @@ fn the_watchdog_removes_the_cluster_of_a_killed_test_process() {
         .args([
             "--ignored",
             "--exact",
-            "child_holding_a_cluster",
+            "pg_support_self::child_holding_a_cluster",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -66,7 +65,7 @@ fn the_watchdog_removes_the_cluster_of_a_killed_test_process() {
         .spawn()
         .expect("spawn the child");
     let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    // The harness may print "test child_holding_a_cluster ... " on the same line.
+    // The harness may print "test pg_support_self::child_holding_a_cluster ... " on the same line.
     let line = lines
         .find_map(|line| Some(line.ok()?.split_once("CLUSTER ")?.1.to_owned()))
         .expect("the child's cluster");

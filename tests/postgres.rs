@@ -7,7 +7,7 @@
 //! they fail, saying to install it.
 #![cfg(feature = "postgres")]
 
-mod common;
+use crate::common;
 use common::pg_support::{shared_cluster, Cluster, FaultProxy, ProxyMode};
 use common::*;
 

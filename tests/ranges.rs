@@ -2,7 +2,7 @@
 //! range or `multipart/byteranges`, 416, every case where `Range` is ignored, and `If-Range`;
 //! from memory and from a durable blob file alike.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

@@ -2,7 +2,7 @@
 //! 307 trailing-slash redirects, absolute-form targets, percent-decoding of the path, bare 204s,
 //! chunked and `Expect: 100-continue` request bodies, and how `{task_id}` is parsed and allocated.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

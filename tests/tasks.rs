@@ -1,7 +1,7 @@
 //! Tasks through the API: the field rules of CONTRACT §5, `POST /tasks` (§6), and
 //! `GET` / `PATCH` / `DELETE /tasks/{task_id}` (§8).
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

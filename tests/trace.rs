@@ -3,8 +3,8 @@
 //! cut after 2 KiB, other bodies summarised, `100 Continue`, the transport errors of CONTRACT §13,
 //! the access log replaced (even under `--quiet`), and blocks from concurrent clients whole.
 
-mod binary;
-mod common;
+use crate::binary;
+use crate::common;
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr};

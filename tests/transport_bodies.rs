@@ -2,7 +2,7 @@
 //! the body is skipped so the connection stays usable; a longer one closes it. Every test sends
 //! raw bytes to a real server.
 
-mod common;
+use crate::common;
 use common::*;
 
 use serde_json::json;

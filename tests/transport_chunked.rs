@@ -3,7 +3,7 @@
 //! body cut short gets no answer and changes nothing, and no request leaves a thread behind.
 //! Every test sends raw bytes to a real server.
 
-mod common;
+use crate::common;
 use common::*;
 
 use serde_json::json;

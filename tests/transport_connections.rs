@@ -3,7 +3,7 @@
 //! content (1xx, 204, HEAD). Timeouts, the connection cap and shutdown are in
 //! `transport_limits.rs`. Every test sends raw bytes to a real server.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::time::Duration;

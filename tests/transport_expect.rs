@@ -2,7 +2,7 @@
 //! and never for an answer decided without it; 417 for any other expectation; nothing of it in
 //! HTTP/1.0. Every test sends raw bytes to a real server.
 
-mod common;
+use crate::common;
 use common::*;
 
 use serde_json::json;

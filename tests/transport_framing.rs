@@ -4,7 +4,7 @@
 //! `transport_expect.rs`. Every test sends raw bytes to a real server; every refusal must be a
 //! JSON error with `Connection: close`, the only response on its connection, and change nothing.
 
-mod common;
+use crate::common;
 use common::*;
 
 use serde_json::json;

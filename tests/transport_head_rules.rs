@@ -3,7 +3,7 @@
 //! and 100 lines of fields (431). Every test sends raw bytes to a real server; every refusal
 //! must be a JSON error with `Connection: close`, the only response on its connection.
 
-mod common;
+use crate::common;
 use common::*;
 
 use serde_json::json;

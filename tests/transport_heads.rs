@@ -3,7 +3,7 @@
 //! limits are in `transport_head_rules.rs`. Every test sends raw bytes to a real server; every
 //! refusal must be a JSON error with `Connection: close`, the only response on its connection.
 
-mod common;
+use crate::common;
 use common::*;
 
 /// Each request line, sent with a valid `Host`, must earn a 400.

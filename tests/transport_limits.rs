@@ -3,7 +3,7 @@
 //! (`max_connections`) and shutdown. Deadlines are set to fractions of a second so the suite
 //! stays fast; every wait is for an event (an answer, a close), bounded by `PATIENCE`.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::TcpStream;

@@ -4,8 +4,8 @@
 //! its log write). Then, once stderr is read again, the count of dropped lines is reported;
 //! and a SIGTERM still ends the server at once, however full the pipe.
 
-mod binary;
-mod common;
+use crate::binary;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -3,7 +3,7 @@
 //! the 201 and the PATCH 200, the attachment's tag on the upload's 200, `Last-Modified` and
 //! `Accept-Ranges` on attachments only; and what a tag covers (RFC 9110 §8.8.3).
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

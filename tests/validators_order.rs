@@ -4,7 +4,7 @@
 //! refused never gets `100 Continue` and never has its body read; one without keeps §4/§8/§9's
 //! order exactly.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::io::Write;

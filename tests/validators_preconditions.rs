@@ -2,7 +2,7 @@
 //! validated resource and method, the 304 and the 412 as sent, what happens when the resource
 //! does not exist, and `POST /tasks` ignoring them.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::net::SocketAddr;

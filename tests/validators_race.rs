@@ -5,7 +5,7 @@
 //! every client has heard that do they all send their bodies. What makes the outcome hold is the
 //! store's compare-and-set on the revision the preconditions were checked against.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::io::Write;
