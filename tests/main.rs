@@ -54,3 +54,25 @@ mod validators;
 mod validators_order;
 mod validators_preconditions;
 mod validators_race;
+
+/// With `autotests = false`, a file in tests/ that no `mod` line names is never compiled: its
+/// tests would silently not run.
+#[test]
+fn every_test_file_is_a_module_of_this_binary() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let main = std::fs::read_to_string(dir.join("main.rs")).expect("tests/main.rs");
+    let entries = std::fs::read_dir(&dir).expect("tests/");
+    for entry in entries.map(|entry| entry.expect("an entry of tests/")) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(module) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        if module == "main" || module == "embedding" {
+            continue;
+        }
+        assert!(
+            main.lines().any(|line| line == format!("mod {module};")),
+            "tests/{name} is not in tests/main.rs: add `mod {module};`"
+        );
+    }
+}
