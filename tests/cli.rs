@@ -2,25 +2,15 @@
 //! (exit 1), and serving real requests on the port it announced. The exits of every mistake
 //! are tests/cli_usage.rs's; the start line and the access log's format tests/cli_log.rs's.
 
-use crate::binary;
+use crate::binary::{self, Running};
 use crate::common;
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
-
-/// Kills the child when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts the binary on port 0 and returns it with the address from its ready line.
 fn start(extra: &[&str]) -> (Running, SocketAddr, String) {

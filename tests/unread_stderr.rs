@@ -4,27 +4,17 @@
 //! its log write). Then, once stderr is read again, the count of dropped lines is reported;
 //! and a SIGTERM still ends the server at once, however full the pipe.
 
-use crate::binary;
+use crate::binary::{self, Running};
 use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
-
-/// Kills the child when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts taskd with both pipes; stderr is returned unread.
 fn start() -> (Running, SocketAddr, ChildStderr) {

@@ -28,6 +28,17 @@ pub fn ready_line(stdout: impl Read) -> (SocketAddr, String) {
     (addr, line)
 }
 
+/// A child process killed (and reaped) when the test ends, pass or fail, for a test that
+/// drives the binary's pipes and signals itself.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running binary; dropping it kills it.
 pub struct Taskd {
     child: Child,
