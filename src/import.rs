@@ -110,7 +110,11 @@ fn parse(
         let slot = match name.as_str() {
             "--data-dir" => &mut data_dir,
             "--database-url" => &mut url,
-            _ => return Err(format!("taskd import: unknown argument {text:?}")),
+            // A URL given without its flag must not be echoed with its password (CONTRACT §14).
+            _ => {
+                let shown = crate::pg::redact_database_url(&text);
+                return Err(format!("taskd import: unknown argument {shown:?}"));
+            }
         };
         if slot.is_some() {
             return Err(format!("taskd import: {name} given twice"));
