@@ -366,7 +366,7 @@ fn resolve(given: &Given, env: &Environment) -> Result<Options, UsageError> {
     if let Some(dir) = &data_dir {
         config = config.with_data_dir(dir);
     }
-    let (config_with_database, database) = database(config, given, env, data_dir.is_some())?;
+    let (config_with_database, database) = database(config, given, env)?;
     config = config_with_database;
     config = config
         .with_access_log(!switch(given, env, "--quiet")?)
@@ -383,37 +383,39 @@ fn resolve(given: &Given, env: &Environment) -> Result<Options, UsageError> {
 }
 
 /// `--database-url` and `--database-pool` (CONTRACT §14): the config, and the URL redacted
-/// for the start line. Not together with `--data-dir`.
+/// for the start line. Not together with `--data-dir`: the error names both where they came from.
 fn database(
     config: Config,
     given: &Given,
     env: &Environment,
-    has_data_dir: bool,
 ) -> Result<(Config, Option<String>), UsageError> {
     let pool = setting(given, env, "--database-pool", values::count)?;
     // The raw text is never put in a message: the parser's error is redacted.
-    let Some(url) = setting(given, env, "--database-url", |text| {
-        Ok::<_, &str>(text.to_owned())
-    })?
-    else {
+    let Some((Source(url_source), url)) = single(given, env, "--database-url")? else {
         return Ok((config, None));
     };
-    if has_data_dir {
-        return Err(UsageError(
-            "--database-url and --data-dir cannot be used together: choose one place to keep              tasks"
-                .to_owned(),
-        ));
+    if let Some((Source(dir_source), _)) = single(given, env, "--data-dir")? {
+        return Err(UsageError(format!(
+            "{url_source} and {dir_source} cannot be used together: choose one place to keep tasks"
+        )));
     }
-    with_database(config, &url, pool)
+    with_database(config, url_source, &url, pool)
 }
 
 #[cfg(feature = "postgres")]
 fn with_database(
     config: Config,
+    source: &str,
     url: &str,
     pool: Option<usize>,
 ) -> Result<(Config, Option<String>), UsageError> {
-    let redacted = taskd::binary::redacted_database_url(url).map_err(UsageError)?;
+    // The parser says `malformed --database-url …`; the text may have come from the variable.
+    let redacted = taskd::binary::redacted_database_url(url).map_err(|why| {
+        UsageError(match why.strip_prefix("malformed --database-url ") {
+            Some(rest) => format!("malformed {source} {rest}"),
+            None => why,
+        })
+    })?;
     let mut config = config.with_database_url(url);
     if let Some(pool) = pool {
         config = config.with_database_pool(pool);
@@ -424,6 +426,7 @@ fn with_database(
 #[cfg(not(feature = "postgres"))]
 fn with_database(
     _config: Config,
+    _source: &str,
     _url: &str,
     _pool: Option<usize>,
 ) -> Result<(Config, Option<String>), UsageError> {
