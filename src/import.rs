@@ -60,7 +60,9 @@ pub fn run(args: impl Iterator<Item = OsString>) -> Result<String, ImportFailure
         Request::Import { data_dir, url } => (data_dir, url),
     };
     let failed = |line: String| ImportFailure { code: 1, line };
-    let options = ConnectOptions::from_text(&url).map_err(failed)?;
+    // A malformed URL is a usage error, exit 2, as it is for the server.
+    let options =
+        ConnectOptions::from_text(&url).map_err(|why| usage(format!("taskd import: {why}")))?;
     // The directory first: it is local, and a wrong one is the likelier mistake.
     let image = read_data_dir(&data_dir).map_err(|error| failed(error.to_string()))?;
     let connector = Connector::new(&options).map_err(|error| failed(error.to_string()))?;
