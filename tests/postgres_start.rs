@@ -11,8 +11,7 @@
 mod common;
 mod start_support;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
@@ -103,6 +102,38 @@ fn a_missing_database_exits_1_at_once() {
     let url = format!("postgres://postgres@127.0.0.1:{}/no_such_db", cluster.port);
     let exited = start(&url, &[("PGPASSWORD", &cluster.password)]);
     assert_refused_at_once(&exited, 1, &["no_such_db"], &[&cluster.password]);
+    // The server's message repeats the name, a newline in it included: still one line.
+    let exited = start(
+        &format!("{url}%0Aanother_line"),
+        &[("PGPASSWORD", &cluster.password)],
+    );
+    let names = [r#"database "no_such_db\nanother_line" does not exist"#];
+    assert_refused_at_once(&exited, 1, &names, &[&cluster.password]);
+}
+
+#[test]
+fn the_start_line_is_one_line_for_a_url_over_several_lines() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let database = cluster.create_database();
+    let text = format!(
+        "host=127.0.0.1\nport={}\nuser=postgres\tdbname={database}\r\nsslmode=disable",
+        cluster.port
+    );
+    let args = ["--addr", "127.0.0.1:0", "--quiet", "--database-url", &text];
+    let mut taskd = Launched::spawn(&args, &[("PGPASSWORD", &cluster.password)]);
+    assert!(
+        taskd.ready_line(Duration::from_secs(20)).is_some(),
+        "serves"
+    );
+    let stopped = taskd.terminate();
+    let lines: Vec<&str> = stopped.stderr.lines().collect();
+    let shown = format!(
+        r"storage: database host=127.0.0.1\nport={}\nuser=postgres\t",
+        cluster.port
+    );
+    assert!(lines.len() == 2 && lines[0].contains(&shown), "{stopped:?}");
 }
 
 #[test]
@@ -118,28 +149,6 @@ fn tls_that_cannot_be_had_exits_1_at_once() {
     let exited = start(&format!("{base}?sslmode=require"), NO_ENV);
     let target = format!("127.0.0.1:{}", cluster.port);
     assert_refused_at_once(&exited, 1, &[&target, "TLS"], SECRETS);
-}
-
-/// A TCP server on a free port that answers every connection with `reply` and closes it.
-fn not_postgres(reply: &'static [u8]) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            thread::spawn(move || answer_and_close(stream, reply));
-        }
-    });
-    port
-}
-
-/// Reads what the client sent first, answers, and closes after draining the rest, so the client
-/// reads the answer and an end, never a reset.
-fn answer_and_close(mut stream: TcpStream, reply: &[u8]) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = stream.read(&mut [0; 8]);
-    let _ = stream.write_all(reply);
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = std::io::copy(&mut stream, &mut std::io::sink());
 }
 
 /// Needs no PostgreSQL: what answers is not one.

@@ -55,6 +55,23 @@ fn a_malformed_url_names_the_flag_in_each_form() {
 }
 
 #[test]
+fn a_url_over_several_lines_is_named_on_one_line() {
+    let text = format!("host=127.0.0.1\nport=x\tpassword='{SECRET}'");
+    let shown = r"malformed --database-url host=127.0.0.1\nport=x\tpassword=[redacted]: port `x`";
+    usage_error(&["--database-url", &text], NO_ENV, &[shown]);
+}
+
+#[test]
+fn a_mistyped_password_keyword_hides_its_value_too() {
+    let key_values = format!("host=127.0.0.1 pasword='{SECRET}'");
+    let names = ["--database-url host=127.0.0.1 pasword=[redacted]: unsupported option `pasword`"];
+    usage_error(&["--database-url", &key_values], NO_ENV, &names);
+    let url = format!("postgres://postgres@127.0.0.1/taskd?pasword={SECRET_ENCODED}");
+    let names = ["--database-url postgres://postgres@127.0.0.1/taskd?pasword=[redacted]"];
+    usage_error(&["--database-url", &url], NO_ENV, &names);
+}
+
+#[test]
 fn a_malformed_url_in_the_variable_names_the_variable() {
     let url = format!("postgres://postgres:{SECRET_ENCODED}@127.0.0.1:0/taskd");
     usage_error(

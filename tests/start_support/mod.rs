@@ -2,12 +2,13 @@
 //! started with a clean environment (no `TASKD_*`, no `PG*` variable of the test's own), its
 //! stdout and stderr read all along, never waited for without a bound; and the check every
 //! refusal shares: the exit code, nothing on stdout (no ready line), one line on stderr (a usage
-//! error's second line is `see taskd --help`), and no password anywhere.
+//! error's second line is `see taskd --help`), and no password anywhere. Also a TCP server that
+//! answers like something other than PostgreSQL.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
@@ -194,3 +195,25 @@ pub const SECRET: &str = "Pgbad s3cret@:/%";
 pub const SECRET_ENCODED: &str = "Pgbad%20s3cret%40%3A%2F%25";
 /// What must never be printed: the password in either form, and its core alone.
 pub const SECRETS: &[&str] = &[SECRET, SECRET_ENCODED, "s3cret"];
+
+/// A TCP server on a free port that answers every connection with `reply` and closes it.
+pub fn not_postgres(reply: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || answer_and_close(stream, reply));
+        }
+    });
+    port
+}
+
+/// Reads what the client sent first, answers, and closes after draining the rest, so the client
+/// reads the answer and an end, never a reset.
+fn answer_and_close(mut stream: TcpStream, reply: &[u8]) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = stream.read(&mut [0; 8]);
+    let _ = stream.write_all(reply);
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = std::io::copy(&mut stream, &mut std::io::sink());
+}
