@@ -345,7 +345,9 @@ fn the_ready_line_waits_for_a_usable_schema() {
     let lock = hold_migration_lock(&url);
     let args = ["--addr", "127.0.0.1:0", "--quiet", "--database-url", &url];
     let mut taskd = Launched::spawn(&args, NO_ENV);
-    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    // Advisory locks are per database; other tests' instances are on other databases.
+    let waiting = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                   WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()";
     let started = std::time::Instant::now();
     while cluster.psql(&database, waiting) != "1" {
         assert!(
