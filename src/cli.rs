@@ -137,9 +137,14 @@ impl Environment {
         let Some(value) = self.0.get(name) else {
             return Ok(None);
         };
-        let text = value
-            .to_str()
-            .ok_or_else(|| UsageError(format!("{name} {value:?}: expected text (valid UTF-8)")))?;
+        let text = value.to_str().ok_or_else(|| {
+            // The token and a database password are never printed, not even mangled.
+            let shown = match name {
+                TOKEN_VAR => REDACTED.to_owned(),
+                _ => conceal(&value.to_string_lossy()),
+            };
+            UsageError(format!("{name} {shown:?}: expected text (valid UTF-8)"))
+        })?;
         Ok(Some(text.to_owned()))
     }
 }
@@ -200,7 +205,8 @@ fn read_args(args: impl IntoIterator<Item = OsString>) -> Result<Read, UsageErro
         if flag.takes == Takes::Nothing {
             if let Some(value) = inline {
                 return Err(UsageError(format!(
-                    "{name} {value:?}: {name} takes no value"
+                    "{name} {:?}: {name} takes no value",
+                    conceal(&value)
                 )));
             }
             given.switches.push(flag.name);
@@ -219,7 +225,9 @@ fn read_args(args: impl IntoIterator<Item = OsString>) -> Result<Read, UsageErro
         let values = given.values.entry(flag.name).or_default();
         if let (Takes::One(_), Some(first)) = (flag.takes, values.first()) {
             return Err(UsageError(format!(
-                "{name} given twice ({first:?}, then {value:?}): give it once"
+                "{name} given twice ({:?}, then {:?}): give it once",
+                conceal(first),
+                conceal(&value)
             )));
         }
         values.push(value);
@@ -228,9 +236,35 @@ fn read_args(args: impl IntoIterator<Item = OsString>) -> Result<Read, UsageErro
 }
 
 fn utf8(arg: OsString) -> Result<String, UsageError> {
-    arg.into_string()
-        .map_err(|arg| UsageError(format!("{arg:?}: expected text (valid UTF-8)")))
+    arg.into_string().map_err(|arg| {
+        let shown = conceal(&arg.to_string_lossy());
+        UsageError(format!("{shown:?}: expected text (valid UTF-8)"))
+    })
 }
+
+/// An argument or value as an error may repeat it: any database password in it replaced by
+/// `[redacted]` (CONTRACT §14: the password never appears in an error), as a URL, in
+/// `key=value` form or after `--flag=`, whether or not the text parses. Other text comes back
+/// unchanged.
+#[cfg(feature = "postgres")]
+fn conceal(value: &str) -> String {
+    taskd::binary::redact_database_url(value)
+}
+
+/// Without PostgreSQL support there is no parser of the forms: anything that may hold a
+/// password is hidden whole.
+#[cfg(not(feature = "postgres"))]
+fn conceal(value: &str) -> String {
+    let lower = value.to_ascii_lowercase();
+    if lower.contains("password") || (lower.contains("://") && value.contains('@')) {
+        REDACTED.to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// What replaces a secret that an error would otherwise repeat.
+const REDACTED: &str = "[redacted]";
 
 fn unexpected_argument(arg: &str) -> UsageError {
     let hint = if arg == "check" {
@@ -238,7 +272,7 @@ fn unexpected_argument(arg: &str) -> UsageError {
     } else {
         ": taskd takes only flags (or `taskd check URL`)"
     };
-    UsageError(format!("unexpected argument {arg:?}{hint}"))
+    UsageError(format!("unexpected argument {:?}{hint}", conceal(arg)))
 }
 
 fn unknown_flag(name: &str, next: Option<&str>) -> UsageError {
@@ -281,7 +315,7 @@ fn setting<T>(
     };
     parse(&value)
         .map(Some)
-        .map_err(|why| UsageError(format!("{source} {value:?}: {why}")))
+        .map_err(|why| UsageError(format!("{source} {:?}: {why}", conceal(&value))))
 }
 
 /// A switch is on when given, else when its variable says so.
@@ -332,7 +366,7 @@ fn resolve(given: &Given, env: &Environment) -> Result<Options, UsageError> {
     if let Some(dir) = &data_dir {
         config = config.with_data_dir(dir);
     }
-    let (config_with_database, database) = database(config, given, env, data_dir.is_some())?;
+    let (config_with_database, database) = database(config, given, env)?;
     config = config_with_database;
     config = config
         .with_access_log(!switch(given, env, "--quiet")?)
@@ -349,37 +383,39 @@ fn resolve(given: &Given, env: &Environment) -> Result<Options, UsageError> {
 }
 
 /// `--database-url` and `--database-pool` (CONTRACT §14): the config, and the URL redacted
-/// for the start line. Not together with `--data-dir`.
+/// for the start line. Not together with `--data-dir`: the error names both where they came from.
 fn database(
     config: Config,
     given: &Given,
     env: &Environment,
-    has_data_dir: bool,
 ) -> Result<(Config, Option<String>), UsageError> {
     let pool = setting(given, env, "--database-pool", values::count)?;
     // The raw text is never put in a message: the parser's error is redacted.
-    let Some(url) = setting(given, env, "--database-url", |text| {
-        Ok::<_, &str>(text.to_owned())
-    })?
-    else {
+    let Some((Source(url_source), url)) = single(given, env, "--database-url")? else {
         return Ok((config, None));
     };
-    if has_data_dir {
-        return Err(UsageError(
-            "--database-url and --data-dir cannot be used together: choose one place to keep              tasks"
-                .to_owned(),
-        ));
+    if let Some((Source(dir_source), _)) = single(given, env, "--data-dir")? {
+        return Err(UsageError(format!(
+            "{url_source} and {dir_source} cannot be used together: choose one place to keep tasks"
+        )));
     }
-    with_database(config, &url, pool)
+    with_database(config, url_source, &url, pool)
 }
 
 #[cfg(feature = "postgres")]
 fn with_database(
     config: Config,
+    source: &str,
     url: &str,
     pool: Option<usize>,
 ) -> Result<(Config, Option<String>), UsageError> {
-    let redacted = taskd::binary::redacted_database_url(url).map_err(UsageError)?;
+    // The parser says `malformed --database-url …`; the text may have come from the variable.
+    let redacted = taskd::binary::redacted_database_url(url).map_err(|why| {
+        UsageError(match why.strip_prefix("malformed --database-url ") {
+            Some(rest) => format!("malformed {source} {rest}"),
+            None => why,
+        })
+    })?;
     let mut config = config.with_database_url(url);
     if let Some(pool) = pool {
         config = config.with_database_pool(pool);
@@ -390,6 +426,7 @@ fn with_database(
 #[cfg(not(feature = "postgres"))]
 fn with_database(
     _config: Config,
+    _source: &str,
     _url: &str,
     _pool: Option<usize>,
 ) -> Result<(Config, Option<String>), UsageError> {

@@ -60,7 +60,9 @@ pub fn run(args: impl Iterator<Item = OsString>) -> Result<String, ImportFailure
         Request::Import { data_dir, url } => (data_dir, url),
     };
     let failed = |line: String| ImportFailure { code: 1, line };
-    let options = ConnectOptions::from_text(&url).map_err(failed)?;
+    // A malformed URL is a usage error, exit 2, as it is for the server.
+    let options =
+        ConnectOptions::from_text(&url).map_err(|why| usage(format!("taskd import: {why}")))?;
     // The directory first: it is local, and a wrong one is the likelier mistake.
     let image = read_data_dir(&data_dir).map_err(|error| failed(error.to_string()))?;
     let connector = Connector::new(&options).map_err(|error| failed(error.to_string()))?;
@@ -110,7 +112,11 @@ fn parse(
         let slot = match name.as_str() {
             "--data-dir" => &mut data_dir,
             "--database-url" => &mut url,
-            _ => return Err(format!("taskd import: unknown argument {text:?}")),
+            // A URL given without its flag must not be echoed with its password (CONTRACT §14).
+            _ => {
+                let shown = crate::pg::redact_database_url(&text);
+                return Err(format!("taskd import: unknown argument {shown:?}"));
+            }
         };
         if slot.is_some() {
             return Err(format!("taskd import: {name} given twice"));

@@ -110,7 +110,7 @@ pub mod binary {
     pub use crate::import::{run as run_import, ImportFailure};
     pub use crate::log::{flush as flush_log, line as log_line, FLUSH_BOUND};
     #[cfg(feature = "postgres")]
-    pub use crate::pg::redacted_database_url;
+    pub use crate::pg::{redact_database_url, redacted_database_url};
     pub use crate::server::{install_handler_panic_hook, task_count, SHUTDOWN_GRACE};
     pub use crate::storage::StorageError;
 }

@@ -45,7 +45,10 @@ pub fn suggestion(name: &str, value: Option<&str>) -> Option<String> {
         .iter()
         .any(|flag| flag.name == hint && flag.takes != Takes::Nothing);
     Some(match value {
-        Some(value) if takes_value && !value.starts_with('-') => format!("{hint} {value}"),
+        // The value may be a database URL: its password is never repeated (CONTRACT §14).
+        Some(value) if takes_value && !value.starts_with('-') => {
+            format!("{hint} {}", super::conceal(value))
+        }
         _ => hint.to_owned(),
     })
 }

@@ -10,6 +10,8 @@
 //!
 //! Values stay bytes here: a password need not be UTF-8. What the keywords mean is `options.rs`'s.
 
+use super::error::one_line;
+
 /// What replaces a password in every printed form.
 pub(crate) const REDACTED: &str = "[redacted]";
 
@@ -193,12 +195,23 @@ fn safe_key(key: &str) -> String {
     }
 }
 
+/// Keywords whose values may be printed: those `options.rs` reads, but `password`. Any other
+/// keyword's value is hidden as the password is, so a mistyped `pasword=` or a percent-encoded
+/// `pass%77ord=` (which decodes to `password`) shows no secret either.
+const SHOWN: &str =
+    "host port user dbname sslmode sslrootcert connect_timeout application_name options";
+
+fn is_shown(key: &str) -> bool {
+    SHOWN.split(' ').any(|shown| shown == key)
+}
+
 /// The text with its password replaced by [`REDACTED`], in either form, for a log line or an
-/// error: `postgres://user:[redacted]@host/db`, `password=[redacted]`. It does not parse, so a
-/// malformed text is redacted too: in a URL everything between the first `:` after `//` and the
-/// last `@` is the password, and a `password=` query parameter's value is too.
+/// error: `postgres://user:[redacted]@host/db`, `password=[redacted]`, on one line (control
+/// characters escaped, [`one_line`]). It does not parse, so a malformed text is redacted too:
+/// in a URL everything between the first `:` after `//` and the last `@` is the password, and
+/// the value of every query parameter or keyword not in [`SHOWN`] is hidden.
 pub(crate) fn redact(text: &str) -> String {
-    match uri_body(text) {
+    let redacted = match uri_body(text) {
         Some(body) => {
             let scheme = &text[..text.len() - body.len()];
             // Hide more rather than less: the last `@` anywhere ends the password, even when an
@@ -214,9 +227,7 @@ pub(crate) fn redact(text: &str) -> String {
                 let query: Vec<String> = body[query_start + 1..]
                     .split('&')
                     .map(|param| match param.split_once('=') {
-                        Some((key, _)) if key.eq_ignore_ascii_case("password") => {
-                            format!("{key}={REDACTED}")
-                        }
+                        Some((key, _)) if !is_shown(key) => format!("{key}={REDACTED}"),
                         _ => param.to_owned(),
                     })
                     .collect();
@@ -225,44 +236,40 @@ pub(crate) fn redact(text: &str) -> String {
             format!("{scheme}{body}")
         }
         None => redact_key_values(text),
-    }
+    };
+    one_line(&redacted).into_owned()
 }
 
-/// `password=…` (quoted or not, spaces around `=` allowed) becomes `password=[redacted]`.
+/// Each `keyword = value` whose keyword is not in [`SHOWN`] becomes `keyword = [redacted]`
+/// (quoted or not; the spaces around `=` kept). A word that is not a pair is kept as it is.
 fn redact_key_values(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(found) = find_password_key(rest) {
-        let (before, after_key) = rest.split_at(found.value_start);
-        out.push_str(before);
-        out.push_str(REDACTED);
-        rest = skip_value(after_key);
-    }
-    out.push_str(rest);
-    out
-}
-
-struct PasswordKey {
-    value_start: usize,
-}
-
-/// Where the value of a `password` keyword starts, if the text has one.
-fn find_password_key(text: &str) -> Option<PasswordKey> {
-    let lower = text.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(offset) = lower[from..].find("password") {
-        let start = from + offset;
-        let at_word_start = start == 0 || text[..start].ends_with(char::is_whitespace);
-        let after = &text[start + "password".len()..];
-        let trimmed = after.trim_start();
-        if at_word_start && trimmed.starts_with('=') {
-            let after_eq = &trimmed[1..];
-            let value_start = text.len() - after_eq.trim_start().len();
-            return Some(PasswordKey { value_start });
+    while !rest.is_empty() {
+        let word = rest.trim_start();
+        let key_len = word
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .unwrap_or(word.len());
+        let key = &word[..key_len];
+        match word[key_len..].trim_start().strip_prefix('=') {
+            Some(after_eq) => {
+                let value = after_eq.trim_start();
+                out.push_str(&rest[..rest.len() - value.len()]);
+                let after_value = skip_value(value);
+                match is_shown(key) {
+                    true => out.push_str(&value[..value.len() - after_value.len()]),
+                    false => out.push_str(REDACTED),
+                }
+                rest = after_value;
+            }
+            None => {
+                let end = rest.len() - word.len() + key_len;
+                out.push_str(&rest[..end]);
+                rest = &rest[end..];
+            }
         }
-        from = start + "password".len();
     }
-    None
+    out
 }
 
 /// The text after one value (quoted with escapes, or up to white space).
@@ -395,6 +402,16 @@ mod tests {
             "password = [redacted] user=a"
         );
         assert_eq!(redact("user=passwordless"), "user=passwordless");
+        // Any keyword but the known ones is hidden too: a typo, or `password` percent-encoded.
+        assert_eq!(
+            redact("host=h pasword=x\tuser=u"),
+            "host=h pasword=[redacted]\\tuser=u"
+        );
+        assert_eq!(
+            redact("postgres://h/d?pass%77ord=x"),
+            "postgres://h/d?pass%77ord=[redacted]"
+        );
+        assert_eq!(redact("host=h broken 'x"), "host=h broken 'x");
         assert_eq!(redact("PASSWORD=x"), "PASSWORD=[redacted]");
     }
 }

@@ -2,6 +2,7 @@
 //! retry at start), stop at start, or map a statement's error (a unique title → 409).
 //! No variant ever holds the password: messages come from the server or name `host:port`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -144,18 +145,35 @@ impl fmt::Display for PgError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PgError::Unavailable(text) | PgError::Refused(text) | PgError::Schema(text) => {
-                f.write_str(text)
+                f.write_str(&one_line(text))
             }
             PgError::Statement {
                 code: Some(code),
                 message,
-            } => write!(f, "database error {}: {message}", code.code()),
+            } => write!(f, "database error {}: {}", code.code(), one_line(message)),
             PgError::Statement {
                 code: None,
                 message,
-            } => write!(f, "database error: {message}"),
+            } => write!(f, "database error: {}", one_line(message)),
         }
     }
+}
+
+/// `text` on one line, as every error and log line of taskd is: control characters (a newline
+/// in a `key=value` text, or in a database name that the server's message repeats; an escape
+/// sequence) written as Rust escapes (`\n`, `\u{1b}`), everything else as it is.
+pub(crate) fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut line = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c.is_control() {
+            true => line.extend(c.escape_default()),
+            false => line.push(c),
+        }
+    }
+    Cow::Owned(line)
 }
 
 impl std::error::Error for PgError {}

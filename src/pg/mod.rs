@@ -24,6 +24,16 @@ pub fn redacted_database_url(text: &str) -> Result<String, String> {
     options::ConnectOptions::from_text(text).map(|options| options.redacted().to_owned())
 }
 
+/// `text` with any password in it replaced by `[redacted]`, in either form, whether or not it
+/// parses: for a usage error that repeats an argument or a variable which may be a database URL.
+/// In an argument `--flag=VALUE`, the value is redacted.
+pub fn redact_database_url(text: &str) -> String {
+    match text.split_once('=') {
+        Some((flag, value)) if flag.starts_with("--") => format!("{flag}={}", dsn::redact(value)),
+        _ => dsn::redact(text),
+    }
+}
+
 pub(crate) mod conn;
 pub(crate) mod dsn;
 pub(crate) mod error;

@@ -73,7 +73,11 @@ impl ConnectOptions {
         login: &str,
     ) -> Result<ConnectOptions, String> {
         let redacted = dsn::redact(text);
-        let malformed = |why: String| format!("malformed --database-url {redacted}: {why}");
+        // One line: a value decoded from the text (`?sslmode=a%0Ab`) may hold a newline.
+        let malformed = |why: String| {
+            super::error::one_line(&format!("malformed --database-url {redacted}: {why}"))
+                .into_owned()
+        };
         let pairs = dsn::parse(text).map_err(malformed)?;
         let mut options = ConnectOptions {
             hosts: vec!["localhost".to_owned()],
@@ -359,7 +363,14 @@ mod tests {
         assert_eq!(error, "malformed --database-url postgres://u:[redacted]@h:port/d: port `port` is not a number from 1 to 65535");
         let error =
             ConnectOptions::parse("host=h password=hunter2 bogus=1", None, "l").unwrap_err();
-        assert_eq!(error, "malformed --database-url host=h password=[redacted] bogus=1: unsupported option `bogus`");
+        assert_eq!(error, "malformed --database-url host=h password=[redacted] bogus=[redacted]: unsupported option `bogus`");
+        let error = ConnectOptions::parse("postgres://h/d?sslmode=a%0Ab", None, "l").unwrap_err();
+        assert!(
+            error.ends_with(
+                r"sslmode `a\nb` is not one of disable, prefer, require, verify-ca, verify-full"
+            ),
+            "{error}"
+        );
         assert!(!error.contains('\n'));
     }
 
