@@ -7,6 +7,7 @@
 mod binary;
 mod common;
 mod import_support;
+mod start_support;
 
 mod attachments;
 mod auth;
@@ -36,6 +37,8 @@ mod metrics;
 mod navigation;
 mod pg_support_self;
 mod postgres;
+mod postgres_start;
+mod postgres_start_usage;
 mod ranges;
 mod routing;
 mod systemd_unit;

@@ -8,8 +8,8 @@
 //! covers the message with a short window (src/pg/tests_schema.rs).
 #![cfg(feature = "postgres")]
 
-mod common;
-mod start_support;
+use crate::common;
+use crate::start_support;
 
 use std::net::{TcpListener, TcpStream};
 use std::thread;

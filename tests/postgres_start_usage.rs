@@ -5,7 +5,7 @@
 //! No database is needed: every case is refused while parsing.
 #![cfg(feature = "postgres")]
 
-mod start_support;
+use crate::start_support;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
