@@ -1,20 +1,20 @@
 //! Several instances on one PostgreSQL database (CONTRACT §14), over real HTTP against a real
 //! PostgreSQL (the throwaway cluster of `tests/pg_support`): what one instance changes, the
 //! other answers at once; one precondition sent to two instances at once lets exactly one
-//! change through; titles and filenames are byte-exact (NUL included); and a database that is
-//! away gives 503s within the deadline, `/healthz` 503, and recovery without a restart.
+//! change through; a list page is the same on both; titles and filenames are byte-exact (NUL
+//! included). Faults are in `postgres_health.rs` and `postgres_durability.rs`, start-up in
+//! `postgres_start.rs`.
 //! With `TASKD_SKIP_POSTGRES=1` these tests pass without running; where PostgreSQL is missing
 //! they fail, saying to install it.
 #![cfg(feature = "postgres")]
 
 mod common;
-use common::pg_support::{shared_cluster, Cluster, FaultProxy, ProxyMode};
+use common::pg_support::shared_cluster;
 use common::*;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use taskd::Config;
@@ -297,157 +297,4 @@ fn a_title_with_nul_and_a_filename_that_decodes_to_nul_are_kept_byte_exact() {
     );
     assert_eq!(from_b.header("ETag"), from_a.header("ETag"));
     assert_eq!(after_head(&from_b), b"nul");
-}
-
-/// Polls `check` every 100 ms until it holds or `within` passed.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    check()
-}
-
-#[test]
-fn healthz_is_503_while_the_database_is_stopped_and_200_again_after_it_restarts() {
-    let Some(cluster) = Cluster::private() else {
-        return;
-    };
-    let url = cluster.url(&cluster.create_database());
-    let server = spawn_server_with(Config::ephemeral().with_database_url(url));
-    let addr = server.addr();
-    assert_eq!(get(addr, "/healthz").status, 200);
-    create_task(addr, "before the stop");
-    cluster.stop_immediately();
-    // Within the deadline, never a hang or a 500.
-    let started = Instant::now();
-    let refused = get(addr, "/tasks/1");
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_error(&refused, 503, "Database unavailable");
-    assert_eq!(refused.header("Retry-After"), Some("1"));
-    // Once the last answer is more than a second old.
-    thread::sleep(Duration::from_millis(1100));
-    let health = get(addr, "/healthz");
-    assert_eq!(health.status, 503);
-    assert_eq!(
-        health.json(),
-        serde_json::json!({"status": "database unavailable"})
-    );
-    assert_eq!(health.header("Cache-Control"), Some("no-store"));
-    // Routes that need no database keep answering.
-    assert_eq!(get(addr, "/openapi.json").status, 200);
-    cluster.start_again();
-    assert!(eventually(Duration::from_secs(15), || get(
-        addr, "/healthz"
-    )
-    .status
-        == 200));
-    assert!(eventually(Duration::from_secs(10), || get(
-        addr, "/tasks/1"
-    )
-    .status
-        == 200));
-    assert_eq!(get(addr, "/tasks/1").json()["title"], "before the stop");
-}
-
-#[test]
-fn a_database_that_goes_silent_mid_request_gives_503_within_the_deadline() {
-    let Some(cluster) = shared_cluster() else {
-        return;
-    };
-    let database = cluster.create_database();
-    let proxy = FaultProxy::start(SocketAddr::from(([127, 0, 0, 1], cluster.port)));
-    let url = format!(
-        "postgres://postgres:{}@127.0.0.1:{}/{database}?sslmode=disable",
-        cluster.password,
-        proxy.port()
-    );
-    let server = spawn_server_with(Config::ephemeral().with_database_url(url));
-    let addr = server.addr();
-    let id = create_task(addr, "before the freeze");
-    proxy.set_mode(ProxyMode::Freeze);
-    let started = Instant::now();
-    let frozen = get(addr, &format!("/tasks/{id}"));
-    let took = started.elapsed();
-    assert_error(&frozen, 503, "Database unavailable");
-    assert!(
-        took >= Duration::from_secs(4) && took < Duration::from_secs(7),
-        "{took:?}"
-    );
-    proxy.set_mode(ProxyMode::Forward);
-    assert!(eventually(Duration::from_secs(10), || get(
-        addr,
-        &format!("/tasks/{id}")
-    )
-    .status
-        == 200));
-}
-
-/// The real binary on `url`, its stderr piped.
-fn taskd_on(url: &str) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_taskd"))
-        .args(["--addr", "127.0.0.1:0", "--database-url", url])
-        .env_remove("TASKD_DATABASE_URL")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run taskd")
-}
-
-#[test]
-fn the_start_line_names_the_database_without_its_password() {
-    use std::io::{BufRead, BufReader};
-    let Some(cluster) = shared_cluster() else {
-        return;
-    };
-    let database = cluster.create_database();
-    let mut child = taskd_on(&cluster.url(&database));
-    let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
-    let expected = format!(
-        "storage: database postgres://postgres:[redacted]@127.0.0.1:{}/{database}",
-        cluster.port
-    );
-    assert!(
-        first.contains("listening on") && first.contains(&expected),
-        "{first}"
-    );
-    assert!(!first.contains(&cluster.password), "{first}");
-}
-
-#[test]
-fn a_wrong_password_exits_1_at_once_in_one_line_that_does_not_print_it() {
-    let Some(cluster) = shared_cluster() else {
-        return;
-    };
-    let url = format!(
-        "postgres://postgres:not-{}@127.0.0.1:{}/postgres?sslmode=disable",
-        cluster.password, cluster.port
-    );
-    let started = Instant::now();
-    let output = taskd_on(&url).wait_with_output().unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("127.0.0.1") && stderr.contains("password"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains(&cluster.password), "{stderr}");
 }
