@@ -2,11 +2,12 @@
 //! "GET /healthz"), over real HTTP against a real PostgreSQL (the throwaway cluster of
 //! `tests/pg_support`): a database that is stopped gives 503s within the deadline and `/healthz`
 //! 503, and both recover without a restart; a network that goes silent mid-request gives a 503
-//! within the deadline, never a hang.
+//! within the deadline, never a hang; a pool that is merely busy leaves `/healthz` at 200.
 //! With `TASKD_SKIP_POSTGRES=1` these tests pass without running; where PostgreSQL is missing
 //! they fail, saying to install it.
 #![cfg(feature = "postgres")]
 
+mod binary;
 mod common;
 use common::pg_support::{shared_cluster, Cluster, FaultProxy, ProxyMode};
 use common::*;
@@ -108,3 +109,84 @@ fn a_database_that_goes_silent_mid_request_gives_503_within_the_deadline() {
         == 200));
 }
 
+#[test]
+fn healthz_is_200_at_once_while_every_pooled_connection_is_busy() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let database = cluster.create_database();
+    let url = cluster.url(&database);
+    let server = binary::Taskd::start(&["--database-url", &url, "--database-pool", "2"], &[]);
+    let addr = server.addr();
+    assert_eq!(create_task(addr, "first"), 1);
+    // The test's own SQL session holds the id counter for 3 s, so every create waits on it with
+    // a pooled connection: two such creates take the whole pool of 2.
+    let holder = {
+        let database = database.clone();
+        thread::spawn(move || {
+            cluster.psql(
+                &database,
+                "BEGIN; LOCK TABLE taskd.id_counter IN ACCESS EXCLUSIVE MODE; \
+                 SELECT pg_sleep(3); COMMIT",
+            )
+        })
+    };
+    let counter_locks = |granted: bool| {
+        cluster.psql(
+            &database,
+            &format!(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'taskd.id_counter'::regclass \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                 AND granted = {granted} AND pid <> pg_backend_pid()"
+            ),
+        )
+    };
+    assert!(eventually(Duration::from_secs(5), || counter_locks(true) == "1"));
+    let sent = Instant::now();
+    let creates: Vec<_> = (0..4)
+        .map(|n| {
+            thread::spawn(move || {
+                let response = post_json(addr, "/tasks", &format!(r#"{{"title":"waits {n}"}}"#));
+                (response, sent.elapsed())
+            })
+        })
+        .collect();
+    // Both pooled connections wait on the lock; the other two creates wait for the pool.
+    assert!(eventually(Duration::from_secs(5), || counter_locks(false) == "2"));
+    let stuck = Instant::now();
+    let read = thread::spawn(move || {
+        let started = Instant::now();
+        (get(addr, "/tasks/1").status, started.elapsed())
+    });
+    // The database last answered this instance before both creates got stuck (connecting,
+    // preparing): a second later, `/healthz` must ask its own connection.
+    thread::sleep(Duration::from_millis(1100).saturating_sub(stuck.elapsed()));
+    let asked = Instant::now();
+    let health = get(addr, "/healthz");
+    let took = asked.elapsed();
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert_eq!(health.json(), serde_json::json!({"status": "ok"}));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(
+        creates.iter().all(|create| !create.is_finished()) && !read.is_finished(),
+        "the pool was still busy when /healthz answered"
+    );
+    holder.join().expect("the lock holder");
+    let mut ids: Vec<u64> = creates
+        .into_iter()
+        .map(|create| {
+            let (response, took) = create.join().expect("a create");
+            assert_eq!(response.status, 201, "{}", response.text());
+            assert!(took < Duration::from_secs(5), "{took:?}");
+            response.json()["id"].as_u64().expect("an id")
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [2, 3, 4, 5]);
+    let (status, waited) = read.join().expect("the read");
+    assert_eq!(status, 200);
+    assert!(
+        waited > Duration::from_millis(1000),
+        "it waited for the pool: {waited:?}"
+    );
+}
