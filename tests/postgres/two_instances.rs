@@ -2,15 +2,10 @@
 //! PostgreSQL (the throwaway cluster of `tests/pg_support`): what one instance changes, the
 //! other answers at once; one precondition sent to two instances at once lets exactly one
 //! change through; a list page is the same on both; titles and filenames are byte-exact (NUL
-//! included). Faults are in `postgres_health.rs` and `postgres_durability.rs`, start-up in
-//! `postgres_start.rs`.
-//! With `TASKD_SKIP_POSTGRES=1` these tests pass without running; where PostgreSQL is missing
-//! they fail, saying to install it.
-#![cfg(feature = "postgres")]
+//! included).
 
-mod common;
-use common::pg_support::shared_cluster;
-use common::*;
+use crate::common::pg_support::shared_cluster;
+use crate::common::*;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};

@@ -3,32 +3,16 @@
 //! `tests/pg_support`): a database that is stopped gives 503s within the deadline and `/healthz`
 //! 503, and both recover without a restart; a network that goes silent mid-request gives a 503
 //! within the deadline, never a hang; a pool that is merely busy leaves `/healthz` at 200.
-//! With `TASKD_SKIP_POSTGRES=1` these tests pass without running; where PostgreSQL is missing
-//! they fail, saying to install it.
-#![cfg(feature = "postgres")]
 
-mod binary;
-mod common;
-use common::pg_support::{shared_cluster, Cluster, FaultProxy, ProxyMode};
-use common::*;
+use crate::common::pg_support::{shared_cluster, Cluster, FaultProxy, ProxyMode};
+use crate::common::*;
 
+use super::eventually;
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use taskd::Config;
-
-/// Polls `check` every 100 ms until it holds or `within` passed.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    check()
-}
 
 #[test]
 fn healthz_is_503_while_the_database_is_stopped_and_200_again_after_it_restarts() {
@@ -116,7 +100,8 @@ fn healthz_is_200_at_once_while_every_pooled_connection_is_busy() {
     };
     let database = cluster.create_database();
     let url = cluster.url(&database);
-    let server = binary::Taskd::start(&["--database-url", &url, "--database-pool", "2"], &[]);
+    let server =
+        crate::binary::Taskd::start(&["--database-url", &url, "--database-pool", "2"], &[]);
     let addr = server.addr();
     assert_eq!(create_task(addr, "first"), 1);
     // The test's own SQL session holds the id counter for 3 s, so every create waits on it with

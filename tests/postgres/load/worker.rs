@@ -1,6 +1,6 @@
 //! One load thread: a fixed mix of creates (unique titles), small uploads (some across the
 //! 256 KiB chunk boundary), PATCHes, attachment DELETEs and task DELETEs on its own tasks, each
-//! answer written into the ledger as the module doc of `pg_load` says.
+//! answer written into the ledger as the module doc of `load` says.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,12 +1,8 @@
 //! Starting `taskd` on PostgreSQL (CONTRACT §14 "start", the password's redaction): the real
 //! binary's start line names the database without its password, and a wrong password ends it at
 //! once with one line that does not print it.
-//! With `TASKD_SKIP_POSTGRES=1` these tests pass without running; where PostgreSQL is missing
-//! they fail, saying to install it.
-#![cfg(feature = "postgres")]
 
-mod common;
-use common::pg_support::shared_cluster;
+use crate::common::pg_support::shared_cluster;
 
 use std::time::{Duration, Instant};
 

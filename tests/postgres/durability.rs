@@ -5,24 +5,18 @@
 //! PostgreSQL itself is stopped with `pg_ctl -m immediate` and started again. Afterwards every
 //! change a client saw acknowledged is there, nothing is half-written, and the committed
 //! creates hold ids 1..n (a crash consumes no id).
-//! With `TASKD_SKIP_POSTGRES=1` these tests pass without running; where PostgreSQL is missing
-//! they fail, saying to install it.
-#![cfg(feature = "postgres")]
 
-mod binary;
-mod common;
-mod pg_load;
-
+use super::eventually;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use binary::Taskd;
-use common::pg_support::{shared_cluster, Cluster};
-use common::{create_task, form_type, get, multipart_body, request_head, upload, Part};
-use pg_load::{verify, Attachment, EventKind, Load, Shape, Tracked};
+use super::load::{verify, Attachment, EventKind, Load, Shape, Tracked};
+use crate::binary::Taskd;
+use crate::common::pg_support::{shared_cluster, Cluster};
+use crate::common::{create_task, form_type, get, multipart_body, request_head, upload, Part};
 
 /// How long a load phase may take to reach its number of acknowledged changes (a fraction of
 /// a second on an idle machine, debug build).
@@ -123,18 +117,6 @@ fn half_sent_upload(doomed: SocketAddr, other: SocketAddr) -> (TcpStream, Tracke
         states: vec![Some(shape)],
     };
     (stream, kept)
-}
-
-/// Polls `check` every 100 ms until it holds or `within` passed.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check() {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    check()
 }
 
 #[test]
