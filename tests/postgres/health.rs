@@ -175,3 +175,57 @@ fn healthz_is_200_at_once_while_every_pooled_connection_is_busy() {
         "it waited for the pool: {waited:?}"
     );
 }
+
+/// CONTRACT §14 "one deadline per request": all the database work of a request fits in 5 s, so a
+/// create answered 503 because it waited too long on a lock is not carried out afterwards.
+#[test]
+fn a_create_answered_503_after_waiting_on_a_lock_is_not_carried_out_later() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let database = cluster.create_database();
+    let url = cluster.url(&database);
+    let server =
+        crate::binary::Taskd::start(&["--database-url", &url, "--database-pool", "1"], &[]);
+    let addr = server.addr();
+    // The only pooled connection has the create prepared: a later create runs at once on it.
+    assert_eq!(create_task(addr, "first"), 1);
+    // The test's own sessions hold task 1's row for 4 s and the id counter for 6.5 s.
+    let hold = |sql: &'static str| {
+        let database = database.clone();
+        thread::spawn(move || cluster.psql(&database, sql))
+    };
+    let row = hold(
+        "BEGIN; SELECT 1 FROM taskd.tasks WHERE id = 1 FOR UPDATE; SELECT pg_sleep(4); COMMIT",
+    );
+    let counter = hold(
+        "BEGIN; LOCK TABLE taskd.id_counter IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6.5); COMMIT",
+    );
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' \
+                   AND datname = current_database()";
+    assert!(eventually(Duration::from_secs(5), || cluster
+        .psql(&database, waiting)
+        == "2"));
+    // A PATCH takes the only connection and waits for the row until it is released, within its
+    // deadline; a create waits for the connection meanwhile, gets it with a second left, and
+    // spends that second waiting on the counter: 503, while its statement still waits in the
+    // server for the counter.
+    let patch = thread::spawn(move || patch_json(addr, "/tasks/1", r#"{"done":true}"#).status);
+    thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    let create = post_json(addr, "/tasks", r#"{"title":"answered 503"}"#);
+    let took = sent.elapsed();
+    assert_error(&create, 503, "Database unavailable");
+    assert!(took < Duration::from_millis(6500), "{took:?}");
+    assert_eq!(patch.join().expect("the PATCH"), 200);
+    row.join().expect("the row holder");
+    counter.join().expect("the counter holder");
+    thread::sleep(Duration::from_millis(500));
+    let titles = "SELECT string_agg(convert_from(title, 'UTF8'), ',' ORDER BY id) FROM taskd.tasks";
+    assert_eq!(
+        cluster.psql(&database, titles),
+        "first",
+        "a create answered 503 was carried out after its answer"
+    );
+    assert_eq!(create_task(addr, "next"), 2);
+}
