@@ -6,7 +6,7 @@
 //! - [`two_instances`]: what one instance changes the other answers; one precondition sent to
 //!   two instances at once lets one change through; byte-exact titles and filenames;
 //! - [`health`]: `/healthz` and the 5 s deadline while the database is stopped, silent, or
-//!   merely busy;
+//!   merely busy, and no work of a request left running past its 503;
 //! - [`durability`]: `kill -9` of an instance and `pg_ctl -m immediate`, each mid-load, judged
 //!   by the ledger of [`load`];
 //! - [`start`]: the start line and a wrong password, through the binary.

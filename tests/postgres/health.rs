@@ -2,7 +2,8 @@
 //! "GET /healthz"), over real HTTP against a real PostgreSQL (the throwaway cluster of
 //! `tests/pg_support`): a database that is stopped gives 503s within the deadline and `/healthz`
 //! 503, and both recover without a restart; a network that goes silent mid-request gives a 503
-//! within the deadline, never a hang; a pool that is merely busy leaves `/healthz` at 200.
+//! within the deadline, never a hang; a pool that is merely busy leaves `/healthz` at 200; a
+//! create answered 503 after waiting on a lock is not carried out once the lock is released.
 
 use crate::common::pg_support::{shared_cluster, Cluster, FaultProxy, ProxyMode};
 use crate::common::*;
