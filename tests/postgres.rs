@@ -5,8 +5,9 @@
 //! and one link:
 //! - [`two_instances`]: what one instance changes the other answers; one precondition sent to
 //!   two instances at once lets one change through; byte-exact titles and filenames;
-//! - [`health`]: `/healthz` and the 5 s deadline while the database is stopped, silent, or
-//!   merely busy, and no work of a request left running past its 503;
+//! - [`health`]: `/healthz` and the 5 s deadline while the database is stopped or silent;
+//! - [`busy`]: `/healthz` while every pooled connection waits on a lock, and no work of a
+//!   request left running past its 503;
 //! - [`durability`]: `kill -9` of an instance and `pg_ctl -m immediate`, each mid-load, judged
 //!   by the ledger of [`load`];
 //! - [`start`]: the start line and a wrong password, through the binary.
@@ -20,6 +21,8 @@ mod common;
 
 // A test crate's root looks for modules beside it in tests/, where each file is a test binary
 // of its own: the paths say where these live.
+#[path = "postgres/busy.rs"]
+mod busy;
 #[path = "postgres/durability.rs"]
 mod durability;
 #[path = "postgres/health.rs"]
