@@ -139,7 +139,8 @@ impl Worker<'_> {
     }
 
     fn upload(&mut self, index: usize) {
-        // Mostly a few KiB; one in eight spans two chunks (256 KiB each), none is empty-only.
+        // Mostly under 20 KB (an empty one now and then); one in eight spans two chunks of
+        // 256 KiB, so a version written in part would show.
         let size = if self.random(8) == 0 {
             262_144 + self.random(60_000) as usize
         } else {
@@ -322,6 +323,14 @@ impl Worker<'_> {
 /// The answer's meaning for the ledger.
 fn judge(request: &Request, response: &Response) -> EventKind {
     if response.status == request.success {
+        // CONTRACT §11: a 201, a PATCH's 200 and an upload's 200 carry the new ETag, which the
+        // ledger keeps and the verification compares.
+        if response.status != 204 && response.header("ETag").is_none() {
+            return EventKind::Unexpected(format!(
+                "{} {}: {} without an ETag",
+                request.method, request.target, response.status
+            ));
+        }
         return EventKind::Acknowledged;
     }
     let body = String::from_utf8_lossy(&response.body);
