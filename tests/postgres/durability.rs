@@ -61,6 +61,11 @@ fn kill_9_of_an_instance_mid_load_loses_no_acknowledged_change() {
         event.instance == 0 && event.sent < killed_at && event.kind == EventKind::Acknowledged
     });
     assert!(before.count() >= 10, "the doomed instance took load first");
+    // Only the killed instance may leave a request unanswered or refuse one.
+    let lost = report.events.iter().filter(|event| {
+        event.instance == 1 && matches!(event.kind, EventKind::NoAnswer(_) | EventKind::NotSent(_))
+    });
+    assert_eq!(lost.count(), 0, "{summary}");
     assert!(
         report.acknowledged_after(killed_at, 1) >= 50,
         "the load went on against the survivor"
