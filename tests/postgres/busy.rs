@@ -8,6 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::eventually;
+use super::load::patiently;
 use crate::binary::Taskd;
 use crate::common::pg_support::{shared_cluster, Cluster};
 use crate::common::*;
@@ -100,6 +101,12 @@ fn healthz_is_200_at_once_while_every_pooled_connection_is_busy() {
     };
     let (server, database) = instance_with_pool(cluster, "2");
     let addr = server.addr();
+    // A second after the last answer, /healthz opens the probe's own connection and keeps it:
+    // opening it (authentication included) is not what this test times, and in a debug build
+    // on a starved machine it can take longer than the probe's second.
+    thread::sleep(Duration::from_millis(1100));
+    let probe_connected = || patiently(addr, "GET", "/healthz", None).status == 200;
+    assert!(eventually(Duration::from_secs(10), probe_connected));
     let counter = counter_lock(cluster, &database);
     let sent = Instant::now();
     let creates: Vec<_> = (0..4)
@@ -171,8 +178,8 @@ fn a_create_answered_503_after_waiting_on_a_lock_is_not_carried_out_later() {
     );
     let counter = counter_lock(cluster, &database);
     // A PATCH takes the only connection and waits for task 1's row; a create waits for that
-    // connection meanwhile. The row is released 3.5 s into the PATCH's 5: the create gets the
-    // connection with under two seconds left and spends it waiting on the counter, then answers
+    // connection meanwhile. The row is released 3 s into the PATCH's 5: the create gets the
+    // connection with about two seconds left and spends it waiting on the counter, then answers
     // 503 while its statement still waits in the server.
     let patch = thread::spawn(move || patch_json(addr, "/tasks/1", r#"{"done":true}"#).status);
     let patched = Instant::now();
@@ -182,15 +189,18 @@ fn a_create_answered_503_after_waiting_on_a_lock_is_not_carried_out_later() {
         let response = post_json(addr, "/tasks", r#"{"title":"answered 503"}"#);
         (response, sent.elapsed())
     });
-    thread::sleep(Duration::from_millis(3500).saturating_sub(patched.elapsed()));
+    thread::sleep(Duration::from_millis(3000).saturating_sub(patched.elapsed()));
     row.release();
     assert_eq!(patch.join().expect("the PATCH"), 200);
     let (response, took) = create.join().expect("the create");
     assert_error(&response, 503, "Database unavailable");
     assert!(took < Duration::from_millis(6500), "{took:?}");
-    // Time for the cancel to reach the server; without one, the statement would wait there
-    // until its statement_timeout, seconds from now.
-    thread::sleep(Duration::from_millis(1000));
+    // Time for the cancel to reach the server; without one, the statement waits there until
+    // its statement_timeout, seconds from now, and is still waiting when the lock goes.
+    let waiting = locks("taskd.id_counter", "%", false);
+    let _ = eventually(Duration::from_secs(2), || {
+        cluster.psql(&database, &waiting) == "0"
+    });
     counter.release();
     thread::sleep(Duration::from_millis(300));
     let titles = "SELECT string_agg(convert_from(title, 'UTF8'), ',' ORDER BY id) FROM taskd.tasks";

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::load::{verify, Attachment, EventKind, Load, Shape, Tracked};
+use super::load::{
+    create_patiently, patiently, verify, Attachment, EventKind, Load, Shape, Tracked,
+};
 use crate::binary::Taskd;
 use crate::common::pg_support::{shared_cluster, Cluster};
-use crate::common::{create_task, form_type, get, multipart_body, request_head, upload, Part};
+use crate::common::{form_type, multipart_body, request_head, upload, Part};
 
 /// How long a load phase may take to reach its number of acknowledged changes (a fraction of
 /// a second on an idle machine, debug build).
@@ -75,7 +77,10 @@ fn kill_9_of_an_instance_mid_load_loses_no_acknowledged_change() {
     let instances = [survivor.addr(), fresh.addr()];
     let committed = verify::assert_nothing_lost(&instances, cluster, &database, &report.tracked);
     verify::assert_tampering_is_caught(fresh.addr(), &report.tracked);
-    assert_eq!(create_task(fresh.addr(), "after the kill"), committed + 1);
+    assert_eq!(
+        create_patiently(fresh.addr(), "after the kill"),
+        committed + 1
+    );
     verify::assert_tampered_tables_are_caught(cluster, &database, committed + 1);
 }
 
@@ -84,7 +89,7 @@ fn kill_9_of_an_instance_mid_load_loses_no_acknowledged_change() {
 /// The ledger's entry says the acknowledged attachment stays.
 fn half_sent_upload(doomed: SocketAddr, other: SocketAddr) -> (TcpStream, Tracked) {
     let title = "its replacement was half sent";
-    let id = create_task(other, title);
+    let id = create_patiently(other, title);
     let bytes = Arc::new(b"kept".repeat(1000));
     let uploaded = upload(other, id, "kept.txt", Some("text/plain"), &bytes);
     assert_eq!(uploaded.status, 200, "{}", uploaded.text());
@@ -141,7 +146,7 @@ fn postgresql_stopped_immediately_mid_load_gives_prompt_503s_then_recovers_witho
     // Once the last answer is over a second old, /healthz says the database is away.
     thread::sleep(Duration::from_millis(1200));
     let asked = Instant::now();
-    let health = get(addr, "/healthz");
+    let health = patiently(addr, "GET", "/healthz", None);
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(
         health.json(),
@@ -151,8 +156,9 @@ fn postgresql_stopped_immediately_mid_load_gives_prompt_503s_then_recovers_witho
     cluster.start_again();
     let restarted_at = Instant::now();
     assert!(
-        eventually(Duration::from_secs(10), || get(addr, "/healthz").status
-            == 200),
+        eventually(Duration::from_secs(10), || {
+            patiently(addr, "GET", "/healthz", None).status == 200
+        }),
         "/healthz is 200 again once PostgreSQL is back"
     );
     assert!(load.wait_for(40, LOAD_PHASE), "the load goes on");
@@ -188,5 +194,5 @@ fn postgresql_stopped_immediately_mid_load_gives_prompt_503s_then_recovers_witho
 
     let committed = verify::assert_nothing_lost(&[addr], &cluster, &database, &report.tracked);
     verify::assert_tampering_is_caught(addr, &report.tracked);
-    assert_eq!(create_task(addr, "after the restart"), committed + 1);
+    assert_eq!(create_patiently(addr, "after the restart"), committed + 1);
 }

@@ -246,3 +246,29 @@ impl Report {
         )
     }
 }
+
+/// A request whose answer matters more than its speed (checks after a fault): like `common`'s
+/// helpers, but waiting up to [`READ_TIMEOUT`] rather than 5 s, which a debug build on a
+/// starved machine can exceed. `json` is sent as the body when given.
+pub fn patiently(addr: SocketAddr, method: &str, target: &str, json: Option<&str>) -> Response {
+    let body = json.unwrap_or("");
+    let mut lines = vec![format!("Content-Length: {}", body.len())];
+    if json.is_some() {
+        lines.push("Content-Type: application/json".to_owned());
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut bytes = crate::common::request_head(addr, method, target, &lines);
+    bytes.extend_from_slice(body.as_bytes());
+    match exchange(addr, &bytes) {
+        Outcome::Answered(response) => response,
+        other => panic!("{method} {target}: {other:?}"),
+    }
+}
+
+/// Creates a task patiently; its id.
+pub fn create_patiently(addr: SocketAddr, title: &str) -> u64 {
+    let body = serde_json::json!({ "title": title }).to_string();
+    let response = patiently(addr, "POST", "/tasks", Some(&body));
+    assert_eq!(response.status, 201, "create {title}: {}", response.text());
+    response.json()["id"].as_u64().expect("an id")
+}

@@ -15,9 +15,10 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::patiently;
 use super::{Attachment, Shape, Tracked};
+use crate::common::after_head;
 use crate::common::pg_support::Cluster;
-use crate::common::{after_head, get};
 
 /// What the verification found.
 #[derive(Debug)]
@@ -135,7 +136,7 @@ enum Observed {
 }
 
 fn observe(addr: SocketAddr, id: u64) -> Observed {
-    let task = get(addr, &format!("/tasks/{id}"));
+    let task = patiently(addr, "GET", &format!("/tasks/{id}"), None);
     match task.status {
         404 => return Observed::Absent,
         200 => {}
@@ -162,7 +163,7 @@ fn observe(addr: SocketAddr, id: u64) -> Observed {
         .unwrap_or("?")
         .to_owned();
     let size = json["attachment"]["size"].as_u64();
-    let download = get(addr, &format!("/tasks/{id}/attachment"));
+    let download = patiently(addr, "GET", &format!("/tasks/{id}/attachment"), None);
     let bytes = after_head(&download).to_vec();
     let disposition = format!("attachment; filename=\"{filename}\"");
     if download.status != 200
@@ -213,7 +214,8 @@ fn same(expected: &Shape, seen: &Shape) -> bool {
 fn list_everything(addr: SocketAddr) -> BTreeMap<u64, Value> {
     let mut tasks = BTreeMap::new();
     loop {
-        let page = get(addr, &format!("/tasks?skip={}&limit=1000", tasks.len()));
+        let target = format!("/tasks?skip={}&limit=1000", tasks.len());
+        let page = patiently(addr, "GET", &target, None);
         assert_eq!(page.status, 200, "the list: {}", page.text());
         let items = page.json().as_array().cloned().unwrap_or_default();
         let count = items.len();
