@@ -8,7 +8,8 @@
 //! threads of its own: it runs only inside `block_on`, on the caller's thread), and every
 //! connect and statement is raced against the time left until the request's [`Deadline`].
 //! A connection that timed out or broke is marked broken and never reused: what it was in the
-//! middle of is unknown.
+//! middle of is unknown. What a timed-out one was running is cancelled on the server
+//! ([`Canceller`]), so a request answered 503 does not go on changing data afterwards.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,11 +19,11 @@ use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres::{CancelToken, Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::error::PgError;
-use super::options::ConnectOptions;
+use super::options::{ConnectOptions, REQUEST_DEADLINE};
 use super::tls;
 
 /// The instant by which all the database work of one request must be done (CONTRACT §14).
@@ -137,8 +138,13 @@ impl Connector {
         // The connection task reads the socket; it runs whenever this runtime is driven.
         runtime.spawn(connection);
         self.clock.record();
+        let canceller = Canceller {
+            token: client.cancel_token(),
+            tls: self.tls.clone(),
+        };
         Ok(PgConn {
             runtime,
+            canceller,
             client,
             statements: HashMap::new(),
             broken: false,
@@ -151,6 +157,7 @@ impl Connector {
 /// One open connection.
 pub(crate) struct PgConn {
     runtime: Runtime,
+    canceller: Canceller,
     client: Client,
     /// Statements prepared on this connection, by their text: one round trip per use after
     /// the first, as `pgbench -M prepared` does.
@@ -171,6 +178,7 @@ impl PgConn {
         let statement = self.prepared(sql, deadline)?;
         let outcome = drive(
             &self.runtime,
+            &self.canceller,
             &self.clock,
             &self.target,
             deadline,
@@ -189,6 +197,7 @@ impl PgConn {
         let statement = self.prepared(sql, deadline)?;
         let outcome = drive(
             &self.runtime,
+            &self.canceller,
             &self.clock,
             &self.target,
             deadline,
@@ -202,6 +211,7 @@ impl PgConn {
     pub(crate) fn batch(&mut self, sql: &str, deadline: Deadline) -> Result<(), PgError> {
         let outcome = drive(
             &self.runtime,
+            &self.canceller,
             &self.clock,
             &self.target,
             deadline,
@@ -260,6 +270,7 @@ impl PgConn {
         }
         let outcome = drive(
             &self.runtime,
+            &self.canceller,
             &self.clock,
             &self.target,
             deadline,
@@ -284,6 +295,7 @@ impl PgConn {
 /// is doing then is unknown).
 fn drive<T>(
     runtime: &Runtime,
+    canceller: &Canceller,
     clock: &AnswerClock,
     target: &str,
     deadline: Deadline,
@@ -304,6 +316,50 @@ fn drive<T>(
             Ok(value)
         }
         Ok(Err(error)) => Err(PgError::from_client(error, target)),
-        Err(_) => Err(timed_out()),
+        Err(_) => {
+            canceller.cancel_in_background();
+            Err(timed_out())
+        }
+    }
+}
+
+/// How long a cancel request may take: it only matters while the abandoned statement could
+/// still run, which the server's own `statement_timeout` ends after the same time.
+const CANCEL_WAIT: Duration = REQUEST_DEADLINE;
+
+/// Asks the server to cancel what a connection is running, as libpq's `PQcancel` does: over a
+/// new connection carrying the backend's key, since the abandoned one may be silent.
+///
+/// Why: dropping a connection at the deadline does not stop its server process while it waits
+/// (on a lock, say); it notices the closed socket only when it next writes. A create (one
+/// autocommit statement) answered 503 would then still insert its task once the lock is
+/// released, past its deadline (CONTRACT §14: all of a request's database work fits in 5 s).
+/// The server's `statement_timeout` ends it only 5 s after the statement began, which can be
+/// well after the request's deadline when the request first waited for a pooled connection.
+struct Canceller {
+    token: CancelToken,
+    tls: MakeRustlsConnect,
+}
+
+impl Canceller {
+    /// Sends the cancel from a thread of its own, so the 503 is not held up by it (on a silent
+    /// network the cancel waits too, until [`CANCEL_WAIT`]). Best effort: a cancel that cannot
+    /// be sent leaves the statement to `statement_timeout`.
+    fn cancel_in_background(&self) {
+        let (token, tls) = (self.token.clone(), self.tls.clone());
+        let _ = std::thread::Builder::new()
+            .name("taskd-pg-cancel".to_owned())
+            .spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .enable_time()
+                    .build()
+                else {
+                    return;
+                };
+                let _ = runtime.block_on(async {
+                    tokio::time::timeout(CANCEL_WAIT, token.cancel_query(tls)).await
+                });
+            });
     }
 }
