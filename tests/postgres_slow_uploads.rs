@@ -4,7 +4,8 @@
 //! window) hold no database connection and no transaction while they send, so with a pool of
 //! four a seventeenth client creates, reads, uploads and downloads at once, and the sixteen
 //! uploads then complete intact. Half of them send a `Content-Length` (spooled in memory), half
-//! the chunked coding (no bound known: spooled to a file).
+//! the chunked coding (no bound known: spooled to a file). And a spool file is unlinked from
+//! the start, so an instance killed mid-upload leaves none behind.
 #![cfg(feature = "postgres")]
 
 mod binary;
@@ -160,4 +161,53 @@ fn sixteen_slow_uploads_hold_no_connection_and_a_seventeenth_client_is_served_at
             "slow upload {n} stored other bytes"
         );
     }
+}
+
+/// The temporary file an upload is spooled to, as taskd `pid` holds it open (its
+/// `/proc/PID/fd` link), once it has one.
+fn spool_file(pid: u32) -> Option<String> {
+    let descriptors = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    descriptors
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .find(|target| target.contains("taskd-upload-"))
+}
+
+#[test]
+fn an_instance_killed_mid_upload_leaves_no_spool_file_behind() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let url = cluster.url(&cluster.create_database());
+    let temp = DataDir::fresh("spool");
+    std::fs::create_dir_all(temp.path()).expect("create the temporary directory");
+    let temp_dir = temp.path().to_str().expect("a UTF-8 path");
+    let server = Taskd::start(&["--database-url", &url], &[("TMPDIR", temp_dir)]);
+    let addr = server.addr();
+    let id = create_task(addr, "killed mid-upload");
+    // Chunked, so no bound is known: the part is spooled to a file.
+    let content_type = format!("Content-Type: {}", form_type());
+    let target = format!("/tasks/{id}/attachment");
+    let lines = [content_type.as_str(), "Transfer-Encoding: chunked"];
+    let body = multipart_body(&[Part::file("big.png", Some("image/png"), &[7; 64 * 1024])]);
+    let first = &body[..body.len() - 1024];
+    let mut stream = connect(addr);
+    stream
+        .write_all(&request_head(addr, "POST", &target, &lines))
+        .expect("send the head");
+    let chunk = [format!("{:x}\r\n", first.len()).as_bytes(), first, b"\r\n"].concat();
+    stream.write_all(&chunk).expect("send most of the body");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let spool = loop {
+        if let Some(spool) = spool_file(server.pid()) {
+            break spool;
+        }
+        assert!(Instant::now() < deadline, "no spool file was opened");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(spool.ends_with(" (deleted)"), "{spool}");
+    let left = || std::fs::read_dir(temp.path()).expect("list it").count();
+    assert_eq!(left(), 0, "files in the temporary directory mid-upload");
+    drop(server); // SIGKILL
+    assert_eq!(left(), 0, "files left after kill -9");
 }

@@ -6,7 +6,7 @@
 //! the chunks it overlaps.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -36,9 +36,13 @@ pub(super) fn write(
 ) -> Result<(), PgError> {
     let mut pieces = match upload {
         Spooled::Memory(bytes) => Pieces::Memory(bytes.clone()),
-        // The spool's handle is write-only: read it back through its path.
+        // The spool is unlinked: read it back through its own handle, from the start.
         Spooled::File { temp, .. } => {
-            Pieces::File(File::open(&temp.path).map_err(|error| spool_error(&error))?)
+            let rewound = temp
+                .file
+                .try_clone()
+                .and_then(|mut file| file.seek(SeekFrom::Start(0)).map(|_| file));
+            Pieces::File(rewound.map_err(|error| spool_error(&error))?)
         }
     };
     let mut seq: i32 = 0;
