@@ -4,6 +4,7 @@
 //! receives them and while it sends them, a 1 MiB range reads only the chunks it overlaps and
 //! a whole download reads every chunk, counted in PostgreSQL's own statistics of taskd's chunk
 //! table. Neither side ever holds the file: the test writes it and checks it as it streams.
+//! While the chunks are copied in, the task itself can still be changed at once.
 //!
 //! The contract's 256 MiB is measured against a release binary named by `TASKD_BIG_BIN`
 //! (`TASKD_BIG_BIN=target/release/taskd cargo test --test postgres_attachments`); plain
@@ -24,8 +25,9 @@ use common::*;
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::sync::OnceLock;
-use std::thread;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// CONTRACT §14's attachment size, measured against a release binary (`TASKD_BIG_BIN`).
@@ -224,6 +226,31 @@ fn chunk_reads(cluster: &Cluster, database: &str) -> (u64, u64) {
     )
 }
 
+/// While the upload's chunks are being copied in (seen in `pg_stat_activity`), PATCHes task 1
+/// on `addr`: the PATCH's status, and whether the copy was still running once it was answered
+/// (`None`: no copy was seen before `uploaded` was set).
+fn patch_during_the_copy(
+    cluster: &'static Cluster,
+    database: String,
+    addr: SocketAddr,
+    uploaded: Arc<AtomicBool>,
+) -> JoinHandle<Option<(u16, bool)>> {
+    let copying = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' \
+         AND state = 'active' AND query LIKE 'COPY taskd.attachment_chunks%'"
+    );
+    thread::spawn(move || {
+        while cluster.psql(&database, &copying) == "0" {
+            if uploaded.load(Ordering::SeqCst) {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        let patched = patch_json(addr, "/tasks/1", r#"{"title":"renamed mid-upload"}"#);
+        Some((patched.status, cluster.psql(&database, &copying) != "0"))
+    })
+}
+
 #[test]
 fn a_large_attachment_round_trips_under_32_mib_and_a_1_mib_range_reads_only_its_chunks() {
     let Some(cluster) = shared_cluster() else {
@@ -245,7 +272,10 @@ fn a_large_attachment_round_trips_under_32_mib_and_a_1_mib_range_reads_only_its_
     // The upload, in an instance of its own.
     let server = start();
     assert_eq!(create_task(server.addr(), "large"), 1);
+    let done = Arc::new(AtomicBool::new(false));
+    let patch = patch_during_the_copy(cluster, database.clone(), server.addr(), done.clone());
     let (uploaded, took) = timed(|| upload_pattern(server.addr(), 1, size));
+    done.store(true, Ordering::SeqCst);
     assert_eq!(uploaded.status, 200, "{}", uploaded.text());
     assert_eq!(uploaded.json()["attachment"]["size"], size);
     let upload_peak = peak_rss_kib(server.pid());
@@ -253,6 +283,14 @@ fn a_large_attachment_round_trips_under_32_mib_and_a_1_mib_range_reads_only_its_
     assert!(
         upload_peak < RSS_CEILING_KIB,
         "receiving {size} bytes took {upload_peak} KiB of resident memory"
+    );
+    // The task's row is locked only once the bytes are in: a change to it meanwhile is
+    // answered at once, not after the copy.
+    let patched = patch.join().expect("the PATCH thread");
+    assert_eq!(
+        patched,
+        Some((200, true)),
+        "(PATCH status, copy still running)"
     );
     server.stop();
     let (before, scanned_before) = chunk_reads(cluster, &database);
