@@ -1,9 +1,9 @@
 //! Attachment bytes in the database (CONTRACT §14): an upload written as fixed-size chunks of an
-//! immutable version inside the attach's one transaction, by one `COPY` (so 256 MiB fits the
-//! request's 5 s deadline even on a busy host), and a download read back chunk by
-//! chunk, each with a short statement on a pooled connection that is given back at once, so
-//! no transaction (and no connection) is held while a slow client reads. A range fetches only
-//! the chunks it overlaps.
+//! immutable version inside the attach's one transaction, by one `COPY` (no round trip per
+//! chunk: the request's 5 s deadline is spent on the database's own work), and a download
+//! read back chunk by chunk, each with a short statement on a pooled connection that is given
+//! back at once, so no transaction (and no connection) is held while a slow client reads. A
+//! range fetches only the chunks it overlaps.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
