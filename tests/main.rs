@@ -37,6 +37,8 @@ mod metrics;
 mod navigation;
 mod pg_support_self;
 mod postgres;
+mod postgres_attachments;
+mod postgres_slow_uploads;
 mod postgres_start;
 mod postgres_start_usage;
 mod ranges;

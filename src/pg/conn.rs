@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{CancelToken, Client, Row, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -204,6 +205,50 @@ impl PgConn {
             self.client.execute(&statement, params),
         );
         self.mark_if_broken(outcome)
+    }
+
+    /// Runs `sql`, a `COPY … FROM STDIN (FORMAT binary)` of columns of `types`, with each row
+    /// `next_row` makes until it makes `None`; the number of rows copied. The rows stream to
+    /// the server back to back: a statement per row waits for the server's answer before the
+    /// next is sent, and on a busy host those waits (the server and then taskd woken for each
+    /// row), not the server's work, were most of a large upload's time. A row that cannot be
+    /// made ends the copy with `CopyFail`, so the statement, and the transaction, fail.
+    pub(crate) fn copy_in_binary(
+        &mut self,
+        sql: &'static str,
+        types: &[Type],
+        mut next_row: impl FnMut() -> Result<Option<Vec<Box<dyn ToSql + Sync + Send>>>, PgError>,
+        deadline: Deadline,
+    ) -> Result<u64, PgError> {
+        let statement = self.prepared(sql, deadline)?;
+        let client = &self.client;
+        let copy = async {
+            let sink = client.copy_in::<_, bytes::Bytes>(&statement).await?;
+            let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, types));
+            loop {
+                let row = match next_row() {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
+                    // Dropping the writer unfinished sends CopyFail.
+                    Err(error) => return Ok(Err(error)),
+                };
+                let values: Vec<&(dyn ToSql + Sync)> = row
+                    .iter()
+                    .map(|value| value.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                writer.as_mut().write(&values).await?;
+            }
+            writer.as_mut().finish().await.map(Ok)
+        };
+        let outcome = drive(
+            &self.runtime,
+            &self.canceller,
+            &self.clock,
+            &self.target,
+            deadline,
+            copy,
+        );
+        self.mark_if_broken(outcome)?
     }
 
     /// Runs statements without parameters through the simple-query protocol (one round trip

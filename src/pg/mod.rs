@@ -51,6 +51,8 @@ pub(crate) mod tls;
 pub(crate) mod test_support;
 
 #[cfg(test)]
+mod tests_copy;
+#[cfg(test)]
 mod tests_pool;
 #[cfg(test)]
 mod tests_schema;

@@ -310,10 +310,12 @@ impl Storage for Postgres {
         let stored_size = i64::try_from(size)
             .map_err(|_| StorageError::Internal(format!("an upload of {size} bytes")))?;
         let chunk_size = i32::try_from(chunks::CHUNK_SIZE).unwrap_or(i32::MAX);
-        // The one short transaction: the body has already arrived in the spool.
+        // The one short transaction: the body has already arrived in the spool. The new
+        // version's bytes go in first and the task's row is locked only after them, so the
+        // lock (which every change to that task, on any instance, waits for) is held for
+        // milliseconds, not for as long as a large upload takes to copy in. The guard is
+        // still checked against the locked row, in the transaction that makes the change.
         let task = self.in_transaction("", |conn, deadline| {
-            let (mut task, current) = locked(conn, id, deadline)?;
-            attachment_guard(guard, current.as_ref())?;
             let key = key(id).ok_or(StorageError::NotFound { id })?;
             let inserted = conn
                 .query(
@@ -336,6 +338,8 @@ impl Storage for Postgres {
                 .and_then(|row| row.try_get(0).ok())
                 .ok_or_else(|| StorageError::Internal("no version id".to_owned()))?;
             chunks::write(conn, version, &upload.data, deadline).map_err(failed)?;
+            let (mut task, current) = locked(conn, id, deadline)?;
+            attachment_guard(guard, current.as_ref())?;
             if let Some(old) = current {
                 retire::retire(conn, old.id, deadline).map_err(failed)?;
             }

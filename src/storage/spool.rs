@@ -79,6 +79,34 @@ impl SpoolWriter {
         }))
     }
 
+    /// A new file at `path` (which must not exist) that is unlinked at once, readable and
+    /// writable through its handle alone: nothing is left on disk however the process ends
+    /// (`kill -9` mid-upload included), for a backend that reads the upload back rather than
+    /// renaming it into place. Its [`TempFile::path`] names where it was, for messages.
+    pub(crate) fn unlinked_file(path: PathBuf) -> Result<SpoolWriter, StorageError> {
+        let cannot = |error: std::io::Error| {
+            StorageError::Internal(format!("cannot create {}: {error}", path.display()))
+        };
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(cannot)?;
+        fs::remove_file(&path).map_err(cannot)?;
+        // Already gone: nothing for the drop to remove.
+        let temp = TempFile {
+            path,
+            file,
+            kept: true,
+        };
+        Ok(SpoolWriter(Writing::File {
+            temp,
+            size: 0,
+            faults: Faults::default(),
+        }))
+    }
+
     /// Appends a chunk.
     ///
     /// # Errors

@@ -50,7 +50,13 @@ impl Taskd {
     /// Starts `taskd --addr 127.0.0.1:0 ARGS` with these environment variables (and no
     /// inherited `TASKD_*` ones) and reads the ready line.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Taskd {
-        let mut command = Command::new(TASKD);
+        Taskd::start_program(TASKD, args, env)
+    }
+
+    /// As [`Taskd::start`], with another build of taskd (a release binary, for a test that
+    /// measures what only an optimised build can reach in its time).
+    pub fn start_program(program: &str, args: &[&str], env: &[(&str, &str)]) -> Taskd {
+        let mut command = Command::new(program);
         command
             .args(["--addr", "127.0.0.1:0"])
             .args(args)
@@ -78,6 +84,11 @@ impl Taskd {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The process id, for what only `/proc/PID` tells (its peak resident memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Stops the server with SIGTERM and returns everything it wrote on stderr.

@@ -1,11 +1,12 @@
 //! Where uploads wait on PostgreSQL (CONTRACT §14): in memory when the part is known to be
 //! small, else in a temporary file, so that no database connection is taken until the whole
 //! body has arrived (a slow client never holds one) and a large upload never sits in memory.
+//! The file is unlinked as soon as it is created, so an instance killed mid-upload leaves
+//! nothing behind in the temporary directory.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::storage::durable::Faults;
 use crate::storage::{Spool, SpoolWriter, StorageError};
 
 /// The most an upload may be to wait in memory.
@@ -26,6 +27,6 @@ impl Spool for DatabaseSpool {
         let number = self.next.fetch_add(1, Ordering::Relaxed);
         let name = format!("taskd-upload-{}-{number}", std::process::id());
         let path: PathBuf = std::env::temp_dir().join(name);
-        SpoolWriter::file(path, Faults::default())
+        SpoolWriter::unlinked_file(path)
     }
 }
