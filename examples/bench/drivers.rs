@@ -35,6 +35,8 @@ pub struct Round {
     pub p99_us: f64,
     /// Answers that were not 2xx/3xx, socket errors, failed transactions.
     pub errors: u64,
+    /// Of `errors`, requests that wrk gave up on after its 2 s timeout (no answer yet).
+    pub timeouts: u64,
 }
 
 /// The HTTP load generator: wrk when installed, else the bench's own.
@@ -105,6 +107,7 @@ impl Http {
             let round = round?;
             total.rate += round.rate;
             total.errors += round.errors;
+            total.timeouts += round.timeouts;
             total.p50_us = total.p50_us.max(round.p50_us);
             total.p99_us = total.p99_us.max(round.p99_us);
         }
@@ -191,8 +194,12 @@ fn parse_wrk(text: &str) -> Option<Round> {
             ["Non-2xx", "or", "3xx", "responses:", n] => round.errors += n.parse::<u64>().ok()?,
             ["Socket", "errors:", rest @ ..] => {
                 // "connect 0, read 0, write 0, timeout 0"
-                for count in rest.iter().skip(1).step_by(2) {
-                    round.errors += count.trim_end_matches(',').parse::<u64>().ok()?;
+                for pair in rest.chunks(2) {
+                    let count: u64 = pair.get(1)?.trim_end_matches(',').parse().ok()?;
+                    round.errors += count;
+                    if pair[0] == "timeout" {
+                        round.timeouts += count;
+                    }
                 }
             }
             _ => {}
@@ -259,6 +266,7 @@ fn own(
         p50_us: stats.percentile_us(0.5),
         p99_us: stats.percentile_us(0.99),
         errors: stats.errors,
+        timeouts: 0,
     })
 }
 
@@ -286,6 +294,6 @@ mod tests {
             (round.rate, round.p50_us, round.p99_us),
             (41234.56, 512.0, 2100.0)
         );
-        assert_eq!(round.errors, 6);
+        assert_eq!((round.errors, round.timeouts), (6, 2));
     }
 }

@@ -144,13 +144,17 @@ impl Racer<'_> {
 pub fn push(name: &str, outcomes: &[Outcome], goal: Option<f64>, table: &mut Table) -> f64 {
     for outcome in outcomes {
         let measured = outcome.median_round();
+        let round = measured.round;
+        let timeouts = match round.timeouts {
+            0 => String::new(),
+            n => format!("; {n} of the errors are wrk timeouts (no answer within 2 s)"),
+        };
         let note = format!(
-            "median of {}, {}; {}",
+            "median of {}, {}; {}{timeouts}",
             outcome.rounds.len(),
             spread(&outcome.rates()),
             cpu_note(&measured)
         );
-        let round = measured.round;
         let latency = [round.p50_us, round.p99_us];
         table.push(Row::rate(
             name,

@@ -213,41 +213,31 @@ fn big_download(
         "--max-upload-bytes".to_owned(),
         (size + (1 << 20)).to_string(),
     ];
-    let database = cluster.create_database();
     let dir = scratch.join("data");
     let data_dir = [
         limit.to_vec(),
         vec!["--data-dir".into(), dir.display().to_string()],
     ]
     .concat();
-    let servers = [
-        (
-            "PostgreSQL",
-            taskd_on(bench, &cluster.url(&database), &limit)?,
-        ),
-        ("--data-dir", bench.taskd(&data_dir, false)?),
-    ];
-    let mut ids = Vec::new();
-    for (label, server) in &servers {
-        let (idle, _) = server.memory_kib()?;
-        let (took, status, id, _) = upload(server.addr, size)?;
-        if status != 200 {
-            return Err(io::Error::other(format!(
-                "{label}: the upload answered {status}"
-            )));
-        }
-        let note = format!(
-            "{:.2} GB/s, 1 upload; RSS {} idle",
-            size as f64 / took.as_secs_f64() / 1e9,
-            mib(idle)
-        );
-        table.push(Row::note(
-            &format!("pg: {} MiB upload", size >> 20),
-            label,
-            note,
-        ));
-        ids.push(id);
+    let upload_name = format!("pg: {} MiB upload", size >> 20);
+    let on_disk = bench.taskd(&data_dir, false)?;
+    let (disk_id, _) = upload_once(&on_disk, size, "--data-dir", &upload_name, table)?;
+    let database = cluster.create_database();
+    let mut on_pg = taskd_on(bench, &cluster.url(&database), &limit)?;
+    let (mut pg_id, status) = upload_once(&on_pg, size, "PostgreSQL", &upload_name, table)?;
+    if status != 200 {
+        // The upload's one transaction must fit the request's 5 s database deadline
+        // (CONTRACT §14); the download is still measured, from the same file copied in by
+        // `taskd import`, which has no such deadline.
+        let imported = cluster.create_database();
+        import(bench, &dir, &cluster.url(&imported))?;
+        on_pg = taskd_on(bench, &cluster.url(&imported), &limit)?;
+        pg_id = disk_id;
+        let note = "the download below reads it as `taskd import` copied it from --data-dir";
+        table.push(Row::note(&upload_name, "PostgreSQL", note.to_owned()));
     }
+    let servers = [("PostgreSQL", on_pg), ("--data-dir", on_disk)];
+    let ids = [pg_id, disk_id];
     let mut rates = vec![Vec::new(); servers.len()];
     for round in 0..bench.options.rounds {
         for (index, (label, server)) in servers.iter().enumerate() {
@@ -279,6 +269,43 @@ fn big_download(
         median(&rates[0]) / median(&rates[1])
     );
     table.push(Row::note(&format!("{name}: ratio"), "", note));
+    Ok(())
+}
+
+/// One upload to a new task of `server`, with its row; the task's id and the status.
+fn upload_once(
+    server: &ServerProcess,
+    size: u64,
+    label: &str,
+    name: &str,
+    table: &mut Table,
+) -> io::Result<(u64, u16)> {
+    let (idle, _) = server.memory_kib()?;
+    let (took, status, id, _) = upload(server.addr, size)?;
+    let note = format!(
+        "status {status}, {:.2} GB/s, 1 upload; RSS {} idle",
+        size as f64 / took.as_secs_f64() / 1e9,
+        mib(idle)
+    );
+    table.push(Row::note(name, label, note));
+    Ok((id, status))
+}
+
+/// `taskd import --data-dir DIR --database-url URL`.
+fn import(bench: &Bench<'_>, dir: &Path, url: &str) -> io::Result<()> {
+    let taskd = bench.programs.path(crate::servers::Kind::Taskd);
+    let taskd = taskd.ok_or_else(|| io::Error::other("taskd was not built"))?;
+    let output = std::process::Command::new(taskd)
+        .arg("import")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--database-url", url])
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(io::Error::other(format!("taskd import: {}", stderr.trim())));
+    }
     Ok(())
 }
 
