@@ -220,7 +220,7 @@ fn big_download(
     ]
     .concat();
     let upload_name = format!("pg: {} MiB upload", size >> 20);
-    let on_disk = bench.taskd(&data_dir, false)?;
+    let mut on_disk = bench.taskd(&data_dir, false)?;
     let (disk_id, _) = upload_once(&on_disk, size, "--data-dir", &upload_name, table)?;
     let database = cluster.create_database();
     let mut on_pg = taskd_on(bench, &cluster.url(&database), &limit)?;
@@ -229,8 +229,11 @@ fn big_download(
         // The upload's one transaction must fit the request's 5 s database deadline
         // (CONTRACT §14); the download is still measured, from the same file copied in by
         // `taskd import`, which has no such deadline.
+        // `taskd import` refuses a data dir that a running taskd holds: stopped meanwhile.
+        drop(on_disk);
         let imported = cluster.create_database();
         import(bench, &dir, &cluster.url(&imported))?;
+        on_disk = bench.taskd(&data_dir, false)?;
         on_pg = taskd_on(bench, &cluster.url(&imported), &limit)?;
         pg_id = disk_id;
         let note = "the download below reads it as `taskd import` copied it from --data-dir";
