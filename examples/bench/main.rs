@@ -22,7 +22,7 @@
 //! cargo run --release --example bench -- --scenarios burst,silent --duration 1
 //! cargo run --release --example bench -- --scenarios scale  # 10 vs 1,000,000 tasks
 //! cargo run --release --example bench -- --scenarios conditional,pages,range --baseline HEAD~1
-//! cargo run --release --example bench -- --scenarios postgres  # about 3.5 minutes
+//! cargo run --release --example bench -- --scenarios postgres  # about 4 minutes
 //! cargo run --release --example bench -- --url http://127.0.0.1:8000 --scenarios get,create
 //! ```
 //!

@@ -28,7 +28,7 @@ Scenarios (--scenarios, comma-separated; default all but scale, pages and postgr
   postgres  on a throwaway PostgreSQL cluster: pgbench with --comparator's get.sql and
             create.sql next to taskd --database-url under wrk -t2 -c32 (random GET of
             10,000 tasks, unique creates; goals >= 0.5x), two instances vs one, a list page
-            at 100,000 vs 10 tasks, a --big-mib download vs --data-dir (about 3.5 min;
+            at 100,000 vs 10 tasks, a --big-mib download vs --data-dir (about 4 min;
             not in the default run)
 
 Options:
