@@ -12,8 +12,9 @@
 //! (clients that never read a download, idle connections, a newcomer's `/healthz`, threads
 //! after `--io-timeout`), `big` (256 MiB upload and download vs the baseline), `scale`,
 //! `conditional` (304 vs 200, and the baseline's 200), `pages` (a list page at 1,000,000 tasks
-//! vs the baseline) and `range` (a 1 MiB range of a 256 MiB durable attachment vs a 1 MiB
-//! download).
+//! vs the baseline), `range` (a 1 MiB range of a 256 MiB durable attachment vs a 1 MiB
+//! download) and `postgres` (issue 17: taskd on a throwaway PostgreSQL cluster next to the
+//! database alone running `shared/bench/postgres` under pgbench, in one run).
 //!
 //! ```text
 //! cargo run --release --example bench                       # about 4 minutes
@@ -21,6 +22,7 @@
 //! cargo run --release --example bench -- --scenarios burst,silent --duration 1
 //! cargo run --release --example bench -- --scenarios scale  # 10 vs 1,000,000 tasks
 //! cargo run --release --example bench -- --scenarios conditional,pages,range --baseline HEAD~1
+//! cargo run --release --example bench -- --scenarios postgres  # about 4 minutes
 //! cargo run --release --example bench -- --url http://127.0.0.1:8000 --scenarios get,create
 //! ```
 //!
@@ -30,9 +32,13 @@
 mod burst;
 mod client;
 mod cpu;
+mod drivers;
 mod load;
 mod oneshot;
 mod options;
+mod pg_race;
+mod pgbench;
+mod postgres;
 mod process;
 mod report;
 mod scale;
@@ -41,6 +47,11 @@ mod servers;
 mod silent;
 mod validators;
 mod versus;
+
+/// The test support's throwaway PostgreSQL cluster, shared with the tests rather than copied.
+#[allow(dead_code)] // the bench needs a subset
+#[path = "../../tests/pg_support/cluster.rs"]
+mod pg_cluster;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -147,6 +158,7 @@ impl Bench<'_> {
             "conditional" => self.conditional(table),
             "pages" => self.pages(table),
             "range" => self.range(table),
+            "postgres" => postgres::run(self, table),
             _ => Err(io::Error::other(format!("unknown scenario {name}"))),
         }
     }

@@ -185,7 +185,10 @@ fn growth(rounds: &[Transfer], peak: fn(&Transfer) -> u64) -> String {
 
 /// Creates a task and uploads `size` bytes to it; returns the time, the status, the task's id and
 /// the connection.
-fn upload(addr: std::net::SocketAddr, size: u64) -> io::Result<(Duration, u16, u64, Conn)> {
+pub(crate) fn upload(
+    addr: std::net::SocketAddr,
+    size: u64,
+) -> io::Result<(Duration, u16, u64, Conn)> {
     let mut conn = Conn::connect(addr)?;
     conn.send(Create::new("bench", "big").next_bytes())?;
     conn.recv()?;
@@ -206,7 +209,7 @@ fn upload(addr: std::net::SocketAddr, size: u64) -> io::Result<(Duration, u16, u
 }
 
 /// Downloads task `id`'s attachment; returns the time and whether it was 200 with `size` bytes.
-fn download(conn: &mut Conn, id: u64, size: u64) -> io::Result<(Duration, bool)> {
+pub(crate) fn download(conn: &mut Conn, id: u64, size: u64) -> io::Result<(Duration, bool)> {
     let started = Instant::now();
     conn.send(format!("GET /tasks/{id}/attachment HTTP/1.1\r\nHost: bench\r\n\r\n").as_bytes())?;
     let (status, length) = conn.recv()?;

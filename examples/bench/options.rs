@@ -10,7 +10,7 @@ use crate::load::Load;
 pub const USAGE: &str = "\
 Usage: cargo run --release --example bench -- [options]
 
-Scenarios (--scenarios, comma-separated; default all but scale and pages):
+Scenarios (--scenarios, comma-separated; default all but scale, pages and postgres):
   startup   spawn → ready line and idle RSS, taskd next to the baseline (5 each, alternating)
   get       GET /tasks/{id}: taskd, blocking-hello, axum, side by side
   create    POST /tasks with unique titles: taskd, axum, side by side
@@ -25,6 +25,11 @@ Scenarios (--scenarios, comma-separated; default all but scale and pages):
   conditional  GET /tasks/{id}: 304 (If-None-Match) vs 200 on taskd, and the baseline's 200
   pages     GET /tasks?skip=..&limit=100 with --scale-tasks tasks, taskd next to the baseline
   range     1 MiB ranges of a --big-mib attachment in a --data-dir vs 1 MiB downloads
+  postgres  on a throwaway PostgreSQL cluster: pgbench with --comparator's get.sql and
+            create.sql next to taskd --database-url under wrk -t2 -c32 (random GET of
+            10,000 tasks, unique creates; goals >= 0.5x), two instances vs one, a list page
+            at 100,000 vs 10 tasks, a --big-mib download vs --data-dir (about 4 min;
+            not in the default run)
 
 Options:
   --duration SECS      measured time of each round (default 5)
@@ -44,6 +49,8 @@ Options:
   --big-mib N          size of the big upload/download (default 256)
   --idle N             idle connections of the silent scenario (default 1500)
   --io-timeout SECS    taskd's --io-timeout in the silent scenario (default 5)
+  --comparator DIR     the database-alone scripts of the postgres scenario (default: the
+                       first shared/bench/postgres above the repository)
   --server-args ARGS   extra flags for taskd and the baseline, space-separated
   --url http://H:P     drive an already running server instead (get, create, mixed only)
   --no-build           use the binaries as they are instead of building them first";
@@ -66,6 +73,7 @@ pub struct Options {
     pub idle: usize,
     pub io_timeout: u64,
     pub server_args: Vec<String>,
+    pub comparator: Option<PathBuf>,
     pub url: Option<SocketAddr>,
     pub build: bool,
 }
@@ -100,6 +108,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> 
         idle: 1500,
         io_timeout: 5,
         server_args: Vec::new(),
+        comparator: None,
         url: None,
         build: true,
     };
@@ -145,6 +154,7 @@ fn apply(options: &mut Options, flag: &str, value: &str) -> Result<(), String> {
         "--server-args" => {
             options.server_args = value.split_whitespace().map(str::to_owned).collect();
         }
+        "--comparator" => options.comparator = Some(PathBuf::from(value)),
         "--url" => options.url = Some(parse_url(value)?),
         _ => return Err(format!("unknown option {flag}")),
     }

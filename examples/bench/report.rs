@@ -42,6 +42,33 @@ impl Row {
         }
     }
 
+    /// A rate measured by another program (wrk, pgbench): p50 and p99 in microseconds, NaN
+    /// when that program does not give them.
+    pub fn rate(
+        name: &str,
+        server: &str,
+        rate: f64,
+        p50_p99: [f64; 2],
+        errors: u64,
+        note: String,
+    ) -> Row {
+        let us = |value: f64| {
+            if value.is_nan() {
+                String::new()
+            } else {
+                format!("{value:.0}")
+            }
+        };
+        Row {
+            name: name.to_owned(),
+            server: server.to_owned(),
+            rate: format!("{rate:.0}"),
+            latency: [us(p50_p99[0]), String::new(), us(p50_p99[1]), String::new()],
+            errors: errors.to_string(),
+            note,
+        }
+    }
+
     /// A row whose latency columns are waits of single exchanges rather than of a rate
     /// (`[p50, p90, p99, max]` in microseconds).
     pub fn waits(name: &str, server: &str, latency: [f64; 4], errors: u64, note: String) -> Row {
