@@ -304,6 +304,12 @@ impl PgConn {
         !self.client.is_closed()
     }
 
+    /// Whether a statement on it broke or timed out (without asking the server: see
+    /// [`PgConn::is_usable`]).
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken
+    }
+
     /// Marks the connection as not to be reused.
     pub(crate) fn mark_broken(&mut self) {
         self.broken = true;

@@ -61,14 +61,18 @@ impl Pool {
     pub(crate) fn get(&self, deadline: Deadline) -> Result<Pooled<'_>, PgError> {
         let mut state = self.lock();
         loop {
-            // Most recently returned first: it is the likeliest to be alive.
+            // Most recently returned first: it is the likeliest to be alive. Whether it is
+            // turns the connection's runtime, so it is asked with the pool unlocked.
             while let Some(mut conn) = state.idle.pop() {
+                drop(state);
                 if conn.is_usable() {
                     return Ok(Pooled {
                         pool: self,
                         conn: Some(conn),
                     });
                 }
+                drop(conn);
+                state = self.lock();
                 state.open -= 1;
             }
             if state.open < self.size {
@@ -112,8 +116,11 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn give_back(&self, mut conn: PgConn) {
-        let usable = conn.is_usable();
+    /// Takes back a lent connection. One the server closed meanwhile is found at the next
+    /// checkout ([`Pool::get`] asks); here only a break that the request saw counts, so a
+    /// return costs no turn of the connection's runtime.
+    fn give_back(&self, conn: PgConn) {
+        let usable = !conn.is_broken();
         let mut state = self.lock();
         if usable {
             state.idle.push(conn);
