@@ -7,7 +7,8 @@
 //! While the chunks are copied in, the task itself can still be changed at once.
 //!
 //! The contract's 256 MiB is measured against a release binary named by `TASKD_BIG_BIN`
-//! (`TASKD_BIG_BIN=target/release/taskd cargo test --test postgres_attachments`); plain
+//! (`TASKD_BIG_BIN=$PWD/target/release/taskd cargo test --test integration postgres_attachments`,
+//! which `.ci/check-postgres-256mib` runs); plain
 //! `cargo test` sends 64 MiB through its debug `taskd`, which receives only a few MiB per
 //! second, and twice the ceiling still fails a server that buffers the file.
 //!
