@@ -177,14 +177,7 @@ impl PgConn {
         deadline: Deadline,
     ) -> Result<Vec<Row>, PgError> {
         let statement = self.prepared(sql, deadline)?;
-        let outcome = drive(
-            &self.runtime,
-            &self.canceller,
-            &self.clock,
-            &self.target,
-            deadline,
-            self.client.query(&statement, params),
-        );
+        let outcome = self.drive(deadline, self.client.query(&statement, params));
         self.mark_if_broken(outcome)
     }
 
@@ -196,14 +189,7 @@ impl PgConn {
         deadline: Deadline,
     ) -> Result<u64, PgError> {
         let statement = self.prepared(sql, deadline)?;
-        let outcome = drive(
-            &self.runtime,
-            &self.canceller,
-            &self.clock,
-            &self.target,
-            deadline,
-            self.client.execute(&statement, params),
-        );
+        let outcome = self.drive(deadline, self.client.execute(&statement, params));
         self.mark_if_broken(outcome)
     }
 
@@ -240,28 +226,14 @@ impl PgConn {
             }
             writer.as_mut().finish().await.map(Ok)
         };
-        let outcome = drive(
-            &self.runtime,
-            &self.canceller,
-            &self.clock,
-            &self.target,
-            deadline,
-            copy,
-        );
+        let outcome = self.drive(deadline, copy);
         self.mark_if_broken(outcome)?
     }
 
     /// Runs statements without parameters through the simple-query protocol (one round trip
     /// for several `;`-separated statements): transaction control, migrations.
     pub(crate) fn batch(&mut self, sql: &str, deadline: Deadline) -> Result<(), PgError> {
-        let outcome = drive(
-            &self.runtime,
-            &self.canceller,
-            &self.clock,
-            &self.target,
-            deadline,
-            self.client.batch_execute(sql),
-        );
+        let outcome = self.drive(deadline, self.client.batch_execute(sql));
         self.mark_if_broken(outcome)
     }
 
@@ -319,20 +291,29 @@ impl PgConn {
         if let Some(statement) = self.statements.get(sql) {
             return Ok(statement.clone());
         }
-        let outcome = drive(
-            &self.runtime,
-            &self.canceller,
-            &self.clock,
-            &self.target,
-            deadline,
-            self.client.prepare(sql),
-        );
+        let outcome = self.drive(deadline, self.client.prepare(sql));
         let statement = self.mark_if_broken(outcome)?;
         self.statements.insert(sql, statement.clone());
         Ok(statement)
     }
 
     /// Marks the connection broken when the failure left it unusable.
+    /// [`drive`] on this connection's runtime, naming its target.
+    fn drive<T>(
+        &self,
+        deadline: Deadline,
+        work: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, (PgError, bool)> {
+        drive(
+            &self.runtime,
+            &self.canceller,
+            &self.clock,
+            &self.target,
+            deadline,
+            work,
+        )
+    }
+
     fn mark_if_broken<T>(&mut self, outcome: Result<T, (PgError, bool)>) -> Result<T, PgError> {
         outcome.map_err(|(error, usable)| {
             self.broken |= !usable;
