@@ -74,7 +74,7 @@ fn workers_flag_is_accepted_ignored_and_warned_about() {
         "1",
         "--max-upload-bytes=1024",
     ]);
-    let (running, addr, stderr) = start_logging(command);
+    let (running, addr, stderr) = binary::start_with_stderr_unread(command);
     assert_eq!(common::get(addr, "/tasks").text(), "[]");
     signal(&running, "-TERM");
     assert_eq!(exit_code_within(running, Duration::from_secs(5)), Some(0));
@@ -181,20 +181,6 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     assert_eq!(exit_code_within(running, Duration::from_secs(10)), Some(0));
 }
 
-/// Starts `command` (taskd, possibly under a shell) with stderr piped, and reads the ready line.
-fn start_logging(mut command: Command) -> (Running, SocketAddr, std::process::ChildStderr) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start taskd");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let running = Running(child);
-    let (addr, _) = binary::ready_line(stdout);
-    (running, addr, stderr)
-}
-
 /// A handler panic is exactly one log line, with the panic's message and place, instead of the
 /// default hook's several lines; the server then goes on answering.
 #[test]
@@ -203,7 +189,7 @@ fn handler_panic_is_one_log_line() {
     command
         .args(["--addr", "127.0.0.1:0", "--quiet"])
         .env("TASKD_FAULT_INJECTION", "1");
-    let (running, addr, stderr) = start_logging(command);
+    let (running, addr, stderr) = binary::start_with_stderr_unread(command);
     assert_eq!(common::get(addr, "/_test/panic").status, 500);
     assert_eq!(common::get(addr, "/healthz").status, 200);
     signal(&running, "-TERM");
@@ -234,7 +220,7 @@ fn running_out_of_descriptors_pauses_accepting_and_never_exits() {
     let script = "ulimit -n 32 && exec \"$0\" --addr 127.0.0.1:0 --quiet";
     let mut command = Command::new("sh");
     command.args(["-c", script, TASKD]);
-    let (mut running, addr, stderr) = start_logging(command);
+    let (mut running, addr, stderr) = binary::start_with_stderr_unread(command);
     let mut kept = common::connect(addr);
     let mut buffer = Vec::new();
     let mut ask_on_kept = || {
@@ -283,7 +269,7 @@ fn running_out_of_descriptors_pauses_accepting_and_never_exits() {
 fn a_closed_stderr_costs_no_answer_and_no_shutdown() {
     let mut command = Command::new(TASKD);
     command.args(["--addr", "127.0.0.1:0"]);
-    let (running, addr, stderr) = start_logging(command);
+    let (running, addr, stderr) = binary::start_with_stderr_unread(command);
     drop(stderr);
     let mut kept = common::connect(addr);
     let mut buffer = Vec::new();
@@ -303,7 +289,7 @@ fn a_closed_stderr_costs_no_answer_and_no_shutdown() {
 fn the_layers_refusals_get_an_access_log_line_each() {
     let mut command = Command::new(TASKD);
     command.args(["--addr", "127.0.0.1:0", "--max-connections", "1"]);
-    let (running, addr, stderr) = start_logging(command);
+    let (running, addr, stderr) = binary::start_with_stderr_unread(command);
     let mut busy = common::connect(addr);
     let head = format!(
         "POST /tasks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\

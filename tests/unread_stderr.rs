@@ -9,7 +9,7 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{ChildStderr, Command, Stdio};
+use std::process::{ChildStderr, Command};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,19 +18,12 @@ const TASKD: &str = env!("CARGO_BIN_EXE_taskd");
 
 /// Starts taskd with both pipes; stderr is returned unread.
 fn start() -> (Running, SocketAddr, ChildStderr) {
-    let mut child = Command::new(TASKD)
+    let mut command = Command::new(TASKD);
+    command
         .args(["--addr", "127.0.0.1:0"])
         .env_remove("TASKD_TOKEN")
-        .env_remove("TASKD_CORS_ORIGINS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start taskd");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let running = Running(child);
-    let (addr, _) = binary::ready_line(stdout);
-    (running, addr, stderr)
+        .env_remove("TASKD_CORS_ORIGINS");
+    binary::start_with_stderr_unread(command)
 }
 
 /// A keep-alive request whose access-log line is about 250 bytes: the pipe is full after

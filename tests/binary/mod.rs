@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,21 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts `command` (taskd's, possibly under a shell) with both pipes, reads the ready line and
+/// hands back stderr unread, for a test that reads it itself (or, on purpose, never does).
+pub fn start_with_stderr_unread(mut command: Command) -> (Running, SocketAddr, ChildStderr) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start taskd");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let running = Running(child);
+    let (addr, _) = ready_line(stdout);
+    (running, addr, stderr)
 }
 
 /// A running binary; dropping it kills it.
