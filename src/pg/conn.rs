@@ -11,13 +11,17 @@
 //! middle of is unknown. What a timed-out one was running is cancelled on the server
 //! ([`Canceller`]), so a request answered 503 does not go on changing data afterwards.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
+use tokio::time::Sleep;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{CancelToken, Client, Row, Statement};
@@ -143,8 +147,13 @@ impl Connector {
             token: client.cancel_token(),
             tls: self.tls.clone(),
         };
+        let timer = {
+            let _inside = runtime.enter();
+            Box::pin(tokio::time::sleep_until(deadline.instant().into()))
+        };
         Ok(PgConn {
             runtime,
+            timer: RefCell::new(timer),
             canceller,
             client,
             statements: HashMap::new(),
@@ -158,6 +167,10 @@ impl Connector {
 /// One open connection.
 pub(crate) struct PgConn {
     runtime: Runtime,
+    /// The deadline timer, re-armed for each statement rather than made anew: a new timer
+    /// earlier than any armed one makes tokio wake its own driver (an eventfd write per
+    /// statement), while moving this one later only records the new instant.
+    timer: RefCell<Pin<Box<Sleep>>>,
     canceller: Canceller,
     client: Client,
     /// Statements prepared on this connection, by their text: one round trip per use after
@@ -306,6 +319,7 @@ impl PgConn {
     ) -> Result<T, (PgError, bool)> {
         drive(
             &self.runtime,
+            &mut self.timer.borrow_mut(),
             &self.canceller,
             &self.clock,
             &self.target,
@@ -327,6 +341,7 @@ impl PgConn {
 /// is doing then is unknown).
 fn drive<T>(
     runtime: &Runtime,
+    timer: &mut Pin<Box<Sleep>>,
     canceller: &Canceller,
     clock: &AnswerClock,
     target: &str,
@@ -341,14 +356,23 @@ fn drive<T>(
             false,
         )
     };
-    let left = deadline.remaining().ok_or_else(timed_out)?;
-    match runtime.block_on(async { tokio::time::timeout(left, work).await }) {
-        Ok(Ok(value)) => {
+    deadline.remaining().ok_or_else(timed_out)?;
+    timer.as_mut().reset(deadline.instant().into());
+    let outcome = runtime.block_on(async {
+        let mut work = pin!(work);
+        poll_fn(|cx| match work.as_mut().poll(cx) {
+            Poll::Ready(outcome) => Poll::Ready(Some(outcome)),
+            Poll::Pending => timer.as_mut().poll(cx).map(|()| None),
+        })
+        .await
+    });
+    match outcome {
+        Some(Ok(value)) => {
             clock.record();
             Ok(value)
         }
-        Ok(Err(error)) => Err(PgError::from_client(error, target)),
-        Err(_) => {
+        Some(Err(error)) => Err(PgError::from_client(error, target)),
+        None => {
             canceller.cancel_in_background();
             Err(timed_out())
         }

@@ -32,6 +32,9 @@ struct PoolState {
     idle: Vec<PgConn>,
     /// Idle plus lent plus being opened.
     open: usize,
+    /// Requests waiting for a connection: a return wakes one only when there is one, so an
+    /// unqueued return costs no system call.
+    waiting: usize,
 }
 
 impl Pool {
@@ -42,6 +45,7 @@ impl Pool {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 open: 0,
+                waiting: 0,
             }),
             returned: Condvar::new(),
         }
@@ -97,11 +101,13 @@ impl Pool {
                     self.size
                 )));
             };
+            state.waiting += 1;
             state = self
                 .returned
                 .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            state.waiting -= 1;
         }
     }
 
@@ -127,8 +133,11 @@ impl Pool {
         } else {
             state.open -= 1;
         }
+        let waiting = state.waiting > 0;
         drop(state);
-        self.returned.notify_one();
+        if waiting {
+            self.returned.notify_one();
+        }
     }
 }
 
