@@ -9,7 +9,13 @@ use super::conn::{Deadline, PgConn};
 use super::error::PgError;
 
 /// The schema versions this binary knows, in order: version N is `migrations/000N_*.sql`.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/0002_shown_attachment.sql"),
+    ),
+];
 
 /// The version this binary writes and expects.
 pub(crate) const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -50,10 +50,10 @@ fn two_concurrent_appliers_create_the_schema_once() {
         let found = applier.join().expect("no panic").expect("prepare succeeds");
         assert!(found <= SCHEMA_VERSION, "{found}");
     }
-    // Exactly one applied version 1.
+    // Each version applied exactly once.
     assert_eq!(
         cluster.psql(&name, "SELECT count(*) FROM taskd.schema_migrations"),
-        "1"
+        SCHEMA_VERSION.to_string()
     );
     assert_eq!(
         cluster.psql(&name, "SELECT next_id FROM taskd.id_counter"),
@@ -70,7 +70,61 @@ fn two_concurrent_appliers_create_the_schema_once() {
     );
     assert_eq!(
         cluster.psql(&name, "SELECT count(*) FROM taskd.schema_migrations"),
-        "1"
+        SCHEMA_VERSION.to_string()
+    );
+}
+
+#[test]
+fn a_version_1_database_is_migrated_and_keeps_what_its_tasks_show() {
+    let Some(cluster) = shared_cluster() else {
+        return;
+    };
+    let (name, url) = fresh_database(cluster);
+    // A database as version 1 left it: one task with an attachment, one without.
+    cluster.psql(
+        &name,
+        &format!(
+            "CREATE SCHEMA taskd; \
+             CREATE TABLE taskd.schema_migrations ( \
+                 version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now()); \
+             {} \
+             INSERT INTO taskd.schema_migrations (version) VALUES (1); \
+             INSERT INTO taskd.attachments (task_id, filename, content_type, size, chunk_size, digest, stored_at) \
+                 VALUES (1, 'a.txt', 'text/plain', 5, 5, '', now()); \
+             INSERT INTO taskd.tasks (id, title, priority, done, attachment_id) \
+                 SELECT 1, 'with', 'low', false, id FROM taskd.attachments; \
+             INSERT INTO taskd.tasks (id, title, priority, done) VALUES (2, 'without', 'low', false)",
+            include_str!("../../migrations/0001_init.sql")
+        ),
+    );
+    let mut conn = connect(&url).expect("connect");
+    assert_eq!(schema::prepare(&mut conn).expect("migrates"), 1);
+    let shown =
+        "SELECT string_agg(id || ':' || coalesce(convert_from(attachment_filename, 'UTF8'), '-') \
+                 || ':' || coalesce(attachment_size::text, '-'), ',' ORDER BY id) FROM taskd.tasks";
+    assert_eq!(cluster.psql(&name, shown), "1:a.txt:5,2:-:-");
+    // Any writer that sets attachment_id gets both columns filled by the trigger.
+    cluster.psql(
+        &name,
+        "INSERT INTO taskd.attachments (task_id, filename, content_type, size, chunk_size, digest, stored_at) \
+             VALUES (2, 'b.bin', 'application/octet-stream', 7, 7, '', now()); \
+         UPDATE taskd.tasks SET attachment_id = NULL WHERE id = 1; \
+         UPDATE taskd.tasks SET attachment_id = (SELECT max(id) FROM taskd.attachments) WHERE id = 2; \
+         INSERT INTO taskd.tasks (id, title, priority, done, attachment_id) \
+             SELECT 3, 'imported', 'high', true, min(id) FROM taskd.attachments",
+    );
+    assert_eq!(cluster.psql(&name, shown), "1:-:-,2:b.bin:7,3:a.txt:5");
+    // And a row whose shown columns disagree with attachment_id is refused.
+    let deadline = Deadline::after(Duration::from_secs(5));
+    let error = conn
+        .batch(
+            "UPDATE taskd.tasks SET attachment_filename = NULL WHERE id = 2",
+            deadline,
+        )
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("tasks_shown_attachment"),
+        "{error}"
     );
 }
 

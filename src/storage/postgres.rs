@@ -172,9 +172,7 @@ impl Storage for Postgres {
         let Some(key) = key(id) else {
             return Err(StorageError::NotFound { id });
         };
-        let row = self
-            .with_conn(|conn, deadline| rows::task(conn, key, false, deadline).map_err(failed))?;
-        row.map(|(task, _)| task)
+        self.with_conn(|conn, deadline| rows::shown(conn, key, deadline).map_err(failed))?
             .ok_or(StorageError::NotFound { id })
     }
 

@@ -17,6 +17,12 @@ const TASK: &str = "SELECT t.id, t.title, t.priority, t.done, a.filename, a.size
                     FROM taskd.tasks t LEFT JOIN taskd.attachments a ON a.id = t.attachment_id \
                     WHERE t.id = $1";
 
+/// A task as it is shown (`GET /tasks/{id}`): its own row only, which keeps the attachment's
+/// name and size (schema version 2), with the columns of [`PAGE`].
+const SHOWN: &str = "SELECT t.id, t.title, t.priority, t.done, \
+                     t.attachment_filename, t.attachment_size \
+                     FROM taskd.tasks t WHERE t.id = $1";
+
 /// Locks the task's row until the transaction ends. A statement of its own, before [`TASK`]:
 /// under READ COMMITTED a `FOR UPDATE` that waited re-reads the locked row but not the rows
 /// joined to it (a new attachment version committed meanwhile would be missed), while the next
@@ -24,8 +30,9 @@ const TASK: &str = "SELECT t.id, t.title, t.priority, t.done, a.filename, a.size
 const LOCK_TASK: &str = "SELECT 1 FROM taskd.tasks WHERE id = $1 FOR UPDATE";
 
 /// A list page, in id order: `$1` done, `$2` priority (null: any), `$3` skip, `$4` limit.
-pub(super) const PAGE: &str = "SELECT t.id, t.title, t.priority, t.done, a.filename, a.size \
-                    FROM taskd.tasks t LEFT JOIN taskd.attachments a ON a.id = t.attachment_id \
+pub(super) const PAGE: &str = "SELECT t.id, t.title, t.priority, t.done, \
+                    t.attachment_filename, t.attachment_size \
+                    FROM taskd.tasks t \
                     WHERE ($1::boolean IS NULL OR t.done = $1) \
                       AND ($2::text IS NULL OR t.priority = $2) \
                     ORDER BY t.id OFFSET $3 LIMIT $4";
@@ -65,7 +72,17 @@ pub(super) fn task(
     rows.first().map(with_version).transpose()
 }
 
-/// A row of [`PAGE`] (or the first six columns of [`TASK`]) as a task.
+/// Reads task `id` as it is shown, without its attachment version: one table, one statement.
+pub(super) fn shown(
+    conn: &mut PgConn,
+    id: i64,
+    deadline: Deadline,
+) -> Result<Option<Task>, PgError> {
+    let rows = conn.query(SHOWN, &[&id], deadline)?;
+    rows.first().map(task_of).transpose()
+}
+
+/// A row of [`PAGE`] or [`SHOWN`] (or the first six columns of [`TASK`]) as a task.
 pub(super) fn task_of(row: &Row) -> Result<Task, PgError> {
     let id: i64 = row.try_get(0).map_err(bad_row)?;
     let title: Vec<u8> = row.try_get(1).map_err(bad_row)?;
