@@ -36,6 +36,7 @@ mod drivers;
 mod load;
 mod oneshot;
 mod options;
+mod pg_ceiling;
 mod pg_race;
 mod pgbench;
 mod postgres;

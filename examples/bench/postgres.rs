@@ -123,13 +123,30 @@ fn figures(
     let run = std::process::id();
     let get = http_lane("taskd", &[&first], Work::RandomGet(GET_TASKS));
     let create = http_lane("taskd", &[&first], Work::Create(format!("c{run}")));
-    let lanes = [get, pg_lane("PostgreSQL alone (get.sql)", "get.sql")];
-    push(
-        "pg: GET /tasks/{random id}",
-        &racer.race(&lanes)?,
-        Some(0.5),
-        table,
-    );
+    let ceiling = crate::pg_ceiling::start(&url)?;
+    let lanes = [
+        get,
+        pg_lane("PostgreSQL alone (get.sql)", "get.sql"),
+        http_lane(
+            "ceiling (examples/pg_ceiling.rs)",
+            &[&ceiling],
+            Work::RandomGet(GET_TASKS),
+        ),
+    ];
+    let outcomes = racer.race(&lanes)?;
+    push("pg: GET /tasks/{random id}", &outcomes, Some(0.5), table);
+    if let [taskd, alone, ceiling] = &outcomes[..] {
+        table.push(Row::note(
+            "pg: GET, the design's ceiling",
+            "",
+            format!(
+                "ceiling / PostgreSQL alone = {:.2}×; taskd / ceiling = {:.2}×",
+                ceiling.rate() / alone.rate(),
+                taskd.rate() / ceiling.rate()
+            ),
+        ));
+    }
+    drop(ceiling);
     let lanes = [
         create,
         pg_lane("PostgreSQL alone (create.sql)", "create.sql"),

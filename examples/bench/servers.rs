@@ -223,7 +223,7 @@ fn git(repo: &Path, args: &[&str]) -> io::Result<String> {
 
 /// Runs cargo (the one running this example, if any) quietly: a fresh build prints nothing, a
 /// failing one prints its errors.
-fn cargo(args: &[&str], dir: &Path) -> io::Result<()> {
+pub fn cargo(args: &[&str], dir: &Path) -> io::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(dir)
