@@ -53,8 +53,10 @@ fn main() {
     }
 }
 
-fn serve(mut stream: TcpStream, url: &str) -> Result<(), Box<dyn std::error::Error>> {
-    stream.set_nodelay(true)?;
+type Failure = Box<dyn std::error::Error>;
+
+/// One HTTP connection on tokio-postgres, as taskd's `PgConn` drives it.
+fn serve(stream: TcpStream, url: &str) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -62,15 +64,25 @@ fn serve(mut stream: TcpStream, url: &str) -> Result<(), Box<dyn std::error::Err
     let (client, connection) = runtime.block_on(tokio_postgres::connect(url, NoTls))?;
     runtime.spawn(connection);
     let statement = runtime.block_on(client.prepare(TASK))?;
+    answer_requests(stream, |id| {
+        let row = runtime.block_on(client.query_opt(&statement, &[&id]))?;
+        Ok(row.map(|row| json(id, &row.get::<_, Vec<u8>>(1), row.get(2), row.get(3))))
+    })
+}
+
+/// Reads requests up to their blank line and answers each with `task` of its id (404 when it
+/// gives none or the target is not `/tasks/{id}`), until the client closes.
+fn answer_requests(
+    mut stream: TcpStream,
+    mut task: impl FnMut(i64) -> Result<Option<String>, Failure>,
+) -> Result<(), Failure> {
+    stream.set_nodelay(true)?;
     let mut buffer = vec![0u8; 8192];
     let mut filled = 0;
     loop {
         let Some(end) = find_head_end(&buffer[..filled]) else {
-            if filled == buffer.len() {
-                return Ok(());
-            }
             let read = stream.read(&mut buffer[filled..])?;
-            if read == 0 {
+            if read == 0 || filled + read == buffer.len() {
                 return Ok(());
             }
             filled += read;
@@ -80,9 +92,7 @@ fn serve(mut stream: TcpStream, url: &str) -> Result<(), Box<dyn std::error::Err
         buffer.copy_within(end..filled, 0);
         filled -= end;
         let body = match id {
-            Some(id) => runtime
-                .block_on(client.query_opt(&statement, &[&id]))?
-                .map(|row| json(id, &row.get::<_, Vec<u8>>(1), row.get(2), row.get(3))),
+            Some(id) => task(id)?,
             None => None,
         };
         stream.write_all(&answer(body))?;
@@ -116,33 +126,11 @@ mod raw {
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
-    use super::{answer, find_head_end, json, parse_id, TASK};
+    use super::{answer_requests, json, Failure, TASK};
 
-    type Failure = Box<dyn std::error::Error>;
-
-    pub fn serve(mut stream: TcpStream, url: &str) -> Result<(), Failure> {
-        stream.set_nodelay(true)?;
+    pub fn serve(stream: TcpStream, url: &str) -> Result<(), Failure> {
         let mut db = Db::connect(url)?;
-        let mut buffer = vec![0u8; 8192];
-        let mut filled = 0;
-        loop {
-            let Some(end) = find_head_end(&buffer[..filled]) else {
-                let read = stream.read(&mut buffer[filled..])?;
-                if read == 0 || filled + read == buffer.len() {
-                    return Ok(());
-                }
-                filled += read;
-                continue;
-            };
-            let id = parse_id(&buffer[..end]);
-            buffer.copy_within(end..filled, 0);
-            filled -= end;
-            let body = match id {
-                Some(id) => db.task(id)?,
-                None => None,
-            };
-            stream.write_all(&answer(body))?;
-        }
+        answer_requests(stream, |id| db.task(id))
     }
 
     struct Db {
