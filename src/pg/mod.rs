@@ -34,6 +34,7 @@ pub fn redact_database_url(text: &str) -> String {
     }
 }
 
+mod cancel;
 pub(crate) mod conn;
 pub(crate) mod dsn;
 pub(crate) mod error;
