@@ -1,12 +1,13 @@
 //! The application's glue around the HTTP/1.1 layer: [`Config`], binding, the `http1::Service`
 //! that answers CORS preflights, checks the token, routes, runs the handler, turns a panic into a
-//! 500 and adds the CORS fields to every answer, the access log or the `--trace` blocks, and
-//! shutdown.
+//! 500 and adds the CORS fields to every answer, and the access log or the `--trace` blocks. A
+//! running server's [`Handle`] and [`Stopper`] are in `handle.rs`.
 
 mod access_log;
 mod builder;
 mod config;
 mod count;
+mod handle;
 mod panics;
 mod response;
 
@@ -19,6 +20,7 @@ use http1::{Exchange, Refusal, Request, Response, Settings};
 
 pub use self::config::{Config, SHUTDOWN_GRACE};
 pub use self::count::task_count;
+pub use self::handle::{Handle, Stopper};
 use self::panics::catch_handler_panic;
 pub use self::panics::install_handler_panic_hook;
 use crate::auth;
@@ -157,10 +159,7 @@ impl Server {
         let running = http1::start(self.listener, self.service, self.settings)
             .expect("the OS can start the accept thread");
         (service.app.metrics).attach_connections(running.open_connections());
-        Handle {
-            addr: self.addr,
-            running,
-        }
+        Handle::new(self.addr, running)
     }
 
     /// Serves on this thread until stopped from another one; to stop it, spawn and wait
@@ -178,123 +177,6 @@ impl Server {
     /// None today: running out of file descriptors pauses accepting instead of ending it.
     pub fn run(self) -> io::Result<()> {
         self.spawn().wait()
-    }
-}
-
-/// A running server. Dropping it (or calling [`shutdown`](Handle::shutdown)) stops it and
-/// waits for its connections.
-///
-/// ```
-/// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-/// println!("listening on http://{}", handle.addr());
-/// drop(handle); // stops it, as `handle.shutdown()` would
-/// # Ok::<(), std::io::Error>(())
-/// ```
-pub struct Handle {
-    addr: SocketAddr,
-    running: http1::Running,
-}
-
-impl Handle {
-    /// The address the server listens on.
-    ///
-    /// ```
-    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-    /// assert!(handle.addr().ip().is_loopback());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting, closes idle connections at once, lets requests in progress finish (at
-    /// most 10 seconds) and returns when every connection is closed.
-    ///
-    /// ```
-    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-    /// let addr = handle.addr();
-    /// handle.shutdown();
-    /// assert!(std::net::TcpStream::connect(addr).is_err());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn shutdown(mut self) {
-        self.stop();
-    }
-
-    /// A way to stop the server from another thread (a signal handler's), while this thread
-    /// blocks in [`Handle::wait`].
-    ///
-    /// ```
-    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-    /// let stopper = handle.stopper();
-    /// std::thread::spawn(move || stopper.stop());
-    /// handle.wait()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn stopper(&self) -> Stopper {
-        Stopper(self.running.stop_switch())
-    }
-
-    /// Blocks until the server is stopped (see [`Handle::stopper`]) and its connections are
-    /// closed (those still busy 10 seconds after the stop are cut).
-    ///
-    /// ```
-    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-    /// handle.stopper().stop();
-    /// handle.wait()?;
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// None today; kept so that callers handle a failure should one ever end the server.
-    pub fn wait(mut self) -> io::Result<()> {
-        self.running.wait(SHUTDOWN_GRACE);
-        crate::log::flush(crate::log::FLUSH_BOUND);
-        Ok(())
-    }
-
-    /// Stops, waits for the connections, then gives the log writer a moment for the last
-    /// lines (a stderr nobody reads does not hold the shutdown longer than that).
-    fn stop(&mut self) {
-        self.running.stop_switch().stop();
-        self.running.wait(SHUTDOWN_GRACE);
-        crate::log::flush(crate::log::FLUSH_BOUND);
-    }
-}
-
-/// Stops a running server from any thread; see [`Handle::stopper`]. Cheap to clone.
-///
-/// ```
-/// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-/// let stopper = handle.stopper();
-/// stopper.stop();
-/// stopper.stop(); // a second stop does nothing
-/// handle.wait()?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Stopper(http1::StopSwitch);
-
-impl Stopper {
-    /// Stops accepting and closes idle connections; requests in progress finish. Returns at
-    /// once; [`Handle::wait`] returns when the last connection is gone.
-    ///
-    /// ```
-    /// let handle = taskd::Server::bind(taskd::Config::ephemeral())?.spawn();
-    /// let addr = handle.addr();
-    /// handle.stopper().stop();
-    /// handle.wait()?;
-    /// assert!(std::net::TcpStream::connect(addr).is_err());
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn stop(&self) {
-        self.0.stop();
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
