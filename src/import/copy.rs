@@ -11,11 +11,8 @@ use crate::pg::conn::{Deadline, PgConn};
 use crate::pg::error::PgError;
 use crate::pg::schema::ADVISORY_LOCK_KEY;
 use crate::storage::durable::{DataDirImage, ImageAttachment};
+use crate::storage::postgres::chunks::{self, CHUNK_SIZE};
 use crate::validators::{Digest, Digester};
-
-/// Bytes per `attachment_chunks` row, as the PostgreSQL backend writes them: a range reads
-/// only the chunks it overlaps.
-pub(crate) const CHUNK_SIZE: usize = 256 * 1024;
 
 /// Each statement's limit. Per statement rather than for the whole copy, so a large directory
 /// takes as long as it needs while a silent network still ends the import.
@@ -175,12 +172,10 @@ fn copy_attachment(
     // The digest first, in a pass of its own: the row needs it, and a blob that does not match
     // its record must stop the import before anything of it is written.
     let mut digester = Digester::new();
-    let mut buffer = vec![0u8; CHUNK_SIZE];
-    each_chunk(attachment, &mut buffer, |chunk| {
-        digester.update(chunk);
-        Ok(())
-    })
-    .map_err(read_error)?;
+    let mut pass = BlobChunks::new(attachment);
+    while let Some(chunk) = pass.next().map_err(read_error)? {
+        digester.update(&chunk);
+    }
     let digest = digester.finish();
     if attachment.digest.is_some_and(|recorded| recorded != digest) {
         return Err(format!(
@@ -212,42 +207,54 @@ fn copy_attachment(
             "cannot insert the attachment of task {task_id}"
         )))?;
     let row_id: i64 = rows.first().ok_or("no attachment id returned")?.get(0);
-    let mut seq = 0i32;
-    let mut failed = None;
-    each_chunk(attachment, &mut buffer, |chunk| {
-        let inserted = conn.execute(
-            "INSERT INTO taskd.attachment_chunks (attachment_id, seq, bytes) VALUES ($1, $2, $3)",
-            &[&row_id, &seq, &chunk],
-            step(),
-        );
-        seq += 1;
-        inserted.map(drop).map_err(|error| {
-            let reason = format!("cannot insert a chunk of blob {blob}: {error}");
-            failed = Some(reason);
-            std::io::Error::other("insert failed")
+    // The bytes again, streamed in as the upload path writes them: one COPY, so the whole blob
+    // has one statement's deadline (120 s, 2 MB/s for a 256 MiB blob). `verify` reads them
+    // back against the digest.
+    let mut pass = BlobChunks::new(attachment);
+    let mut unreadable = None;
+    let next_chunk = || {
+        pass.next().map_err(|error| {
+            unreadable = Some(read_error(error));
+            PgError::Statement {
+                code: None,
+                message: "the blob could not be read".to_owned(),
+            }
         })
-    })
-    .map_err(|error| failed.take().unwrap_or_else(|| read_error(error)))?;
+    };
+    let copied = chunks::copy_in(conn, row_id, next_chunk, step());
+    if let Some(reason) = unreadable {
+        return Err(reason);
+    }
+    copied.map_err(db(&format!("cannot copy the chunks of blob {blob}")))?;
     Ok((row_id, digest))
 }
 
-/// Calls `each` with the blob's bytes in chunks of [`CHUNK_SIZE`] (the last one shorter),
-/// reading from its start; exactly `size` bytes, or an error.
-fn each_chunk(
-    attachment: &ImageAttachment,
-    buffer: &mut [u8],
-    mut each: impl FnMut(&[u8]) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut remaining = attachment.size;
-    let mut offset = 0u64;
-    while remaining > 0 {
-        let want = usize::try_from(remaining).map_or(buffer.len(), |r| r.min(buffer.len()));
-        read_exact_at(&attachment.blob, &mut buffer[..want], offset)?;
-        each(&buffer[..want])?;
-        remaining -= want as u64;
-        offset += want as u64;
+/// A blob's bytes in chunks of [`CHUNK_SIZE`] (the last one shorter), from its start: exactly
+/// its recorded size, or an error.
+struct BlobChunks<'a> {
+    attachment: &'a ImageAttachment,
+    offset: u64,
+}
+
+impl<'a> BlobChunks<'a> {
+    fn new(attachment: &'a ImageAttachment) -> BlobChunks<'a> {
+        BlobChunks {
+            attachment,
+            offset: 0,
+        }
     }
-    Ok(())
+
+    fn next(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let remaining = self.attachment.size - self.offset;
+        if remaining == 0 {
+            return Ok(None);
+        }
+        let want = usize::try_from(remaining).map_or(CHUNK_SIZE, |left| left.min(CHUNK_SIZE));
+        let mut chunk = vec![0u8; want];
+        read_exact_at(&self.attachment.blob, &mut chunk, self.offset)?;
+        self.offset += want as u64;
+        Ok(Some(chunk))
+    }
 }
 
 /// A positioned read of exactly `buffer.len()` bytes (the blob is read twice).

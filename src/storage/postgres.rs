@@ -23,7 +23,7 @@ use crate::storage::{
 };
 use crate::validators::EntityTag;
 
-mod chunks;
+pub(crate) mod chunks;
 mod rows;
 mod spool;
 

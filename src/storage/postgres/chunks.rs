@@ -20,7 +20,7 @@ use crate::storage::{ChunkSource, Spooled};
 
 /// Bytes per chunk: large enough that a 32 MiB upload is 128 rows, small enough that a
 /// 1 MiB range reads at most five chunks and a download holds one chunk in memory.
-pub(super) const CHUNK_SIZE: usize = 256 * 1024;
+pub(crate) const CHUNK_SIZE: usize = 256 * 1024;
 
 /// Copies the chunks in: one `COPY`, whose rows stream without a round trip each.
 const COPY_CHUNKS: &str =
@@ -45,21 +45,33 @@ pub(super) fn write(
             Pieces::File(rewound.map_err(|error| spool_error(&error))?)
         }
     };
+    copy_in(conn, version, || pieces.next(), deadline).map(drop)
+}
+
+/// Copies the chunks `next_chunk` makes, in order from `seq` 0, in as version `version`'s with
+/// one `COPY`, in the caller's transaction; the number of chunks. An upload and `taskd import`
+/// both write through here.
+pub(crate) fn copy_in(
+    conn: &mut PgConn,
+    version: i64,
+    mut next_chunk: impl FnMut() -> Result<Option<Vec<u8>>, PgError>,
+    deadline: Deadline,
+) -> Result<u64, PgError> {
     let mut seq: i32 = 0;
     let next_row = || -> Result<Option<Vec<Box<dyn ToSql + Sync + Send>>>, PgError> {
-        let Some(bytes) = pieces.next()? else {
+        let Some(bytes) = next_chunk()? else {
             return Ok(None);
         };
         let row: Vec<Box<dyn ToSql + Sync + Send>> =
             vec![Box::new(version), Box::new(seq), Box::new(bytes)];
-        seq = seq
-            .checked_add(1)
-            .ok_or_else(|| spool_error(&io::Error::other("more chunks than a version holds")))?;
+        seq = seq.checked_add(1).ok_or_else(|| PgError::Statement {
+            code: None,
+            message: "more chunks than a version holds".to_owned(),
+        })?;
         Ok(Some(row))
     };
     let types = [Type::INT8, Type::INT4, Type::BYTEA];
     conn.copy_in_binary(COPY_CHUNKS, &types, next_row, deadline)
-        .map(drop)
 }
 
 /// An upload's bytes, a chunk at a time.
