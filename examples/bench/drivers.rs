@@ -39,6 +39,17 @@ pub struct Round {
     pub timeouts: u64,
 }
 
+impl Round {
+    /// Nothing measured yet: no rate, latencies unknown (NaN), no errors.
+    pub fn unmeasured() -> Round {
+        Round {
+            p50_us: f64::NAN,
+            p99_us: f64::NAN,
+            ..Round::default()
+        }
+    }
+}
+
 /// The HTTP load generator: wrk when installed, else the bench's own.
 pub struct Http {
     wrk: Option<PathBuf>,
@@ -179,11 +190,7 @@ end
 
 /// The rate, p50, p99 and errors of wrk's report (with `--latency`).
 fn parse_wrk(text: &str) -> Option<Round> {
-    let mut round = Round {
-        p50_us: f64::NAN,
-        p99_us: f64::NAN,
-        ..Round::default()
-    };
+    let mut round = Round::unmeasured();
     let mut rate = None;
     for line in text.lines().map(str::trim) {
         let words: Vec<&str> = line.split_whitespace().collect();

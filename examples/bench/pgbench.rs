@@ -80,11 +80,7 @@ impl Pgbench {
 /// `tps = 1234.5 (without initial connection time)`, `latency average = 0.8 ms`, and
 /// `number of failed transactions: 0 (0.000%)` (PostgreSQL 15 and later).
 fn parse_pgbench(text: &str) -> Option<Round> {
-    let mut round = Round {
-        p50_us: f64::NAN,
-        p99_us: f64::NAN,
-        ..Round::default()
-    };
+    let mut round = Round::unmeasured();
     let mut rate = None;
     for line in text.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("tps = ") {

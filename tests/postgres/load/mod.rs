@@ -154,6 +154,17 @@ impl Report {
         self.events.iter().filter(bad).collect()
     }
 
+    /// Fails, with the counts and the first few, when any request's outcome no fault excuses.
+    pub fn assert_nothing_unexpected(&self) {
+        let unexpected = self.unexpected();
+        assert!(
+            unexpected.is_empty(),
+            "{}: {:#?}",
+            self.summary(),
+            &unexpected[..unexpected.len().min(5)]
+        );
+    }
+
     /// How many requests sent after `since` had their change acknowledged by `instance`.
     pub fn acknowledged_after(&self, since: Instant, instance: usize) -> usize {
         let counted = |event: &&Event| {
