@@ -44,10 +44,7 @@ struct Lane<'a> {
 fn race(bench: &Bench<'_>, lanes: &[Lane<'_>]) -> io::Result<Vec<Outcome>> {
     let mut outcomes: Vec<Outcome> = lanes
         .iter()
-        .map(|lane| Outcome {
-            label: lane.label.clone(),
-            rounds: Vec::new(),
-        })
+        .map(|lane| Outcome::unmeasured(&lane.label))
         .collect();
     let count = bench.options.rounds;
     for round in 0..count {

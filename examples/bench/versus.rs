@@ -34,6 +34,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `label`'s outcome before its first round.
+    pub fn unmeasured(label: &str) -> Outcome {
+        Outcome {
+            label: label.to_owned(),
+            rounds: Vec::new(),
+        }
+    }
+}
+
+impl Outcome {
     fn rates(&self) -> Vec<f64> {
         self.rounds.iter().map(Stats::rate).collect()
     }
@@ -116,10 +126,7 @@ fn alternate<S: Script + 'static>(
 ) -> io::Result<Vec<Outcome>> {
     let mut outcomes: Vec<Outcome> = entrants
         .iter()
-        .map(|entrant| Outcome {
-            label: entrant.label.clone(),
-            rounds: Vec::new(),
-        })
+        .map(|entrant| Outcome::unmeasured(&entrant.label))
         .collect();
     for round in 0..rounds.count {
         for (index, entrant) in entrants.iter().enumerate() {
