@@ -445,3 +445,30 @@ fn shutdown_releases_the_data_dir_before_it_returns() {
         );
     }
 }
+
+/// The same, while another thread of this process keeps spawning programs: each child holds a
+/// copy of every descriptor, the lock's too, until it calls `exec`, so a reopen at once could
+/// find the just-released lock still held for that moment. Opening waits that moment out.
+#[test]
+fn a_reopen_at_once_survives_programs_spawned_meanwhile() {
+    let dir = TempDir::new("reopen-spawning");
+    let stop = Arc::new(AtomicBool::new(false));
+    let spawner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let _ = std::process::Command::new("true").status();
+            }
+        })
+    };
+    for round in 0..50 {
+        let server = Server::bind(durable_config(dir.path())).expect("bind");
+        drop(server);
+        assert!(
+            Server::bind(durable_config(dir.path())).is_ok(),
+            "round {round}"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    spawner.join().expect("spawner");
+}

@@ -7,6 +7,8 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use super::frame::{Damage, Reader};
 use super::hooks::Tuning;
@@ -30,6 +32,14 @@ pub(crate) struct Opening {
     pub(super) tuning: Tuning,
 }
 
+/// How long a held lock is waited for before the directory counts as in use. An `flock` belongs
+/// to the open file, and a child process forked by any thread of this process holds a copy of
+/// every descriptor until it calls `exec` (close-on-exec acts only then). So a server that was
+/// just shut down in a process that also spawns programs (an embedder's test suite) can leave
+/// its lock alive for that moment, and reopening the directory at once would fail. A taskd
+/// really running on the directory still gets its refusal, this much later.
+const LOCK_WAIT: Duration = Duration::from_millis(500);
+
 /// Creates `dir` if needed, takes its lock and empties `tmp/`.
 ///
 /// # Errors
@@ -52,16 +62,22 @@ pub(crate) fn prepare(dir: &Path, tuning: Tuning) -> io::Result<Opening> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| context("cannot open the lock file in", e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(io::Error::other(format!(
-                "{} is in use by another taskd ({} is locked); stop it first",
-                dir.display(),
-                lock_path.display()
-            )))
+    let asked = Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if asked.elapsed() < LOCK_WAIT => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => {
+                return Err(io::Error::other(format!(
+                    "{} is in use by another taskd ({} is locked); stop it first",
+                    dir.display(),
+                    lock_path.display()
+                )))
+            }
+            Err(TryLockError::Error(error)) => return Err(context("cannot lock", error)),
         }
-        Err(TryLockError::Error(error)) => return Err(context("cannot lock", error)),
     }
     for sub in ["blobs", "tmp"] {
         fs::create_dir_all(dir.join(sub)).map_err(|e| context("cannot create a folder in", e))?;
